@@ -1,0 +1,175 @@
+# printredir — top-level build.
+#
+#   make                 build every program into build/
+#   make check           install missing Debian packages, build, run every test
+#   make deps            only install the missing Debian packages
+#   make install         install programs (PREFIX, DESTDIR honoured)
+#   make fuzz            build the libFuzzer targets with clang (optional)
+#
+# Tunables: CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR, V=1 (show commands),
+# SANITIZE=address,undefined (build and test under the sanitizers).
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+CC ?= cc
+CFLAGS ?= -O2 -g
+SANITIZE ?=
+
+BUILD := build
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+
+# Debian packages the build, the tests and the sandbox need.
+DEBS := build-essential pkg-config libcups2-dev cups-daemon cups-client cups \
+	openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
+	libinih-dev libjson-c-dev libssl-dev zlib1g-dev
+
+PKGS := inih json-c libuv libprotobuf-c openssl zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CUPS_CFLAGS := $(shell cups-config --cflags 2>/dev/null)
+CUPS_LIBS := $(shell cups-config --libs 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith
+override CFLAGS += -std=c11 $(WARNINGS) -MMD -MP
+override CPPFLAGS += -D_GNU_SOURCE -Icommon -I$(BUILD)/gen $(PKG_CFLAGS) $(CUPS_CFLAGS)
+ifneq ($(SANITIZE),)
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+LIBS := $(PKG_LIBS) $(CUPS_LIBS)
+
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
+PROTO := proto/printredir.proto
+GEN_C := $(BUILD)/gen/printredir.pb-c.c
+GEN_H := $(BUILD)/gen/printredir.pb-c.h
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/printredir.pb-c.o
+LIBCOMMON := $(BUILD)/libcommon.a
+
+BROKER_SRC := $(wildcard host-broker/*.c)
+AGENT_SRC := $(filter-out guest-agent/tray%.c,$(wildcard guest-agent/*.c))
+PROGRAMS := $(if $(BROKER_SRC),$(BUILD)/host-broker) $(if $(AGENT_SRC),$(BUILD)/guest-agent)
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
+TEST_TOOLS := $(BUILD)/tests/jetdirect
+
+# Rebuild everything when the compiler flags change (e.g. SANITIZE on/off).
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS)
+# The version lives in a generated header that changes only with the version.
+VERSION_H := $(BUILD)/gen/version.h
+VERSION_NOW := \#define PRINTREDIR_VERSION "$(VERSION)"
+$(shell mkdir -p $(BUILD)/gen)
+ifneq ($(file <$(FLAGS_STAMP)),$(FLAGS_NOW))
+$(file >$(FLAGS_STAMP),$(FLAGS_NOW))
+endif
+ifneq ($(file <$(VERSION_H)),$(VERSION_NOW))
+$(file >$(VERSION_H),$(VERSION_NOW))
+endif
+
+.PHONY: all check deps install uninstall clean fuzz tests
+# Keep objects that pattern rules built on the way to a test program.
+.SECONDARY:
+.DEFAULT_GOAL := all
+
+all: $(PROGRAMS)
+
+$(GEN_C) $(GEN_H): $(PROTO)
+	$(call say,PROTOC,$<)
+	$(Q)mkdir -p $(BUILD)/gen
+	$(Q)protoc-c --c_out=$(BUILD)/gen -Iproto $<
+
+# Every object may include the generated header.
+$(BUILD)/%.o: %.c $(GEN_H) $(FLAGS_STAMP)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/printredir.pb-c.o: $(GEN_C) $(FLAGS_STAMP)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(filter-out -W%,$(CFLAGS)) -Wall -Werror -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+$(BUILD)/host-broker: $(BROKER_SRC:%.c=$(BUILD)/%.o) $(LIBCOMMON)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/guest-agent: $(AGENT_SRC:%.c=$(BUILD)/%.o) $(LIBCOMMON)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Unit suites: one program per tests/test_*.c, sharing tests/runner.c.  They
+# may also link daemon modules (every object but the one holding main()).
+BROKER_LIB_OBJ := $(filter-out $(BUILD)/host-broker/main.o,$(BROKER_SRC:%.c=$(BUILD)/%.o))
+AGENT_LIB_OBJ := $(filter-out $(BUILD)/guest-agent/main.o,$(AGENT_SRC:%.c=$(BUILD)/%.o))
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/tests/runner.o $(BROKER_LIB_OBJ) $(AGENT_LIB_OBJ) $(LIBCOMMON)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+
+# Fuzz targets replay their seed corpus in `make check` through a plain main.
+$(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LIBCOMMON)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/jetdirect: tests/sandbox/jetdirect.c $(FLAGS_STAMP)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+tests: $(PROGRAMS) $(TESTS) $(FUZZ_REPLAY) $(TEST_TOOLS)
+
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@BUILD=$(BUILD) tests/run-tests
+
+# Installs only what is missing, so it is a no-op on a ready machine.
+deps:
+	@missing=; for p in $(DEBS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing missing Debian packages:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "deps: run as root (or sudo make deps) to install them" >&2; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing || exit 1; \
+	else echo "deps: all Debian packages present"; fi
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(SBINDIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(PROGRAMS)))
+
+fuzz: $(LIBCOMMON)
+	@command -v clang >/dev/null || { echo "fuzz: needs clang (apt-get install clang)" >&2; exit 1; }
+	@mkdir -p $(BUILD)/fuzz
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); echo "  CLANG   $$f"; \
+		clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $(BUILD)/fuzz/$$n $$f \
+			$(COMMON_SRC) $(GEN_C) $(LIBS) || exit 1; done
+	@echo "fuzz: run e.g. $(BUILD)/fuzz/fuzz_frame tests/fuzz/corpus/frame"
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

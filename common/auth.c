@@ -1,0 +1,230 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "version.h"
+
+static const char label_agent[] = "printredir-v1 agent";
+static const char label_broker[] = "printredir-v1 broker";
+
+static int __attribute__((format(printf, 5, 6)))
+fail(struct auth *a, int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	a->state = AUTH_FAILED;
+	a->error_code = code;
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code == PRINTREDIR__ERROR_CODE__ERR_AUTH_FAILED ? -EACCES : -EPROTO;
+}
+
+/* HMAC(K, label | first | second | agent id). */
+static int
+proof(const struct auth *a, const char *label, const uint8_t *first,
+    const uint8_t *second, const char *agent_id, uint8_t out[HASH_LEN])
+{
+	struct hash_part parts[] = {
+		{ label, strlen(label) + 1 },
+		{ first, CODEC_NONCE_LEN },
+		{ second, CODEC_NONCE_LEN },
+		{ agent_id, strlen(agent_id) },
+	};
+
+	return hash_hmac(a->p.key, a->p.keylen, parts, 4, out);
+}
+
+static int
+send_hello(struct auth *a, auth_send_fn send, void *arg)
+{
+	codec_env_t env;
+	Printredir__Hello hello = PRINTREDIR__HELLO__INIT;
+	ProtobufCBinaryData *hashes = NULL;
+	int rc;
+
+	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_HELLO);
+	env.hello = &hello;
+	hello.has_version = hello.has_min_version = 1;
+	hello.version = a->p.max_version;
+	hello.min_version = a->p.min_version;
+	hello.has_role = 1;
+	hello.role = a->p.role == AUTH_AGENT ? PRINTREDIR__ROLE__ROLE_AGENT :
+	    PRINTREDIR__ROLE__ROLE_BROKER;
+	hello.peer_id = (char *)a->p.id;
+	hello.software = (char *)"printredir " PRINTREDIR_VERSION;
+	hello.n_capabilities = a->p.ncaps;
+	hello.capabilities = (char **)a->p.caps;
+	if (a->p.nhashes > 0) {
+		hashes = calloc(a->p.nhashes, sizeof(*hashes));
+		if (hashes == NULL)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < a->p.nhashes; i++) {
+		hashes[i].data = (uint8_t *)a->p.hashes[i];
+		hashes[i].len = HASH_LEN;
+	}
+	hello.n_driver_hashes = a->p.nhashes;
+	hello.driver_hashes = hashes;
+	rc = send(arg, &env);
+	free(hashes);
+	return rc;
+}
+
+int
+auth_start(struct auth *a, const struct auth_params *p, auth_send_fn send,
+    void *arg)
+{
+	memset(a, 0, sizeof(*a));
+	a->p = *p;
+	if (a->p.min_version == 0)
+		a->p.min_version = PRINTREDIR__PROTOCOL_VERSION__PROTOCOL_VERSION;
+	if (a->p.max_version == 0)
+		a->p.max_version = PRINTREDIR__PROTOCOL_VERSION__PROTOCOL_VERSION;
+	if (p->key == NULL || p->keylen < AUTH_KEY_MIN || p->keylen > AUTH_KEY_MAX ||
+	    p->id == NULL || *p->id == '\0' || strlen(p->id) > CODEC_MAX_NAME)
+		return -EINVAL;
+	a->state = AUTH_WAIT_HELLO;
+	if (hash_random(a->nonce, sizeof(a->nonce)) != 0)
+		return -EIO;
+	if (a->p.role == AUTH_AGENT)
+		return send_hello(a, send, arg);
+	return 0;
+}
+
+static int
+on_hello(struct auth *a, const Printredir__Hello *h, auth_send_fn send,
+    void *arg, char *err, size_t errlen)
+{
+	Printredir__Role want = a->p.role == AUTH_AGENT ?
+	    PRINTREDIR__ROLE__ROLE_BROKER : PRINTREDIR__ROLE__ROLE_AGENT;
+	uint32_t lo, hi;
+	int rc;
+
+	if (h->role != want)
+		return fail(a, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL, err, errlen,
+		    "peer \"%s\" is not a %s", h->peer_id,
+		    want == PRINTREDIR__ROLE__ROLE_BROKER ? "broker" : "agent");
+	lo = h->min_version > a->p.min_version ? h->min_version : a->p.min_version;
+	hi = h->version < a->p.max_version ? h->version : a->p.max_version;
+	if (lo > hi)
+		return fail(a, PRINTREDIR__ERROR_CODE__ERR_UNSUPPORTED_VERSION, err,
+		    errlen, "unsupported protocol version: peer \"%s\" speaks %u..%u, "
+		    "we speak %u..%u; upgrade the older side", h->peer_id,
+		    h->min_version, h->version, a->p.min_version, a->p.max_version);
+	a->version = hi;
+	snprintf(a->peer_id, sizeof(a->peer_id), "%s", h->peer_id);
+
+	if (a->p.role == AUTH_AGENT) {
+		a->state = AUTH_WAIT_CHALLENGE;
+		return 0;
+	}
+
+	codec_env_t env;
+	Printredir__AuthChallenge ch = PRINTREDIR__AUTH_CHALLENGE__INIT;
+
+	if ((rc = send_hello(a, send, arg)) != 0)
+		return rc;
+	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_AUTH_CHALLENGE);
+	env.auth_challenge = &ch;
+	ch.has_nonce = 1;
+	ch.nonce.data = a->nonce;
+	ch.nonce.len = sizeof(a->nonce);
+	if ((rc = send(arg, &env)) != 0)
+		return rc;
+	a->state = AUTH_WAIT_RESPONSE;
+	return 0;
+}
+
+static int
+send_response(auth_send_fn send, void *arg, const uint8_t *nonce,
+    const uint8_t mac[HASH_LEN])
+{
+	codec_env_t env;
+	Printredir__AuthResponse r = PRINTREDIR__AUTH_RESPONSE__INIT;
+
+	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_AUTH_RESPONSE);
+	env.auth_response = &r;
+	if (nonce != NULL) {
+		r.has_nonce = 1;
+		r.nonce.data = (uint8_t *)nonce;
+		r.nonce.len = CODEC_NONCE_LEN;
+	}
+	r.has_mac = 1;
+	r.mac.data = (uint8_t *)mac;
+	r.mac.len = HASH_LEN;
+	return send(arg, &env);
+}
+
+int
+auth_handle(struct auth *a, const codec_env_t *in, auth_send_fn send,
+    void *arg, char *err, size_t errlen)
+{
+	uint8_t mac[HASH_LEN];
+	int rc;
+
+	if (in->type == PRINTREDIR__MSG_TYPE__MSG_ERROR)
+		return fail(a, 0, err, errlen, "peer refused us: %s",
+		    in->error->message ? in->error->message : "no reason given");
+
+	switch (a->state) {
+	case AUTH_WAIT_HELLO:
+		if (in->type != PRINTREDIR__MSG_TYPE__MSG_HELLO)
+			break;
+		return on_hello(a, in->hello, send, arg, err, errlen);
+
+	case AUTH_WAIT_CHALLENGE:
+		if (in->type != PRINTREDIR__MSG_TYPE__MSG_AUTH_CHALLENGE)
+			break;
+		memcpy(a->peer_nonce, in->auth_challenge->nonce.data, CODEC_NONCE_LEN);
+		if ((rc = proof(a, label_agent, a->peer_nonce, a->nonce, a->p.id, mac)) != 0 ||
+		    (rc = send_response(send, arg, a->nonce, mac)) != 0)
+			return rc;
+		a->state = AUTH_WAIT_PROOF;
+		return 0;
+
+	case AUTH_WAIT_RESPONSE:
+		if (in->type != PRINTREDIR__MSG_TYPE__MSG_AUTH_RESPONSE)
+			break;
+		if (!in->auth_response->has_nonce ||
+		    in->auth_response->nonce.len != CODEC_NONCE_LEN)
+			return fail(a, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL, err,
+			    errlen, "auth response without a nonce");
+		memcpy(a->peer_nonce, in->auth_response->nonce.data, CODEC_NONCE_LEN);
+		if ((rc = proof(a, label_agent, a->nonce, a->peer_nonce, a->peer_id, mac)) != 0)
+			return rc;
+		if (!hash_equal(mac, in->auth_response->mac.data, HASH_LEN))
+			return fail(a, PRINTREDIR__ERROR_CODE__ERR_AUTH_FAILED, err,
+			    errlen, "authentication failed: agent \"%s\" does not "
+			    "hold the broker's key (check key_file on both sides)",
+			    a->peer_id);
+		if ((rc = proof(a, label_broker, a->peer_nonce, a->nonce, a->peer_id, mac)) != 0 ||
+		    (rc = send_response(send, arg, NULL, mac)) != 0)
+			return rc;
+		a->state = AUTH_DONE;
+		return 1;
+
+	case AUTH_WAIT_PROOF:
+		if (in->type != PRINTREDIR__MSG_TYPE__MSG_AUTH_RESPONSE)
+			break;
+		if ((rc = proof(a, label_broker, a->nonce, a->peer_nonce, a->p.id, mac)) != 0)
+			return rc;
+		if (!hash_equal(mac, in->auth_response->mac.data, HASH_LEN))
+			return fail(a, PRINTREDIR__ERROR_CODE__ERR_AUTH_FAILED, err,
+			    errlen, "authentication failed: broker \"%s\" does not "
+			    "hold our key (check key_file on both sides)", a->peer_id);
+		a->state = AUTH_DONE;
+		return 1;
+
+	case AUTH_DONE:
+	case AUTH_FAILED:
+		break;
+	}
+	return fail(a, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL, err, errlen,
+	    "unexpected %s message during the handshake", codec_type_name(in->type));
+}

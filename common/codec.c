@@ -1,0 +1,368 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "frame.h"
+#include "hash.h"
+
+/* Every block carries its size so that free needs no bookkeeping. */
+struct budget {
+	size_t limit, used;
+	int exceeded;
+};
+
+#define BLOCK_HDR 16	/* keeps the user pointer 16-byte aligned */
+
+static void *
+budget_alloc(void *data, size_t size)
+{
+	struct budget *b = data;
+	size_t cost = size + BLOCK_HDR;
+	unsigned char *p;
+
+	if (b == NULL)
+		return NULL;
+	if (cost < size || cost > b->limit - b->used) {
+		b->exceeded = 1;
+		return NULL;
+	}
+	p = malloc(cost);
+	if (p == NULL)
+		return NULL;
+	b->used += cost;
+	return p + BLOCK_HDR;
+}
+
+static void
+budget_free(void *data, void *ptr)
+{
+	(void)data;	/* the budget counts what was allocated, not what is live */
+	if (ptr != NULL)
+		free((unsigned char *)ptr - BLOCK_HDR);
+}
+
+int
+codec_decode(const uint8_t *body, size_t len, size_t budget, codec_env_t **out)
+{
+	struct budget b = { .limit = budget, .used = 0, .exceeded = 0 };
+	ProtobufCAllocator alloc = {
+		.alloc = budget_alloc, .free = budget_free, .allocator_data = &b,
+	};
+	codec_env_t *env;
+
+	*out = NULL;
+	env = printredir__envelope__unpack(&alloc, len, body);
+	if (env == NULL)
+		return b.exceeded ? -ENOMEM : -EBADMSG;
+	*out = env;
+	return 0;
+}
+
+void
+codec_free(codec_env_t *env)
+{
+	ProtobufCAllocator alloc = {
+		.alloc = budget_alloc, .free = budget_free, .allocator_data = NULL,
+	};
+
+	if (env != NULL)
+		printredir__envelope__free_unpacked(env, &alloc);
+}
+
+int
+codec_encode_frame(const codec_env_t *env, uint8_t **out, size_t *len)
+{
+	size_t n = printredir__envelope__get_packed_size(env);
+	uint8_t *buf;
+
+	*out = NULL;
+	if (n == 0 || n > UINT32_MAX)
+		return -EMSGSIZE;
+	buf = malloc(FRAME_HDR_LEN + n);
+	if (buf == NULL)
+		return -ENOMEM;
+	frame_put_header(buf, n);
+	printredir__envelope__pack(env, buf + FRAME_HDR_LEN);
+	*out = buf;
+	*len = FRAME_HDR_LEN + n;
+	return 0;
+}
+
+static const struct {
+	int type;
+	const char *name;
+	int body_case;
+} msg_table[] = {
+	{ PRINTREDIR__MSG_TYPE__MSG_HELLO, "hello",
+	  PRINTREDIR__ENVELOPE__BODY_HELLO },
+	{ PRINTREDIR__MSG_TYPE__MSG_AUTH_CHALLENGE, "auth-challenge",
+	  PRINTREDIR__ENVELOPE__BODY_AUTH_CHALLENGE },
+	{ PRINTREDIR__MSG_TYPE__MSG_AUTH_RESPONSE, "auth-response",
+	  PRINTREDIR__ENVELOPE__BODY_AUTH_RESPONSE },
+	{ PRINTREDIR__MSG_TYPE__MSG_PRINTER_SET, "printer-set",
+	  PRINTREDIR__ENVELOPE__BODY_PRINTER_SET },
+	{ PRINTREDIR__MSG_TYPE__MSG_INSTALL_REPORT, "install-report",
+	  PRINTREDIR__ENVELOPE__BODY_INSTALL_REPORT },
+	{ PRINTREDIR__MSG_TYPE__MSG_RESTART_STATE, "restart-state",
+	  PRINTREDIR__ENVELOPE__BODY_RESTART_STATE },
+	{ PRINTREDIR__MSG_TYPE__MSG_HEARTBEAT, "heartbeat",
+	  PRINTREDIR__ENVELOPE__BODY_HEARTBEAT },
+	{ PRINTREDIR__MSG_TYPE__MSG_ERROR, "error",
+	  PRINTREDIR__ENVELOPE__BODY_ERROR },
+};
+
+#define NMSG (sizeof(msg_table) / sizeof(msg_table[0]))
+
+const char *
+codec_type_name(int type)
+{
+	for (size_t i = 0; i < NMSG; i++)
+		if (msg_table[i].type == type)
+			return msg_table[i].name;
+	return "unknown";
+}
+
+void
+codec_env_init(codec_env_t *env, Printredir__MsgType type)
+{
+	printredir__envelope__init(env);
+	env->has_version = 1;
+	env->version = PRINTREDIR__PROTOCOL_VERSION__PROTOCOL_VERSION;
+	env->has_type = 1;
+	env->type = type;
+	for (size_t i = 0; i < NMSG; i++)
+		if (msg_table[i].type == (int)type)
+			env->body_case = msg_table[i].body_case;
+}
+
+const char *
+codec_printer_state_name(int state)
+{
+	static const char *names[] = {
+		"unknown", "pending", "installed", "driver-missing",
+		"driver-rejected", "failed", "duplicate-skipped", "removed",
+	};
+
+	if (state < 0 || (size_t)state >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[state];
+}
+
+const char *
+codec_restart_phase_name(int phase)
+{
+	static const char *names[] = {
+		"unknown", "none", "not-required", "pending", "prompting",
+		"deferred", "forced", "restarting", "done", "failed",
+	};
+
+	if (phase < 0 || (size_t)phase >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[phase];
+}
+
+/* Validation helpers: each returns 0 or -EBADMSG with err filled in. */
+
+static int __attribute__((format(printf, 3, 4)))
+bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EBADMSG;
+}
+
+/* A string from the wire: bounded, and no control characters, which would
+ * otherwise reach logs, status tables and CUPS attributes. */
+static int
+check_str(const char *s, size_t max, int required, const char *what,
+    char *err, size_t errlen)
+{
+	size_t n;
+
+	if (s == NULL || *s == '\0')
+		return required ? bad(err, errlen, "%s is missing", what) : 0;
+	n = strnlen(s, max + 1);
+	if (n > max)
+		return bad(err, errlen, "%s is longer than %zu bytes", what, max);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return bad(err, errlen, "%s has a control character", what);
+	return 0;
+}
+
+static int
+check_hash(int has, ProtobufCBinaryData d, const char *what, char *err, size_t errlen)
+{
+	if (!has || d.len != HASH_LEN)
+		return bad(err, errlen, "%s is not a SHA-256 (%zu bytes)", what,
+		    has ? d.len : 0);
+	return 0;
+}
+
+static int
+check_enum(const ProtobufCEnumDescriptor *d, int has, int v, const char *what,
+    char *err, size_t errlen)
+{
+	if (!has || v == 0 || protobuf_c_enum_descriptor_get_value(d, v) == NULL)
+		return bad(err, errlen, "%s is missing or unknown (%d)", what,
+		    has ? v : 0);
+	return 0;
+}
+
+#define TRY(x) do { int rc_ = (x); if (rc_ != 0) return rc_; } while (0)
+
+static int
+check_hello(const Printredir__Hello *h, char *err, size_t errlen)
+{
+	if (!h->has_version || !h->has_min_version || h->min_version > h->version)
+		return bad(err, errlen, "hello: version range missing or inverted");
+	TRY(check_enum(&printredir__role__descriptor, h->has_role, h->role,
+	    "hello: role", err, errlen));
+	if (h->n_capabilities > CODEC_MAX_CAPS)
+		return bad(err, errlen, "hello: %zu capabilities, at most %d",
+		    h->n_capabilities, CODEC_MAX_CAPS);
+	for (size_t i = 0; i < h->n_capabilities; i++)
+		TRY(check_str(h->capabilities[i], CODEC_MAX_NAME, 1,
+		    "hello: capability", err, errlen));
+	TRY(check_str(h->peer_id, CODEC_MAX_NAME, 1, "hello: peer id", err, errlen));
+	if (h->n_driver_hashes > CODEC_MAX_HASHES)
+		return bad(err, errlen, "hello: %zu driver hashes, at most %d",
+		    h->n_driver_hashes, CODEC_MAX_HASHES);
+	for (size_t i = 0; i < h->n_driver_hashes; i++)
+		TRY(check_hash(1, h->driver_hashes[i], "hello: driver hash", err, errlen));
+	TRY(check_str(h->software, CODEC_MAX_NAME, 0, "hello: software", err, errlen));
+	return 0;
+}
+
+static int
+check_nonce(int has, ProtobufCBinaryData d, const char *what, char *err, size_t errlen)
+{
+	if (!has || d.len != CODEC_NONCE_LEN)
+		return bad(err, errlen, "%s must be %d bytes", what, CODEC_NONCE_LEN);
+	return 0;
+}
+
+static int
+check_printer(const Printredir__Printer *p, char *err, size_t errlen)
+{
+	TRY(check_str(p->name, CODEC_MAX_NAME, 1, "printer: name", err, errlen));
+	TRY(check_str(p->uri, CODEC_MAX_STRING, 1, "printer: uri", err, errlen));
+	TRY(check_str(p->make_model, CODEC_MAX_STRING, 0, "printer: make and model", err, errlen));
+	TRY(check_str(p->info, CODEC_MAX_STRING, 0, "printer: info", err, errlen));
+	TRY(check_str(p->location, CODEC_MAX_STRING, 0, "printer: location", err, errlen));
+	TRY(check_str(p->detail, CODEC_MAX_STRING, 0, "printer: detail", err, errlen));
+	TRY(check_str(p->host_device_uri, CODEC_MAX_STRING, 0, "printer: device uri", err, errlen));
+	TRY(check_enum(&printredir__driver_state__descriptor, p->has_driver_state,
+	    p->driver_state, "printer: driver state", err, errlen));
+	if (p->driver_state == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE)
+		TRY(check_hash(p->has_driver_sha256, p->driver_sha256,
+		    "printer: driver hash", err, errlen));
+	return 0;
+}
+
+static int
+check_printer_set(const Printredir__PrinterSet *s, char *err, size_t errlen)
+{
+	if (!s->has_generation)
+		return bad(err, errlen, "printer set: generation is missing");
+	if (s->n_printers > CODEC_MAX_PRINTERS || s->n_drivers > CODEC_MAX_DRIVERS)
+		return bad(err, errlen, "printer set: %zu printers and %zu drivers, "
+		    "at most %d each", s->n_printers, s->n_drivers, CODEC_MAX_PRINTERS);
+	for (size_t i = 0; i < s->n_printers; i++)
+		TRY(check_printer(s->printers[i], err, errlen));
+	for (size_t i = 0; i < s->n_drivers; i++) {
+		const Printredir__Driver *d = s->drivers[i];
+
+		TRY(check_hash(d->has_sha256, d->sha256, "driver: hash", err, errlen));
+		if (d->has_compression &&
+		    protobuf_c_enum_descriptor_get_value(&printredir__compression__descriptor,
+		    d->compression) == NULL)
+			return bad(err, errlen, "driver: unknown compression %d", d->compression);
+		if (!d->has_size || !d->has_data || d->data.len == 0)
+			return bad(err, errlen, "driver: size or data missing");
+	}
+	return 0;
+}
+
+static int
+check_report(const Printredir__InstallReport *r, char *err, size_t errlen)
+{
+	if (!r->has_generation)
+		return bad(err, errlen, "install report: generation is missing");
+	if (r->n_printers > CODEC_MAX_PRINTERS)
+		return bad(err, errlen, "install report: too many printers");
+	for (size_t i = 0; i < r->n_printers; i++) {
+		const Printredir__PrinterReport *p = r->printers[i];
+
+		TRY(check_str(p->name, CODEC_MAX_NAME, 1, "report: name", err, errlen));
+		TRY(check_enum(&printredir__printer_state__descriptor, p->has_state,
+		    p->state, "report: state", err, errlen));
+		TRY(check_str(p->detail, CODEC_MAX_STRING, 0, "report: detail", err, errlen));
+		TRY(check_str(p->guest_queue, CODEC_MAX_NAME, 0, "report: guest queue", err, errlen));
+	}
+	return 0;
+}
+
+int
+codec_validate(const codec_env_t *env, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (!env->has_version || env->version == 0)
+		return bad(err, errlen, "envelope without a version");
+	if (!env->has_type)
+		return bad(err, errlen, "envelope without a type");
+	for (i = 0; i < NMSG; i++)
+		if (msg_table[i].type == (int)env->type)
+			break;
+	if (i == NMSG)
+		return bad(err, errlen, "unknown message type %d", (int)env->type);
+	if ((int)env->body_case != msg_table[i].body_case)
+		return bad(err, errlen, "%s message with a mismatched body",
+		    msg_table[i].name);
+
+	switch (env->body_case) {
+	case PRINTREDIR__ENVELOPE__BODY_HELLO:
+		return check_hello(env->hello, err, errlen);
+	case PRINTREDIR__ENVELOPE__BODY_AUTH_CHALLENGE:
+		return check_nonce(env->auth_challenge->has_nonce,
+		    env->auth_challenge->nonce, "auth challenge: nonce", err, errlen);
+	case PRINTREDIR__ENVELOPE__BODY_AUTH_RESPONSE: {
+		const Printredir__AuthResponse *a = env->auth_response;
+
+		if (a->has_nonce && a->nonce.len != 0)
+			TRY(check_nonce(a->has_nonce, a->nonce, "auth response: nonce",
+			    err, errlen));
+		if (!a->has_mac || a->mac.len != HASH_LEN)
+			return bad(err, errlen, "auth response: mac must be %d bytes", HASH_LEN);
+		return 0;
+	}
+	case PRINTREDIR__ENVELOPE__BODY_PRINTER_SET:
+		return check_printer_set(env->printer_set, err, errlen);
+	case PRINTREDIR__ENVELOPE__BODY_INSTALL_REPORT:
+		return check_report(env->install_report, err, errlen);
+	case PRINTREDIR__ENVELOPE__BODY_RESTART_STATE:
+		TRY(check_enum(&printredir__restart_phase__descriptor,
+		    env->restart_state->has_phase, env->restart_state->phase,
+		    "restart state: phase", err, errlen));
+		return check_str(env->restart_state->detail, CODEC_MAX_STRING, 0,
+		    "restart state: detail", err, errlen);
+	case PRINTREDIR__ENVELOPE__BODY_HEARTBEAT:
+		return 0;
+	case PRINTREDIR__ENVELOPE__BODY_ERROR:
+		if (!env->error->has_code)
+			return bad(err, errlen, "error without a code");
+		return check_str(env->error->message, CODEC_MAX_STRING, 0,
+		    "error: message", err, errlen);
+	default:
+		return bad(err, errlen, "envelope without a body");
+	}
+}

@@ -1,0 +1,69 @@
+/*
+ * The envelope codec: encoding to a ready-to-send frame, decoding through a
+ * budgeted allocator, validation of every message type, and the one table of
+ * message names.
+ */
+#ifndef PRINTREDIR_CODEC_H
+#define PRINTREDIR_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "printredir.pb-c.h"
+
+typedef Printredir__Envelope codec_env_t;
+
+/* Limits every decoded message is validated against. */
+#define CODEC_MAX_NAME 127		/* CUPS queue names are at most 127 bytes */
+#define CODEC_MAX_STRING 4096		/* URIs, details, ids */
+#define CODEC_MAX_PRINTERS 4096
+#define CODEC_MAX_DRIVERS 4096
+#define CODEC_MAX_HASHES 65536
+#define CODEC_MAX_CAPS 64
+#define CODEC_NONCE_LEN 32
+
+/*
+ * A decoded envelope never costs more than CODEC_BUDGET(n) bytes of heap for
+ * an n-byte body: protobuf-c allocates far more than the wire size for
+ * repeated empty sub-messages, and a peer must not be able to exploit that.
+ */
+#define CODEC_BUDGET(n) (8 * (size_t)(n) + 65536)
+
+/*
+ * Decodes an envelope body of len bytes with a budget of `budget` bytes
+ * (pass CODEC_BUDGET(len)).  On success *out is owned by the caller and is
+ * freed with codec_free.  Returns 0, -ENOMEM when the budget was exceeded,
+ * or -EBADMSG when the bytes do not decode.  Does not validate: call
+ * codec_validate next.
+ */
+int codec_decode(const uint8_t *body, size_t len, size_t budget, codec_env_t **out);
+
+/* Frees a decoded envelope; NULL is allowed. */
+void codec_free(codec_env_t *env);
+
+/*
+ * Checks that the envelope is well formed: a version, a known type whose body
+ * is the one set, and every field of that body within the limits above.
+ * Returns 0 or -EBADMSG with the reason in err.
+ */
+int codec_validate(const codec_env_t *env, char *err, size_t errlen);
+
+/*
+ * Encodes env as a complete frame (header and body) into a new buffer owned
+ * by the caller (free()).  Returns 0, -EMSGSIZE when it does not fit a frame,
+ * or -ENOMEM.
+ */
+int codec_encode_frame(const codec_env_t *env, uint8_t **out, size_t *len);
+
+/* Sets env's version and type and selects the matching body (the caller fills
+ * the body in): a one-line way to build an envelope. */
+void codec_env_init(codec_env_t *env, Printredir__MsgType type);
+
+/* Short name of a message type for logs, "unknown" for anything else. */
+const char *codec_type_name(int type);
+
+/* Name of a printer state / restart phase as used in reports and status. */
+const char *codec_printer_state_name(int state);
+const char *codec_restart_phase_name(int phase);
+
+#endif

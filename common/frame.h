@@ -1,0 +1,54 @@
+/*
+ * Framing: every message on a stream is an 8-byte header followed by the
+ * body (one encoded Envelope).
+ *
+ *   0      2        3       4                 8
+ *   +------+--------+-------+-----------------+------------
+ *   | "PR" | format | flags | length (u32 BE) | body ...
+ *   +------+--------+-------+-----------------+------------
+ *
+ * The length is checked against the reader's cap before any memory is
+ * allocated for the body.  This module does no I/O, so it can be tested and
+ * fuzzed without sockets; common/peer.c feeds it from a libuv stream.
+ */
+#ifndef PRINTREDIR_FRAME_H
+#define PRINTREDIR_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FRAME_HDR_LEN 8
+#define FRAME_FORMAT 1
+#define FRAME_DEFAULT_CAP ((size_t)8 << 20)	/* 8 MiB */
+#define FRAME_MAX_CAP ((size_t)1 << 30)	/* what a config may raise it to */
+
+struct frame_reader {
+	size_t cap;			/* largest body accepted */
+	uint8_t hdr[FRAME_HDR_LEN];
+	size_t hdr_got;
+	uint8_t *body;			/* owned; NULL between frames */
+	size_t body_len, body_got;
+};
+
+/* Called once per complete frame.  body is only valid during the call.  A
+ * non-zero return stops frame_reader_feed, which returns it. */
+typedef int (*frame_cb)(void *arg, const uint8_t *body, size_t len);
+
+void frame_reader_init(struct frame_reader *r, size_t cap);
+/* Frees a partial body; the reader can be reused after frame_reader_init. */
+void frame_reader_free(struct frame_reader *r);
+
+/*
+ * Consumes n bytes of the stream (any split: a frame may arrive over many
+ * calls, many frames in one call).  Returns 0 when all bytes were consumed,
+ * the callback's non-zero return, -EMSGSIZE for a body over the cap, or
+ * -EBADMSG for a header that is not ours or a zero length.  After an error
+ * the stream is out of sync and must be closed; err (may be NULL) says why.
+ */
+int frame_reader_feed(struct frame_reader *r, const void *data, size_t n,
+    frame_cb cb, void *arg, char *err, size_t errlen);
+
+/* Writes the header for a body of len bytes (len <= UINT32_MAX). */
+void frame_put_header(uint8_t hdr[FRAME_HDR_LEN], size_t len);
+
+#endif

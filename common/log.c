@@ -1,0 +1,109 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static const char *log_ident = "printredir";
+static int log_stderr = 1;
+static int log_verbose;
+static log_sink_fn log_sink;
+
+void
+log_init(const char *ident, int to_stderr, int verbose)
+{
+	log_ident = ident;
+	log_stderr = to_stderr;
+	log_verbose = verbose;
+	if (!to_stderr)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+int
+log_is_debug(void)
+{
+	return log_verbose > 0;
+}
+
+void
+log_set_sink(log_sink_fn sink)
+{
+	log_sink = sink;
+}
+
+static void
+vlog(int pri, const char *fmt, va_list ap, int with_errno)
+{
+	char msg[2048];
+	int saved = errno;
+	int n;
+
+	if (pri == LOG_DEBUG && !log_verbose)
+		return;
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0)
+		n = 0;
+	if (with_errno && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
+	if (log_sink)
+		log_sink(pri, msg);
+	if (log_stderr) {
+		const char *lvl = pri <= LOG_ERR ? "error" : pri == LOG_WARNING ?
+		    "warning" : pri == LOG_DEBUG ? "debug" : "info";
+		fprintf(stderr, "%s: %s: %s\n", log_ident, lvl, msg);
+	} else {
+		syslog(pri, "%s", msg);
+	}
+	errno = saved;
+}
+
+#define LOG_BODY(pri, with_errno) do {		\
+	va_list ap;				\
+	va_start(ap, fmt);			\
+	vlog(pri, fmt, ap, with_errno);		\
+	va_end(ap);				\
+} while (0)
+
+void log_warn(const char *fmt, ...) { LOG_BODY(LOG_WARNING, 1); }
+void log_warnx(const char *fmt, ...) { LOG_BODY(LOG_WARNING, 0); }
+void log_info(const char *fmt, ...) { LOG_BODY(LOG_INFO, 0); }
+void log_debug(const char *fmt, ...) { LOG_BODY(LOG_DEBUG, 0); }
+
+void
+fatal(const char *fmt, ...)
+{
+	LOG_BODY(LOG_CRIT, 1);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_CRIT, 0);
+	exit(1);
+}
+
+char *
+log_sample(const void *data, size_t len, char *out, size_t outlen)
+{
+	const unsigned char *p = data;
+	size_t o = 0;
+
+	if (outlen == 0)
+		return out;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') {
+			if (o + 1 >= outlen)
+				break;
+			out[o++] = (char)p[i];
+		} else {
+			if (o + 4 >= outlen)
+				break;
+			snprintf(out + o, outlen - o, "\\x%02x", p[i]);
+			o += 4;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}

@@ -1,0 +1,48 @@
+/*
+ * Logging for both daemons: stderr in the foreground, syslog (and so the
+ * journal) as a service.  The shape follows OpenBSD's log.c.
+ */
+#ifndef PRINTREDIR_LOG_H
+#define PRINTREDIR_LOG_H
+
+#include <stdarg.h>
+#include <syslog.h>
+
+/*
+ * Sets where messages go.  ident is kept by pointer and must outlive the
+ * process's logging (a string literal or argv[0]).  With to_stderr set,
+ * messages go to stderr; otherwise to syslog under LOG_DAEMON.  verbose > 0
+ * lets log_debug through; log_is_debug() tells callers so they can skip
+ * costly formatting (frame tracing).
+ */
+void log_init(const char *ident, int to_stderr, int verbose);
+int log_is_debug(void);
+
+/*
+ * A sink sees every message that would be emitted (after the verbosity
+ * filter), with its syslog priority.  Tests install one to fail on an
+ * unexpected error line.  NULL removes it.  The message is only valid during
+ * the call.
+ */
+typedef void (*log_sink_fn)(int priority, const char *msg);
+void log_set_sink(log_sink_fn sink);
+
+/* log_warn appends ": strerror(errno)"; log_warnx does not. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* For broken internal invariants only: logs and exits with status 1. */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * Copies at most len bytes of untrusted data into a printable, NUL-terminated
+ * sample of at most outlen-1 characters (non-printable bytes become \xNN), so
+ * a malformed frame can be logged without letting the peer control the log.
+ * Returns out.
+ */
+char *log_sample(const void *data, size_t len, char *out, size_t outlen);
+
+#endif

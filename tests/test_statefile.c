@@ -1,0 +1,124 @@
+/* Atomic state files, with a crash simulated between write and rename. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runner.h"
+#include "statefile.h"
+
+static char path[512];
+
+static void
+setup(void)
+{
+	snprintf(path, sizeof(path), "%s/state.json", runner_tmpdir());
+}
+
+START_TEST(write_then_read)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+
+	ck_assert_int_eq(statefile_write(path, "{\"a\":1}", 7, 0600), 0);
+	ck_assert_int_eq(statefile_read(path, 1024, &buf, &len), 0);
+	ck_assert_uint_eq(len, 7);
+	ck_assert_str_eq(buf, "{\"a\":1}");
+	free(buf);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	/* Overwrite replaces the content whole. */
+	ck_assert_int_eq(statefile_write(path, "x", 1, 0600), 0);
+	ck_assert_int_eq(statefile_read(path, 1024, &buf, &len), 0);
+	ck_assert_str_eq(buf, "x");
+	free(buf);
+}
+END_TEST
+
+static void
+crash_here(const char *tmp)
+{
+	(void)tmp;
+	_exit(9);	/* as sudden as a power cut for this process */
+}
+
+START_TEST(crash_between_write_and_rename_keeps_the_old_content)
+{
+	char tmp[600], *buf = NULL;
+	size_t len;
+	pid_t pid;
+	int status;
+
+	ck_assert_int_eq(statefile_write(path, "old", 3, 0600), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		statefile_test_hook = crash_here;
+		statefile_write(path, "new content", 11, 0600);
+		_exit(0);	/* not reached when the hook runs */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 9);	/* it did crash there */
+
+	/* A reader sees the old content, whole. */
+	ck_assert_int_eq(statefile_read(path, 1024, &buf, &len), 0);
+	ck_assert_str_eq(buf, "old");
+	free(buf);
+	/* The crashed writer's temporary file is there, complete... */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	ck_assert_int_eq(statefile_read(tmp, 1024, &buf, &len), 0);
+	ck_assert_str_eq(buf, "new content");
+	free(buf);
+	/* ...and the next write replaces it and succeeds. */
+	ck_assert_int_eq(statefile_write(path, "next", 4, 0600), 0);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	ck_assert_int_eq(statefile_read(path, 1024, &buf, &len), 0);
+	ck_assert_str_eq(buf, "next");
+	free(buf);
+}
+END_TEST
+
+START_TEST(read_errors)
+{
+	char *buf = NULL;
+	size_t len;
+	char big[64];
+
+	ck_assert_int_eq(statefile_read(path, 1024, &buf, &len), -ENOENT);
+	memset(big, 'b', sizeof(big));
+	ck_assert_int_eq(statefile_write(path, big, sizeof(big), 0600), 0);
+	ck_assert_int_eq(statefile_read(path, 10, &buf, &len), -EFBIG);
+	ck_assert_ptr_null(buf);
+	ck_assert_int_eq(statefile_read(runner_tmpdir(), 1024, &buf, &len), -EINVAL);
+}
+END_TEST
+
+START_TEST(write_into_missing_folder_fails_cleanly)
+{
+	char p[600];
+
+	snprintf(p, sizeof(p), "%s/no/such/dir/state", runner_tmpdir());
+	ck_assert_int_eq(statefile_write(p, "x", 1, 0600), -ENOENT);
+}
+END_TEST
+
+Suite *
+test_suite(void)
+{
+	Suite *s = suite_create("statefile");
+	TCase *tc = tcase_create("statefile");
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, write_then_read);
+	tcase_add_test(tc, crash_between_write_and_rename_keeps_the_old_content);
+	tcase_add_test(tc, read_errors);
+	tcase_add_test(tc, write_into_missing_folder_fails_cleanly);
+	suite_add_tcase(s, tc);
+	return s;
+}
