@@ -11,7 +11,8 @@
 Suite *test_suite(void);
 
 /* Makes the program exit 77 (skipped) with the reason on stderr: for a real
- * component that cannot start here.  Callable from test_suite() or a test. */
+ * component that cannot start here.  Call it from test_suite() only: inside
+ * a forked test, check counts an exit as an error. */
 void runner_skip(const char *why) __attribute__((noreturn));
 
 /* The project's top folder (TOP_SRCDIR, or "."). */

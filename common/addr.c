@@ -1,0 +1,839 @@
+/*
+ * Endpoint addresses: parsing, formatting, and listening on or connecting
+ * to them through libuv. See addr.h for the text forms.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <linux/vm_sockets.h>
+
+#include <uv.h>
+
+#include "addr.h"
+
+#define ADDR_EXPECTED "expected unix:PATH, tcp:HOST:PORT or vsock:CID:PORT"
+
+/* How long a vsock connect() may block the loop. */
+#define VSOCK_CONNECT_TIMEOUT_SEC 2
+
+/* A vsock connect in flight: see addr_connect(). */
+struct vsock_connect {
+	uv_write_t write;
+	uv_connect_t *req;
+	uv_connect_cb cb;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Copies at most 64 bytes of untrusted text for a message, escaping
+ * anything that is not printable ASCII so that a config file cannot put
+ * terminal escapes into the journal.
+ */
+static const char *
+sanitize(const char *in, char *buf, size_t len)
+{
+	size_t i = 0, n = 0;
+
+	/* Each step writes at most 4 bytes; keep room for "..." and NUL. */
+	for (; n < 64 && in[n] != '\0' && i + 8 <= len; n++) {
+		unsigned char c = (unsigned char)in[n];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			buf[i++] = (char)c;
+		else
+			i += (size_t)snprintf(buf + i, len - i, "\\x%02x", c);
+	}
+	if (in[n] != '\0' && i + 4 <= len) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+/* Parses a decimal u32 spanning all of s: digits only, no sign or spaces. */
+static int
+parse_u32(const char *s, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return -EINVAL;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > UINT32_MAX)
+			return -ERANGE;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+hostname_ok(const char *h)
+{
+	if (*h == '\0')
+		return 0;
+	for (; *h != '\0'; h++) {
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+		    (*h >= '0' && *h <= '9') || *h == '.' || *h == '-' ||
+		    *h == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+parse_unix(const char *path, struct addr *a, char *err, size_t errlen)
+{
+	size_t n = strlen(path);
+
+	if (n == 0) {
+		seterr(err, errlen, "unix: the path is empty");
+		return -EINVAL;
+	}
+	if (n >= sizeof(a->path)) {
+		seterr(err, errlen, "unix: the path is %zu bytes long, "
+		    "at most %zu fit in a socket address", n,
+		    sizeof(a->path) - 1);
+		return -EINVAL;
+	}
+	a->kind = ADDR_UNIX;
+	memcpy(a->path, path, n + 1);
+	return 0;
+}
+
+static int
+parse_tcp(const char *s, struct addr *a, char *err, size_t errlen)
+{
+	char tmp[80];
+	struct in6_addr in6;
+	const char *host, *hend, *port;
+	uint32_t p;
+	size_t hlen;
+
+	if (*s == '[') {
+		host = s + 1;
+		hend = strchr(host, ']');
+		if (hend == NULL) {
+			seterr(err, errlen, "tcp: missing ']' after the IPv6 "
+			    "address");
+			return -EINVAL;
+		}
+		if (hend[1] != ':') {
+			seterr(err, errlen, "tcp: expected ':PORT' after ']'");
+			return -EINVAL;
+		}
+		port = hend + 2;
+	} else {
+		host = s;
+		hend = strchr(host, ':');
+		if (hend == NULL) {
+			seterr(err, errlen, "tcp: expected tcp:HOST:PORT");
+			return -EINVAL;
+		}
+		port = hend + 1;
+		if (strchr(port, ':') != NULL) {
+			seterr(err, errlen, "tcp: an IPv6 address must be "
+			    "written in brackets, like tcp:[::1]:7000");
+			return -EINVAL;
+		}
+	}
+
+	hlen = (size_t)(hend - host);
+	if (hlen == 0) {
+		seterr(err, errlen, "tcp: the host is empty");
+		return -EINVAL;
+	}
+	if (hlen >= sizeof(a->host)) {
+		seterr(err, errlen, "tcp: the host is %zu bytes long, "
+		    "at most %zu are allowed", hlen, sizeof(a->host) - 1);
+		return -EINVAL;
+	}
+	memcpy(a->host, host, hlen);
+	a->host[hlen] = '\0';
+	if (*s == '[') {
+		if (inet_pton(AF_INET6, a->host, &in6) != 1) {
+			seterr(err, errlen, "tcp: \"%s\" in brackets is not an "
+			    "IPv6 address", sanitize(a->host, tmp,
+			    sizeof(tmp)));
+			return -EINVAL;
+		}
+	} else if (!hostname_ok(a->host)) {
+		seterr(err, errlen, "tcp: \"%s\" is not a hostname or an "
+		    "IPv4 address", sanitize(a->host, tmp, sizeof(tmp)));
+		return -EINVAL;
+	}
+
+	if (parse_u32(port, &p) < 0 || p == 0 || p > 65535) {
+		seterr(err, errlen, "tcp: the port must be a number from 1 "
+		    "to 65535, got \"%s\"", sanitize(port, tmp, sizeof(tmp)));
+		return -EINVAL;
+	}
+	a->kind = ADDR_TCP;
+	a->port = (uint16_t)p;
+	return 0;
+}
+
+static int
+parse_vsock(const char *s, struct addr *a, char *err, size_t errlen)
+{
+	char tmp[80], cid[16];
+	const char *colon = strchr(s, ':');
+	size_t n;
+
+	if (colon == NULL) {
+		seterr(err, errlen, "vsock: expected vsock:CID:PORT");
+		return -EINVAL;
+	}
+	n = (size_t)(colon - s);
+	if (n >= sizeof(cid)) {
+		seterr(err, errlen, "vsock: the CID must be a number, \"any\", "
+		    "\"host\" or \"local\"");
+		return -EINVAL;
+	}
+	memcpy(cid, s, n);
+	cid[n] = '\0';
+	if (strcmp(cid, "any") == 0)
+		a->cid = VMADDR_CID_ANY;
+	else if (strcmp(cid, "host") == 0)
+		a->cid = VMADDR_CID_HOST;
+	else if (strcmp(cid, "local") == 0)
+		a->cid = VMADDR_CID_LOCAL;
+	else if (parse_u32(cid, &a->cid) < 0) {
+		seterr(err, errlen, "vsock: the CID must be a number from 0 "
+		    "to 4294967295, \"any\", \"host\" or \"local\", got \"%s\"",
+		    sanitize(cid, tmp, sizeof(tmp)));
+		return -EINVAL;
+	}
+	if (parse_u32(colon + 1, &a->vport) < 0) {
+		seterr(err, errlen, "vsock: the port must be a number from 0 "
+		    "to 4294967295, got \"%s\"",
+		    sanitize(colon + 1, tmp, sizeof(tmp)));
+		return -EINVAL;
+	}
+	a->kind = ADDR_VSOCK;
+	return 0;
+}
+
+int
+addr_parse(const char *text, struct addr *out, char *err, size_t errlen)
+{
+	struct addr a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if (strncmp(text, "unix:", 5) == 0)
+		rc = parse_unix(text + 5, &a, err, errlen);
+	else if (strncmp(text, "tcp:", 4) == 0)
+		rc = parse_tcp(text + 4, &a, err, errlen);
+	else if (strncmp(text, "vsock:", 6) == 0)
+		rc = parse_vsock(text + 6, &a, err, errlen);
+	else {
+		seterr(err, errlen, ADDR_EXPECTED);
+		rc = -EINVAL;
+	}
+	if (rc == 0)
+		*out = a;
+	return rc;
+}
+
+int
+addr_format(const struct addr *a, char *buf, size_t len)
+{
+	int n;
+
+	switch (a->kind) {
+	case ADDR_UNIX:
+		if (a->path[0] == '\0' ||
+		    memchr(a->path, '\0', sizeof(a->path)) == NULL)
+			return -EINVAL;
+		n = snprintf(buf, len, "unix:%s", a->path);
+		break;
+	case ADDR_TCP:
+		if (a->host[0] == '\0' ||
+		    memchr(a->host, '\0', sizeof(a->host)) == NULL)
+			return -EINVAL;
+		if (strchr(a->host, ':') != NULL)
+			n = snprintf(buf, len, "tcp:[%s]:%u", a->host,
+			    (unsigned)a->port);
+		else
+			n = snprintf(buf, len, "tcp:%s:%u", a->host,
+			    (unsigned)a->port);
+		break;
+	case ADDR_VSOCK:
+		if (a->cid == VMADDR_CID_ANY)
+			n = snprintf(buf, len, "vsock:any:%u",
+			    (unsigned)a->vport);
+		else
+			n = snprintf(buf, len, "vsock:%u:%u", (unsigned)a->cid,
+			    (unsigned)a->vport);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (n < 0)
+		return -EINVAL;
+	return (size_t)n >= len ? -ENOSPC : 0;
+}
+
+static void
+free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Closes a handle that was initialized but never given to the caller. */
+static void
+discard(uv_handle_t *h)
+{
+	if (h != NULL)
+		uv_close(h, free_handle);
+}
+
+static void
+unix_sockaddr(const struct addr *a, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, a->path, sizeof(sun->sun_path));
+}
+
+/*
+ * Removes a stale socket at a->path: returns 0 if the path is now free,
+ * -EADDRINUSE if a server answers there, -EEXIST if it is not a socket.
+ */
+static int
+unix_clear_stale(const struct addr *a, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd = -1, rc;
+
+	if (lstat(a->path, &st) < 0) {
+		rc = errno == ENOENT ? 0 : -errno;
+		if (rc < 0)
+			seterr(err, errlen, "unix:%s: %s", a->path,
+			    strerror(-rc));
+		goto out;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		rc = -EEXIST;
+		seterr(err, errlen, "unix:%s: the path exists and is not a "
+		    "socket", a->path);
+		goto out;
+	}
+
+	/*
+	 * Non-blocking, so that a live server with a full backlog answers
+	 * EAGAIN instead of making us wait.
+	 */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		rc = -errno;
+		seterr(err, errlen, "socket: %s", strerror(-rc));
+		goto out;
+	}
+	unix_sockaddr(a, &sun);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+	    errno == EAGAIN || errno == EINPROGRESS) {
+		rc = -EADDRINUSE;
+		seterr(err, errlen, "unix:%s: another server is listening "
+		    "there", a->path);
+		goto out;
+	}
+	if (errno == ENOENT) {
+		rc = 0;		/* went away meanwhile */
+		goto out;
+	}
+	if (errno != ECONNREFUSED) {
+		rc = -errno;
+		seterr(err, errlen, "unix:%s: cannot tell whether the "
+		    "existing socket is in use: %s", a->path, strerror(-rc));
+		goto out;
+	}
+	if (unlink(a->path) < 0 && errno != ENOENT) {
+		rc = -errno;
+		seterr(err, errlen, "unix:%s: cannot remove the stale socket: "
+		    "%s", a->path, strerror(-rc));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Returns a bound unix socket in *fdp. */
+static int
+unix_bind(const struct addr *a, int mode, int *fdp, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd = -1, rc;
+
+	rc = unix_clear_stale(a, err, errlen);
+	if (rc < 0)
+		goto out;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		seterr(err, errlen, "socket: %s", strerror(-rc));
+		goto out;
+	}
+	unix_sockaddr(a, &sun);
+
+	/*
+	 * fchmod() on a socket does not reach the file bind() creates, and a
+	 * chmod() after bind() leaves a window with the umask's permissions;
+	 * the umask applies at creation.
+	 */
+	old = umask(~(mode_t)mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ? -errno : 0;
+	umask(old);
+	if (rc < 0) {
+		seterr(err, errlen, "cannot bind unix:%s: %s", a->path,
+		    strerror(-rc));
+		goto out;
+	}
+	*fdp = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void
+vsock_sockaddr(const struct addr *a, struct sockaddr_vm *svm)
+{
+	memset(svm, 0, sizeof(*svm));
+	svm->svm_family = AF_VSOCK;
+	svm->svm_cid = a->cid;
+	svm->svm_port = a->vport;
+}
+
+static int
+vsock_bind(const struct addr *a, int *fdp, char *err, size_t errlen)
+{
+	struct sockaddr_vm svm;
+	int fd, rc;
+
+	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		seterr(err, errlen, "vsock socket: %s", strerror(-rc));
+		goto out;
+	}
+	vsock_sockaddr(a, &svm);
+	if (bind(fd, (struct sockaddr *)&svm, sizeof(svm)) < 0) {
+		rc = -errno;
+		seterr(err, errlen, "cannot bind vsock:%u:%u: %s",
+		    (unsigned)a->cid, (unsigned)a->vport, strerror(-rc));
+		goto out;
+	}
+	*fdp = fd;
+	fd = -1;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/*
+ * Fills *ss from a tcp address. Numeric hosts need no lookup; a hostname
+ * takes a blocking getaddrinfo and its first answer.
+ */
+static int
+tcp_resolve(uv_loop_t *loop, const struct addr *a,
+    struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+	uv_getaddrinfo_t gai;
+	struct addrinfo hints;
+	char port[8];
+	int rc;
+
+	memset(ss, 0, sizeof(*ss));
+	if (uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)ss) == 0)
+		return 0;
+	if (strchr(a->host, ':') != NULL) {
+		rc = uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)ss);
+		if (rc < 0)
+			seterr(err, errlen, "tcp:[%s]: %s", a->host,
+			    uv_strerror(rc));
+		return rc;
+	}
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%u", (unsigned)a->port);
+	rc = uv_getaddrinfo(loop, &gai, NULL, a->host, port, &hints);
+	if (rc < 0) {
+		seterr(err, errlen, "cannot resolve %s: %s", a->host,
+		    uv_strerror(rc));
+		return rc;
+	}
+	if (gai.addrinfo->ai_addrlen > sizeof(*ss)) {
+		rc = -EAFNOSUPPORT;
+		seterr(err, errlen, "cannot resolve %s: odd address",
+		    a->host);
+	} else
+		memcpy(ss, gai.addrinfo->ai_addr, gai.addrinfo->ai_addrlen);
+	uv_freeaddrinfo(gai.addrinfo);
+	return rc;
+}
+
+static int
+tcp_listen(uv_loop_t *loop, const struct addr *a, int backlog,
+    uv_connection_cb cb, void *data, uv_stream_t **out, char *err,
+    size_t errlen)
+{
+	struct sockaddr_storage ss;
+	char text[ADDR_TEXT_MAX];
+	uv_tcp_t *tcp = NULL;
+	int rc;
+
+	addr_format(a, text, sizeof(text));
+	rc = tcp_resolve(loop, a, &ss, err, errlen);
+	if (rc < 0)
+		goto out;
+	tcp = malloc(sizeof(*tcp));
+	if (tcp == NULL) {
+		rc = -ENOMEM;
+		seterr(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = uv_tcp_init(loop, tcp);
+	if (rc < 0) {
+		free(tcp);
+		tcp = NULL;
+		seterr(err, errlen, "uv_tcp_init: %s", uv_strerror(rc));
+		goto out;
+	}
+	tcp->data = data;
+	/* libuv reports some bind errors (EADDRINUSE) only at listen. */
+	rc = uv_tcp_bind(tcp, (struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)tcp, backlog, cb);
+	if (rc < 0) {
+		seterr(err, errlen, "cannot listen on %s: %s", text,
+		    uv_strerror(rc));
+		goto out;
+	}
+	*out = (uv_stream_t *)tcp;
+	tcp = NULL;
+out:
+	discard((uv_handle_t *)tcp);
+	return rc;
+}
+
+int
+addr_listen(uv_loop_t *loop, const struct addr *a, int mode, int backlog,
+    uv_connection_cb cb, void *data, uv_stream_t **out, char *err,
+    size_t errlen)
+{
+	char text[ADDR_TEXT_MAX];
+	uv_pipe_t *ph = NULL;
+	int fd = -1, bound_unix = 0, rc;
+
+	*out = NULL;
+	switch (a->kind) {
+	case ADDR_TCP:
+		return tcp_listen(loop, a, backlog, cb, data, out, err,
+		    errlen);
+	case ADDR_UNIX:
+		rc = unix_bind(a, mode, &fd, err, errlen);
+		bound_unix = rc == 0;
+		break;
+	case ADDR_VSOCK:
+		rc = vsock_bind(a, &fd, err, errlen);
+		break;
+	default:
+		rc = -EINVAL;
+		seterr(err, errlen, "bad address kind %d", (int)a->kind);
+		break;
+	}
+	if (rc < 0)
+		goto out;
+
+	addr_format(a, text, sizeof(text));
+	ph = malloc(sizeof(*ph));
+	if (ph == NULL) {
+		rc = -ENOMEM;
+		seterr(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = uv_pipe_init(loop, ph, 0);
+	if (rc < 0) {
+		free(ph);
+		ph = NULL;
+		seterr(err, errlen, "uv_pipe_init: %s", uv_strerror(rc));
+		goto out;
+	}
+	ph->data = data;
+	rc = uv_pipe_open(ph, fd);
+	if (rc < 0) {
+		seterr(err, errlen, "uv_pipe_open: %s", uv_strerror(rc));
+		goto out;
+	}
+	fd = -1;	/* the handle closes it now */
+	rc = uv_listen((uv_stream_t *)ph, backlog, cb);
+	if (rc < 0) {
+		seterr(err, errlen, "cannot listen on %s: %s", text,
+		    uv_strerror(rc));
+		goto out;
+	}
+	*out = (uv_stream_t *)ph;
+	ph = NULL;
+out:
+	discard((uv_handle_t *)ph);
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0 && bound_unix)
+		addr_unlink(a);
+	return rc;
+}
+
+static void
+vsock_connected(uv_write_t *w, int status)
+{
+	struct vsock_connect *vc = (struct vsock_connect *)w;
+
+	/*
+	 * The write finishes inside uv_write(), so libuv reports it with
+	 * status 0 even when the pipe is closed before the callback runs;
+	 * the handle is still valid here (its close callback comes later).
+	 */
+	if (uv_is_closing((uv_handle_t *)w->handle))
+		status = UV_ECANCELED;
+	vc->req->handle = w->handle;
+	vc->cb(vc->req, status);
+	free(vc);
+}
+
+/*
+ * Hands a connected socket fd to a new uv_pipe_t and arranges for cb. The
+ * zero-length write completes on a later loop iteration, or with
+ * UV_ECANCELED if the pipe is closed first, which gives the caller the same
+ * callback contract as uv_pipe_connect(). Takes fd in every case.
+ */
+static int
+open_connected(uv_loop_t *loop, int fd, uv_connect_t *req, uv_stream_t **out,
+    uv_connect_cb cb, char *err, size_t errlen)
+{
+	static char nothing;
+	struct vsock_connect *vc = NULL;
+	uv_pipe_t *ph = NULL;
+	uv_buf_t buf = uv_buf_init(&nothing, 0);
+	int rc;
+
+	vc = malloc(sizeof(*vc));
+	ph = malloc(sizeof(*ph));
+	if (vc == NULL || ph == NULL) {
+		free(ph);
+		ph = NULL;
+		rc = -ENOMEM;
+		seterr(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = uv_pipe_init(loop, ph, 0);
+	if (rc < 0) {
+		free(ph);
+		ph = NULL;
+		seterr(err, errlen, "uv_pipe_init: %s", uv_strerror(rc));
+		goto out;
+	}
+	rc = uv_pipe_open(ph, fd);
+	if (rc < 0) {
+		seterr(err, errlen, "uv_pipe_open: %s", uv_strerror(rc));
+		goto out;
+	}
+	fd = -1;
+	vc->req = req;
+	vc->cb = cb;
+	req->type = UV_CONNECT;
+	req->handle = (uv_stream_t *)ph;
+	req->cb = cb;
+	rc = uv_write(&vc->write, (uv_stream_t *)ph, &buf, 1,
+	    vsock_connected);
+	if (rc < 0) {
+		seterr(err, errlen, "uv_write: %s", uv_strerror(rc));
+		goto out;
+	}
+	vc = NULL;	/* freed by vsock_connected */
+	*out = (uv_stream_t *)ph;
+	ph = NULL;
+out:
+	discard((uv_handle_t *)ph);
+	free(vc);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/*
+ * libuv cannot connect a vsock socket, so connect it by hand, blocking
+ * for at most VSOCK_CONNECT_TIMEOUT_SEC.
+ */
+static int
+vsock_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
+    uv_stream_t **out, uv_connect_cb cb, char *err, size_t errlen)
+{
+	struct sockaddr_vm svm;
+	struct timeval tv = { .tv_sec = VSOCK_CONNECT_TIMEOUT_SEC };
+	int fd, rc;
+
+	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		seterr(err, errlen, "vsock socket: %s", strerror(-rc));
+		goto out;
+	}
+	/* Best effort: the kernel's default is the same 2 s. */
+	(void)setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv,
+	    sizeof(tv));
+	vsock_sockaddr(a, &svm);
+	if (connect(fd, (struct sockaddr *)&svm, sizeof(svm)) < 0) {
+		rc = -errno;
+		seterr(err, errlen, "cannot connect to vsock:%u:%u: %s",
+		    (unsigned)a->cid, (unsigned)a->vport, strerror(-rc));
+		goto out;
+	}
+	rc = open_connected(loop, fd, req, out, cb, err, errlen);
+	fd = -1;	/* taken by open_connected */
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int
+addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
+    uv_stream_t **out, uv_connect_cb cb, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	uv_pipe_t *ph = NULL;
+	uv_tcp_t *tcp = NULL;
+	int rc;
+
+	*out = NULL;
+	switch (a->kind) {
+	case ADDR_UNIX:
+		ph = malloc(sizeof(*ph));
+		if (ph == NULL) {
+			rc = -ENOMEM;
+			seterr(err, errlen, "out of memory");
+			goto out;
+		}
+		rc = uv_pipe_init(loop, ph, 0);
+		if (rc < 0) {
+			free(ph);
+			ph = NULL;
+			seterr(err, errlen, "uv_pipe_init: %s",
+			    uv_strerror(rc));
+			goto out;
+		}
+		/* Reports every error, even ENOENT, through cb. */
+		uv_pipe_connect(req, ph, a->path, cb);
+		*out = (uv_stream_t *)ph;
+		ph = NULL;
+		rc = 0;
+		break;
+	case ADDR_TCP:
+		rc = tcp_resolve(loop, a, &ss, err, errlen);
+		if (rc < 0)
+			goto out;
+		tcp = malloc(sizeof(*tcp));
+		if (tcp == NULL) {
+			rc = -ENOMEM;
+			seterr(err, errlen, "out of memory");
+			goto out;
+		}
+		rc = uv_tcp_init(loop, tcp);
+		if (rc < 0) {
+			free(tcp);
+			tcp = NULL;
+			seterr(err, errlen, "uv_tcp_init: %s",
+			    uv_strerror(rc));
+			goto out;
+		}
+		rc = uv_tcp_connect(req, tcp, (struct sockaddr *)&ss, cb);
+		if (rc < 0) {
+			seterr(err, errlen, "cannot connect to tcp:%s:%u: %s",
+			    a->host, (unsigned)a->port, uv_strerror(rc));
+			goto out;
+		}
+		*out = (uv_stream_t *)tcp;
+		tcp = NULL;
+		break;
+	case ADDR_VSOCK:
+		rc = vsock_connect(loop, a, req, out, cb, err, errlen);
+		break;
+	default:
+		rc = -EINVAL;
+		seterr(err, errlen, "bad address kind %d", (int)a->kind);
+		break;
+	}
+out:
+	discard((uv_handle_t *)ph);
+	discard((uv_handle_t *)tcp);
+	return rc;
+}
+
+void
+addr_unlink(const struct addr *a)
+{
+	struct stat st;
+
+	if (a == NULL || a->kind != ADDR_UNIX)
+		return;
+	if (lstat(a->path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(a->path);
+}
+
+int
+addr_bound_port(uv_stream_t *stream)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss), rc;
+
+	if (stream == NULL || stream->type != UV_TCP)
+		return -EINVAL;
+	rc = uv_tcp_getsockname((uv_tcp_t *)stream, (struct sockaddr *)&ss,
+	    &len);
+	if (rc < 0)
+		return rc;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -EAFNOSUPPORT;
+}
