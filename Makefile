@@ -17,10 +17,11 @@ CFLAGS ?= -O2 -g
 SANITIZE ?=
 
 BUILD := build
+OBJ := $(BUILD)/obj
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 
 # Debian packages the build, the tests and the sandbox need.
-DEBS := build-essential pkg-config libcups2-dev cups-daemon cups-client cups \
+DEBS := build-essential pkg-config jq libcups2-dev cups-daemon cups-client cups \
 	openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
 	libinih-dev libjson-c-dev libssl-dev zlib1g-dev
 
@@ -55,7 +56,7 @@ GEN_C := $(BUILD)/gen/printredir.pb-c.c
 GEN_H := $(BUILD)/gen/printredir.pb-c.h
 
 COMMON_SRC := $(wildcard common/*.c)
-COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/printredir.pb-c.o
+COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/printredir.pb-c.o
 LIBCOMMON := $(BUILD)/libcommon.a
 
 BROKER_SRC := $(wildcard host-broker/*.c)
@@ -66,7 +67,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
-TEST_TOOLS := $(BUILD)/tests/jetdirect
+TEST_TOOLS := $(BUILD)/tests/jetdirect $(BUILD)/tests/probe
 
 # Rebuild everything when the compiler flags change (e.g. SANITIZE on/off).
 FLAGS_STAMP := $(BUILD)/.flags
@@ -95,13 +96,14 @@ $(GEN_C) $(GEN_H): $(PROTO)
 	$(Q)protoc-c --c_out=$(BUILD)/gen -Iproto $<
 
 # Every object may include the generated header.
-$(BUILD)/%.o: %.c $(GEN_H) $(FLAGS_STAMP)
+$(OBJ)/%.o: %.c $(GEN_H) $(FLAGS_STAMP)
 	$(call say,CC,$<)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
-$(BUILD)/gen/printredir.pb-c.o: $(GEN_C) $(FLAGS_STAMP)
+$(OBJ)/gen/printredir.pb-c.o: $(GEN_C) $(FLAGS_STAMP)
 	$(call say,CC,$<)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(filter-out -W%,$(CFLAGS)) -Wall -Werror -c -o $@ $<
 
 $(LIBCOMMON): $(COMMON_OBJ)
@@ -109,26 +111,44 @@ $(LIBCOMMON): $(COMMON_OBJ)
 	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
-$(BUILD)/host-broker: $(BROKER_SRC:%.c=$(BUILD)/%.o) $(LIBCOMMON)
+$(BUILD)/host-broker: $(BROKER_SRC:%.c=$(OBJ)/%.o) $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/guest-agent: $(AGENT_SRC:%.c=$(BUILD)/%.o) $(LIBCOMMON)
+$(BUILD)/guest-agent: $(AGENT_SRC:%.c=$(OBJ)/%.o) $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# Unit suites: one program per tests/test_*.c, sharing tests/runner.c.  They
-# may also link daemon modules (every object but the one holding main()).
-BROKER_LIB_OBJ := $(filter-out $(BUILD)/host-broker/main.o,$(BROKER_SRC:%.c=$(BUILD)/%.o))
-AGENT_LIB_OBJ := $(filter-out $(BUILD)/guest-agent/main.o,$(AGENT_SRC:%.c=$(BUILD)/%.o))
+# Unit suites: one program per tests/test_*.c, sharing tests/runner.c.  The
+# daemons' modules (all but main.o) are archives, so a suite pulls in only
+# the objects it uses.
+BROKER_LIB := $(BUILD)/libbroker.a
+AGENT_LIB := $(BUILD)/libagent.a
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/tests/runner.o $(BROKER_LIB_OBJ) $(AGENT_LIB_OBJ) $(LIBCOMMON)
+$(BROKER_LIB): $(filter-out $(OBJ)/host-broker/main.o,$(BROKER_SRC:%.c=$(OBJ)/%.o))
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+$(AGENT_LIB): $(filter-out $(OBJ)/guest-agent/main.o,$(AGENT_SRC:%.c=$(OBJ)/%.o))
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+$(BUILD)/tests/test_%: $(OBJ)/tests/test_%.o $(OBJ)/tests/runner.o $(BROKER_LIB) $(AGENT_LIB) $(LIBCOMMON)
 	$(call say,LD,$@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
 
 # Fuzz targets replay their seed corpus in `make check` through a plain main.
-$(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LIBCOMMON)
+$(BUILD)/tests/replay_%: $(OBJ)/tests/fuzz/%.o $(OBJ)/tests/fuzz/replay.o $(LIBCOMMON)
 	$(call say,LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/probe: $(OBJ)/tests/tools/probe.o $(LIBCOMMON)
+	$(call say,LD,$@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/jetdirect: tests/sandbox/jetdirect.c $(FLAGS_STAMP)

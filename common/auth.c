@@ -4,7 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "auth.h"
+#include "statefile.h"
 #include "version.h"
 
 static const char label_agent[] = "printredir-v1 agent";
@@ -227,4 +232,49 @@ auth_handle(struct auth *a, const codec_env_t *in, auth_send_fn send,
 	}
 	return fail(a, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL, err, errlen,
 	    "unexpected %s message during the handshake", codec_type_name(in->type));
+}
+
+int
+auth_load_key(const char *path, uint8_t **key, size_t *keylen, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	*key = NULL;
+	if (stat(path, &st) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "key file %s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "key file %s is not a regular file", path);
+		return -EINVAL;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen, "key file %s is open to other users (mode %04o); "
+		    "run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+		return -EPERM;
+	}
+	if ((rc = statefile_read(path, AUTH_KEY_MAX + 2, &buf, &len)) != 0) {
+		snprintf(err, errlen, "key file %s: %s", path,
+		    rc == -EFBIG ? "longer than 1024 bytes" : strerror(-rc));
+		return rc;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len < AUTH_KEY_MIN || len > AUTH_KEY_MAX) {
+		snprintf(err, errlen, "key file %s holds %zu bytes; a key is %d to %d "
+		    "bytes (make one with: head -c 32 /dev/urandom | base64 > %s)",
+		    path, len, AUTH_KEY_MIN, AUTH_KEY_MAX, path);
+		free(buf);
+		return -EINVAL;
+	}
+	*key = (uint8_t *)buf;
+	*keylen = len;
+	return 0;
 }

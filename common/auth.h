@@ -79,4 +79,15 @@ int auth_start(struct auth *a, const struct auth_params *p, auth_send_fn send,
 int auth_handle(struct auth *a, const codec_env_t *in, auth_send_fn send,
     void *arg, char *err, size_t errlen);
 
+/*
+ * Reads a pre-shared key file: its bytes, less one trailing newline, are the
+ * key.  Refuses a file that is not a regular file, that others can read or
+ * write (mode & 077, "chmod 600 FILE"), or whose key is shorter than
+ * AUTH_KEY_MIN or longer than AUTH_KEY_MAX bytes.  On success *key (owned by
+ * the caller, free()) and *keylen are set.  Returns 0 or a negative errno
+ * with the reason in err.
+ */
+int auth_load_key(const char *path, uint8_t **key, size_t *keylen, char *err,
+    size_t errlen);
+
 #endif
