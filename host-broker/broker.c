@@ -1,0 +1,181 @@
+/*
+ * The broker's shared pieces: its configuration schema and loading, the
+ * persisted generation, and the URI a guest queue prints to.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json.h>
+
+#include "broker.h"
+#include "conf.h"
+#include "log.h"
+#include "statefile.h"
+
+#define OFF(f) offsetof(struct broker_conf, f)
+
+static const struct conf_key broker_keys[] = {
+	{ "broker", "cups", CONF_STRING, OFF(cups), "", 0, 0, 0, 1 },
+	{ "broker", "listen", CONF_ADDR, OFF(listen), "unix:/run/printredir/broker.sock", 0, 0, 0, 0 },
+	{ "broker", "control", CONF_ADDR, OFF(control), "unix:/run/printredir/control.sock", 0, 0, 0, 0 },
+	{ "broker", "key_file", CONF_STRING, OFF(key_file), "/etc/printredir/key", 0, 0, 0, 0 },
+	{ "broker", "state_dir", CONF_STRING, OFF(state_dir), "/var/lib/printredir/broker", 0, 0, 0, 0 },
+	{ "broker", "guest_printer_uri", CONF_STRING, OFF(guest_printer_uri),
+	  "ipp://10.0.2.2:631/printers/%s", 0, 0, 0, 0 },
+	{ "broker", "redirect_local", CONF_BOOL, OFF(redirect_local), "no", 0, 0, 0, 0 },
+	{ "broker", "print_server", CONF_STRING, OFF(print_server), "", 0, 0, 0, 1 },
+	{ "broker", "name", CONF_STRING, OFF(name), "", 0, 0, 0, 1 },
+	{ "broker", "relist_interval", CONF_DURATION, OFF(relist_interval), "30s", 1, 86400, 0, 0 },
+	{ "broker", "poll_interval_ms", CONF_INT, OFF(poll_ms), "250", 20, 10000, 0, 0 },
+	{ "broker", "frame_cap", CONF_INT, OFF(frame_cap), "8388608", 65536, 1 << 30, 0, 0 },
+	{ "broker", "max_ppd", CONF_INT, OFF(max_ppd), "4194304", 1024, 1 << 28, 0, 0 },
+};
+#define NKEYS (sizeof(broker_keys) / sizeof(broker_keys[0]))
+
+static int
+check_uri_template(const char *t, char *err, size_t errlen)
+{
+	const char *p = strchr(t, '%');
+
+	if (p == NULL || p[1] != 's' || strchr(p + 2, '%') != NULL) {
+		snprintf(err, errlen, "guest_printer_uri \"%s\" must hold exactly one %%s "
+		    "(where the host queue name goes) and no other %%", t);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+broker_load_conf(const char *path, struct broker_conf *conf, char *err,
+    size_t errlen)
+{
+	char host[256];
+	int rc;
+
+	memset(conf, 0, sizeof(*conf));
+	/* The default file is optional: the built-in defaults then apply. */
+	if (strcmp(path, BROKER_CONF_DEFAULT) == 0 && access(path, F_OK) != 0)
+		rc = conf_load_buf(path, "", 0, broker_keys, NKEYS, conf, err, errlen);
+	else
+		rc = conf_load(path, broker_keys, NKEYS, conf, err, errlen);
+	if (rc != 0)
+		return rc;
+	if ((rc = check_uri_template(conf->guest_printer_uri, err, errlen)) != 0)
+		goto fail;
+	if (conf->control.kind != ADDR_UNIX) {
+		snprintf(err, errlen, "%s: control must be a unix:PATH address", path);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (conf->name[0] == '\0') {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "broker");
+		host[sizeof(host) - 1] = '\0';
+		free(conf->name);
+		if ((conf->name = strdup(host)) == NULL) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	broker_free_conf(conf);
+	return rc;
+}
+
+void
+broker_free_conf(struct broker_conf *conf)
+{
+	conf_free(broker_keys, NKEYS, conf);
+}
+
+int
+broker_copy_conf(const struct broker_conf *from, struct broker_conf *to)
+{
+	*to = *from;
+	for (size_t i = 0; i < NKEYS; i++) {
+		char **dst = (char **)((char *)to + broker_keys[i].offset);
+
+		if (broker_keys[i].type != CONF_STRING || *dst == NULL)
+			continue;
+		if ((*dst = strdup(*dst)) == NULL) {
+			for (size_t j = 0; j < i; j++)
+				if (broker_keys[j].type == CONF_STRING)
+					free(*(char **)((char *)to + broker_keys[j].offset));
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+char *
+broker_guest_uri(const struct broker_conf *conf, const char *name)
+{
+	static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-._~";
+	char enc[3 * 256 + 1], *out = NULL;
+	const char *pct = strstr(conf->guest_printer_uri, "%s");
+	size_t o = 0;
+
+	/* Queue names may hold characters a URI path cannot. */
+	for (const char *p = name; *p && o + 4 < sizeof(enc); p++) {
+		if (strchr(safe, *p))
+			enc[o++] = *p;
+		else
+			o += (size_t)snprintf(enc + o, sizeof(enc) - o, "%%%02X",
+			    (unsigned char)*p);
+	}
+	enc[o] = '\0';
+	if (pct == NULL || asprintf(&out, "%.*s%s%s",
+	    (int)(pct - conf->guest_printer_uri), conf->guest_printer_uri, enc,
+	    pct + 2) < 0)
+		return NULL;
+	return out;
+}
+
+size_t
+broker_count_redirected(const struct broker *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->current.n; i++)
+		n += b->current.printers[i].redirected != 0;
+	return n;
+}
+
+void
+broker_save_state(struct broker *b)
+{
+	char path[PATH_MAX], text[128];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/broker.json", b->conf.state_dir);
+	snprintf(text, sizeof(text), "{\"generation\": %llu}\n",
+	    (unsigned long long)b->generation);
+	if ((rc = statefile_write(path, text, strlen(text), 0600)) != 0)
+		log_warnx("cannot write %s: %s", path, strerror(-rc));
+}
+
+void
+broker_load_state(struct broker *b)
+{
+	char path[PATH_MAX], *text = NULL;
+	json_object *doc, *g;
+
+	snprintf(path, sizeof(path), "%s/broker.json", b->conf.state_dir);
+	if (statefile_read(path, 4096, &text, NULL) != 0)
+		return;
+	doc = json_tokener_parse(text);
+	if (doc && json_object_object_get_ex(doc, "generation", &g))
+		b->generation = (uint64_t)json_object_get_int64(g);
+	else
+		log_warnx("%s is damaged; generations start again from 1", path);
+	json_object_put(doc);
+	free(text);
+}
+

@@ -1,0 +1,153 @@
+/*
+ * host-broker: the daemon's private header.  Read it and you know the
+ * daemon: what each file does and the functions it offers the others.
+ *
+ *   main.c     start-up, signals, dispatch to the `status` subcommand
+ *   broker.c   configuration, persisted generation, guest queue URIs
+ *   watch.c    a worker thread that lists the host's queues through libcups,
+ *              follows a printer subscription, and resolves each redirected
+ *              queue's driver (drivers.c); posts snapshots to the loop
+ *   drivers.c  fetching PPDs from print servers, checking, hashing,
+ *              compressing, the on-disk driver cache
+ *   guests.c   guest sessions: handshake, printer sets by generation,
+ *              reports, persisted guest state
+ *   control.c  the control socket and the JSON status document
+ *   status.c   the `host-broker status` client: table or JSON
+ */
+#ifndef PRINTREDIR_BROKER_H
+#define PRINTREDIR_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+#include <uv.h>
+
+#include "addr.h"
+#include "codec.h"
+#include "hash.h"
+
+#define BROKER_CONF_DEFAULT "/etc/printredir/broker.conf"
+#define BROKER_MAX_PPD_DEFAULT (4 << 20)
+
+struct broker_conf {
+	char *cups;			/* "" = the local scheduler */
+	struct addr listen;
+	struct addr control;
+	char *key_file;
+	char *state_dir;
+	char *guest_printer_uri;	/* template with one %s */
+	int redirect_local;
+	char *print_server;		/* "" = none */
+	char *name;			/* broker id; "" = host name */
+	long long relist_interval;	/* seconds */
+	long long poll_ms;		/* subscription poll, milliseconds */
+	long long frame_cap;		/* bytes */
+	long long max_ppd;		/* bytes */
+};
+
+/* A host queue as the broker sees it. */
+struct printer {
+	char *name;
+	char *device_uri;
+	char *make_model;
+	char *info;
+	char *location;
+	int network;			/* device URI reaches the network */
+	int redirected;			/* offered to guests */
+	int driver;			/* Printredir__DriverState */
+	uint8_t sha[HASH_LEN];		/* when driver == AVAILABLE */
+	char *detail;			/* why missing/rejected, or where from */
+};
+
+/* A driver held in memory, compressed, shared by every printer using it. */
+struct driver {
+	uint8_t sha[HASH_LEN];
+	size_t size;			/* uncompressed */
+	uint8_t *z;			/* zlib */
+	size_t zlen;
+};
+
+/* What one pass of the watcher saw: every host queue, drivers resolved. */
+struct snapshot {
+	struct printer *printers;
+	size_t n;
+	struct driver *drivers;		/* distinct, by hash */
+	size_t ndrivers;
+	char *error;			/* host CUPS unreachable: why; else NULL */
+};
+
+struct broker {
+	uv_loop_t *loop;
+	struct broker_conf conf;
+	const char *conf_path;
+	uint8_t *key;
+	size_t keylen;
+	uint64_t generation;
+	struct snapshot current;	/* what guests are offered now */
+	int have_snapshot;		/* the watcher has reported once */
+	uv_stream_t *guest_server;
+	uv_stream_t *control_server;
+	struct guest *guests;		/* list, see guests.c */
+	int verbose;
+};
+
+/* broker.c */
+int broker_load_conf(const char *path, struct broker_conf *conf, char *err,
+    size_t errlen);
+void broker_free_conf(struct broker_conf *conf);
+/* Deep copy of conf for another thread; free with broker_free_conf. */
+int broker_copy_conf(const struct broker_conf *from, struct broker_conf *to);
+/* Persists the generation number in state_dir/broker.json. */
+void broker_save_state(struct broker *b);
+void broker_load_state(struct broker *b);
+size_t broker_count_redirected(const struct broker *b);
+/* The URI a guest queue prints to for host queue name (caller frees). */
+char *broker_guest_uri(const struct broker_conf *conf, const char *name);
+
+/* watch.c */
+int watch_start(struct broker *b);
+void watch_stop(struct broker *b);
+/* Asks the watcher for a full re-list now (SIGHUP, a new config). */
+void watch_relist(struct broker *b);
+/* Classifies a device URI: 1 network, 0 local. */
+int watch_uri_is_network(const char *device_uri);
+
+/* drivers.c */
+int drivers_init(const struct broker_conf *conf);
+/* Resolves p's driver into p->driver, p->sha, p->detail; adds the driver
+ * to s->drivers.  Runs on the watcher thread (blocking libcups calls). */
+void drivers_resolve(const struct broker_conf *conf, struct printer *p,
+    struct snapshot *s);
+const struct driver *drivers_find(const struct snapshot *s, const uint8_t sha[HASH_LEN]);
+
+/* snapshot helpers (watch.c) */
+void snapshot_free(struct snapshot *s);
+/* 1 when two snapshots would give guests the same printer set. */
+int snapshot_equal(const struct snapshot *a, const struct snapshot *b);
+
+/* guests.c */
+int guests_start(struct broker *b);
+/* Closes the listener and every connection (the loop then finishes them). */
+void guests_stop(struct broker *b);
+/* After the loop has finished: saves and frees every guest. */
+void guests_free(struct broker *b);
+/* The printer set changed: b->generation and b->current are new. */
+void guests_publish(struct broker *b);
+/* Adds the guests array to a status document (json-c object). */
+struct json_object;
+void guests_status(struct broker *b, struct json_object *doc);
+
+/* control.c */
+int control_start(struct broker *b);
+void control_stop(struct broker *b);
+/* The full status document; caller owns it (json_object_put). */
+struct json_object *control_status_doc(struct broker *b);
+
+/* status.c */
+int status_main(int argc, char **argv);
+/* Writes the status document doc (not taken) as the `status` table to out.
+ * Returns 0, -EINVAL when doc has no "broker" object, -EIO when out fails. */
+int status_render_table(struct json_object *doc, FILE *out);
+
+#endif

@@ -1,0 +1,497 @@
+/*
+ * The control socket: a local unix socket where `host-broker status` asks
+ * for the status document.  The protocol is one request line and one JSON
+ * line back, then the broker closes the connection:
+ *
+ *   -> status\n
+ *   <- {"broker":{...},"printers":[...],"guests":[...]}\n
+ *
+ * Anything else gets {"error":"..."}.  A client that says too much, says
+ * nothing for CONTROL_TIMEOUT_MS or misbehaves otherwise is dropped alone.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <uv.h>
+
+#include "broker.h"
+#include "log.h"
+#include "printredir.pb-c.h"
+#include "version.h"
+
+/* The longest request line, newline included. */
+#define CONTROL_LINE_MAX 256
+#define CONTROL_TIMEOUT_MS 5000
+#define CONTROL_BACKLOG 16
+/* How much of a bad request is quoted back and logged. */
+#define CONTROL_SAMPLE 64
+
+/*
+ * The server's context, hung on the server handle's data: the broker and
+ * the list of open clients, so that control_stop() can close them.
+ */
+struct control {
+	struct broker *b;
+	struct client *clients;
+};
+
+/* One connection.  Freed once both of its handles are closed. */
+struct client {
+	uv_pipe_t pipe;
+	uv_timer_t timer;
+	uv_write_t wreq;
+	struct control *ctl;		/* NULL once detached by control_stop() */
+	struct client *next, **pprev;
+	char line[CONTROL_LINE_MAX];
+	size_t len;
+	char *out;			/* the answer, alive until the write callback */
+	int open_handles;
+	int closing;
+};
+
+static void
+client_closed(uv_handle_t *h)
+{
+	struct client *c = h->data;
+
+	if (--c->open_handles > 0)
+		return;
+	free(c->out);
+	free(c);
+}
+
+static void
+client_detach(struct client *c)
+{
+	if (c->ctl == NULL)
+		return;
+	*c->pprev = c->next;
+	if (c->next != NULL)
+		c->next->pprev = c->pprev;
+	c->ctl = NULL;
+}
+
+/* Idempotent; a pending write is cancelled and its callback runs first. */
+static void
+client_close(struct client *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	client_detach(c);
+	uv_close((uv_handle_t *)&c->pipe, client_closed);
+	uv_close((uv_handle_t *)&c->timer, client_closed);
+}
+
+static void
+on_timeout(uv_timer_t *t)
+{
+	struct client *c = t->data;
+
+	if (c->out != NULL)
+		log_warnx("control: dropping a client that did not read its "
+		    "answer within %d s", CONTROL_TIMEOUT_MS / 1000);
+	else
+		log_warnx("control: dropping a client that sent no request "
+		    "within %d s", CONTROL_TIMEOUT_MS / 1000);
+	client_close(c);
+}
+
+static void
+on_written(uv_write_t *req, int status)
+{
+	struct client *c = req->data;
+
+	if (status < 0 && status != UV_ECANCELED)
+		log_debug("control: cannot answer a client: %s",
+		    uv_strerror(status));
+	client_close(c);
+}
+
+/* Sends text and a newline, then closes.  Takes ownership of nothing. */
+static void
+client_answer(struct client *c, const char *text)
+{
+	size_t n = strlen(text);
+	uv_buf_t buf;
+	int rc;
+
+	c->out = malloc(n + 1);
+	if (c->out == NULL) {
+		log_warnx("control: out of memory for a %zu byte answer", n + 1);
+		client_close(c);
+		return;
+	}
+	memcpy(c->out, text, n);
+	c->out[n] = '\n';
+	buf = uv_buf_init(c->out, (unsigned int)(n + 1));
+	c->wreq.data = c;
+	/* The same time again to read the answer: a client that does not
+	 * read must not hold its buffer forever. */
+	uv_timer_start(&c->timer, on_timeout, CONTROL_TIMEOUT_MS, 0);
+	rc = uv_write(&c->wreq, (uv_stream_t *)&c->pipe, &buf, 1, on_written);
+	if (rc < 0) {
+		log_debug("control: cannot answer a client: %s",
+		    uv_strerror(rc));
+		client_close(c);
+	}
+}
+
+static void
+client_error(struct client *c, const char *msg)
+{
+	struct json_object *doc = NULL, *s;
+
+	doc = json_object_new_object();
+	s = json_object_new_string(msg);
+	if (doc == NULL || s == NULL ||
+	    json_object_object_add(doc, "error", s) < 0) {
+		json_object_put(s);
+		log_warnx("control: out of memory for an error answer");
+		client_close(c);
+		goto out;
+	}
+	client_answer(c, json_object_to_json_string_ext(doc,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+out:
+	json_object_put(doc);
+}
+
+/* Quotes at most CONTROL_SAMPLE bytes of untrusted data, printable only. */
+static char *
+sample(const char *data, size_t len, char *out, size_t outlen)
+{
+	size_t n = len < CONTROL_SAMPLE ? len : CONTROL_SAMPLE;
+
+	log_sample(data, n, out, outlen);
+	if (n < len && strlen(out) + 4 <= outlen)
+		strcat(out, "...");
+	return out;
+}
+
+static void
+client_request(struct client *c, size_t linelen)
+{
+	struct json_object *doc = NULL;
+	char quoted[CONTROL_SAMPLE * 4 + 8], msg[sizeof(quoted) + 64];
+	const char *text;
+
+	if (linelen > 0 && c->line[linelen - 1] == '\r')
+		linelen--;
+	if (linelen == 6 && memcmp(c->line, "status", 6) == 0) {
+		doc = control_status_doc(c->ctl->b);
+		text = doc == NULL ? NULL : json_object_to_json_string_ext(doc,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		if (text == NULL) {
+			log_warnx("control: cannot build the status document "
+			    "(out of memory)");
+			client_error(c, "the broker cannot build its status "
+			    "document (out of memory); see its log");
+		} else
+			client_answer(c, text);
+		goto out;
+	}
+	sample(c->line, linelen, quoted, sizeof(quoted));
+	log_warnx("control: unknown request \"%s\"", quoted);
+	snprintf(msg, sizeof(msg), "unknown request \"%s\" (the only "
+	    "request is \"status\")", quoted);
+	client_error(c, msg);
+out:
+	json_object_put(doc);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct client *c = h->data;
+
+	(void)suggested;
+	/* on_read() closes a client whose line is full, so room is left. */
+	*buf = uv_buf_init(c->line + c->len,
+	    (unsigned int)(sizeof(c->line) - c->len));
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct client *c = s->data;
+	char quoted[CONTROL_SAMPLE * 4 + 8];
+	char *nl;
+
+	(void)buf;
+	if (c->closing)
+		return;
+	if (nread == UV_EOF && c->len > 0) {
+		/* A request without its newline, e.g. printf status | nc -U. */
+		uv_read_stop(s);
+		client_request(c, c->len);
+		return;
+	}
+	if (nread < 0) {
+		if (nread != UV_EOF)
+			log_debug("control: client read: %s",
+			    uv_strerror((int)nread));
+		client_close(c);
+		return;
+	}
+	if (nread == 0)
+		return;
+	nl = memchr(c->line + c->len, '\n', (size_t)nread);
+	c->len += (size_t)nread;
+	if (nl != NULL) {
+		uv_read_stop(s);
+		client_request(c, (size_t)(nl - c->line));
+		return;
+	}
+	if (c->len == sizeof(c->line)) {
+		log_warnx("control: dropping a client whose request is over "
+		    "%d bytes: \"%s\"", CONTROL_LINE_MAX,
+		    sample(c->line, c->len, quoted, sizeof(quoted)));
+		client_close(c);
+	}
+}
+
+
+static void
+on_conn(uv_stream_t *server, int status)
+{
+	struct control *ctl = server->data;
+	struct client *c;
+	int rc;
+
+	if (status < 0) {
+		log_warnx("control: accept: %s", uv_strerror(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		log_warnx("control: out of memory for a client");
+		return;
+	}
+	rc = uv_pipe_init(server->loop, &c->pipe, 0);
+	if (rc < 0) {
+		log_warnx("control: cannot set up a client: %s",
+		    uv_strerror(rc));
+		free(c);
+		return;
+	}
+	uv_timer_init(server->loop, &c->timer);	/* cannot fail */
+	c->pipe.data = c;
+	c->timer.data = c;
+	c->open_handles = 2;
+	c->ctl = ctl;
+	c->next = ctl->clients;
+	if (c->next != NULL)
+		c->next->pprev = &c->next;
+	c->pprev = &ctl->clients;
+	ctl->clients = c;
+
+	rc = uv_accept(server, (uv_stream_t *)&c->pipe);
+	if (rc == 0)
+		rc = uv_timer_start(&c->timer, on_timeout, CONTROL_TIMEOUT_MS, 0);
+	if (rc == 0)
+		rc = uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+	if (rc < 0) {
+		log_warnx("control: cannot serve a client: %s",
+		    uv_strerror(rc));
+		client_close(c);
+	}
+}
+
+static void
+server_closed(uv_handle_t *h)
+{
+	free(h->data);
+	free(h);
+}
+
+int
+control_start(struct broker *b)
+{
+	struct control *ctl = NULL;
+	char text[ADDR_TEXT_MAX], err[256];
+	int rc;
+
+	if (b->conf.control.kind != ADDR_UNIX) {
+		if (addr_format(&b->conf.control, text, sizeof(text)) < 0)
+			snprintf(text, sizeof(text), "(unset)");
+		log_warnx("control = %s: the control socket must be a local "
+		    "unix:PATH address (e.g. unix:/run/printredir/control.sock)"
+		    "; fix 'control' in %s", text,
+		    b->conf_path != NULL ? b->conf_path : "broker.conf");
+		rc = -EINVAL;
+		goto out;
+	}
+	ctl = calloc(1, sizeof(*ctl));
+	if (ctl == NULL) {
+		log_warnx("control: out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	ctl->b = b;
+	rc = addr_listen(b->loop, &b->conf.control, 0600, CONTROL_BACKLOG,
+	    on_conn, ctl, &b->control_server, err, sizeof(err));
+	if (rc < 0) {
+		log_warnx("control socket: %s", err);
+		goto out;
+	}
+	ctl = NULL;		/* freed with the server handle */
+	log_debug("control: listening on unix:%s", b->conf.control.path);
+out:
+	free(ctl);
+	return rc;
+}
+
+void
+control_stop(struct broker *b)
+{
+	struct control *ctl;
+
+	if (b->control_server == NULL)
+		return;
+	ctl = b->control_server->data;
+	while (ctl->clients != NULL)
+		client_close(ctl->clients);
+	uv_close((uv_handle_t *)b->control_server, server_closed);
+	b->control_server = NULL;
+	addr_unlink(&b->conf.control);
+}
+
+/* Adds key: string, or key: null when s is NULL.  Returns 0 or -ENOMEM. */
+static int
+add_string(struct json_object *o, const char *key, const char *s)
+{
+	struct json_object *v = NULL;
+
+	if (s != NULL && (v = json_object_new_string(s)) == NULL)
+		return -ENOMEM;
+	if (json_object_object_add(o, key, v) < 0) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int
+add_bool(struct json_object *o, const char *key, int v)
+{
+	struct json_object *j = json_object_new_boolean(v != 0);
+
+	if (j == NULL || json_object_object_add(o, key, j) < 0) {
+		json_object_put(j);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static const char *
+driver_name(int state)
+{
+	switch (state) {
+	case PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE:
+		return "available";
+	case PRINTREDIR__DRIVER_STATE__DRIVER_MISSING:
+		return "missing";
+	case PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED:
+		return "rejected";
+	default:
+		/* Not looked up: a queue that is not redirected. */
+		return NULL;
+	}
+}
+
+static struct json_object *
+printer_doc(const struct printer *p)
+{
+	struct json_object *o;
+	char hex[HASH_HEX_LEN];
+	int available = p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE;
+
+	o = json_object_new_object();
+	if (o == NULL)
+		return NULL;
+	if (available)
+		hash_hex(p->sha, hex);
+	if (add_string(o, "name", p->name) < 0 ||
+	    add_string(o, "device_uri", p->device_uri) < 0 ||
+	    add_bool(o, "network", p->network) < 0 ||
+	    add_bool(o, "redirected", p->redirected) < 0 ||
+	    add_string(o, "driver", driver_name(p->driver)) < 0 ||
+	    add_string(o, "driver_sha256", available ? hex : NULL) < 0 ||
+	    add_string(o, "make_model", p->make_model) < 0 ||
+	    add_string(o, "detail", p->detail) < 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static struct json_object *
+broker_doc(struct broker *b)
+{
+	struct json_object *o, *gen;
+	char host[256];
+	const char *name = b->conf.name;
+
+	if (name == NULL || *name == '\0') {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "unknown");
+		host[sizeof(host) - 1] = '\0';
+		name = host;
+	}
+	o = json_object_new_object();
+	if (o == NULL)
+		return NULL;
+	if (add_string(o, "version", PRINTREDIR_VERSION) < 0)
+		goto fail;
+	gen = json_object_new_uint64(b->generation);
+	if (gen == NULL || json_object_object_add(o, "generation", gen) < 0) {
+		json_object_put(gen);
+		goto fail;
+	}
+	if (add_string(o, "name", name) < 0 ||
+	    add_string(o, "host_cups", b->conf.cups != NULL &&
+	    *b->conf.cups != '\0' ? b->conf.cups : "default") < 0 ||
+	    add_string(o, "error", b->current.error) < 0)
+		goto fail;
+	return o;
+fail:
+	json_object_put(o);
+	return NULL;
+}
+
+struct json_object *
+control_status_doc(struct broker *b)
+{
+	struct json_object *doc = NULL, *o = NULL, *arr = NULL;
+
+	doc = json_object_new_object();
+	if (doc == NULL)
+		goto fail;
+	o = broker_doc(b);
+	if (o == NULL || json_object_object_add(doc, "broker", o) < 0)
+		goto fail;
+	o = NULL;
+	arr = json_object_new_array();
+	if (arr == NULL)
+		goto fail;
+	for (size_t i = 0; i < b->current.n; i++) {
+		o = printer_doc(&b->current.printers[i]);
+		if (o == NULL || json_object_array_add(arr, o) < 0)
+			goto fail;
+		o = NULL;
+	}
+	if (json_object_object_add(doc, "printers", arr) < 0)
+		goto fail;
+	arr = NULL;
+	guests_status(b, doc);
+	return doc;
+fail:
+	json_object_put(o);
+	json_object_put(arr);
+	json_object_put(doc);
+	return NULL;
+}

@@ -1,0 +1,552 @@
+/*
+ * Drivers: each redirected queue's PPD, fetched from the print server that
+ * serves the queue, checked, hashed and kept in a content-addressed cache in
+ * state_dir/drivers so that a broker restart refetches nothing unchanged.
+ *
+ * Everything here runs on the watcher thread only, so the cache needs no
+ * lock.  Blocking libcups calls are fine here; they never touch the loop.
+ */
+/* cupsGetServerPPD is the libcups call that downloads a PPD from a print
+ * server's driver database (CUPS-Get-PPD); libcups marks the PPD API
+ * deprecated, but print servers still serve PPDs and that is what is needed. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cups/cups.h>
+#include <cups/ppd.h>
+#include <json.h>
+
+#include "broker.h"
+#include "compress.h"
+#include "log.h"
+#include "ppd.h"
+#include "statefile.h"
+
+#define INDEX_MAX (16 << 20)
+#define DB_RETRY_SECS 300	/* a driver database miss is asked again after */
+#define HTTP_TIMEOUT_MS 5000
+
+/* Where a driver came from, and what we got last time. */
+struct source {
+	char *key;		/* the PPD's URL, or "db:SERVER:make and model" */
+	time_t last_modified;	/* HTTP Last-Modified, 0 if none */
+	time_t checked;		/* when we last asked */
+	int found;
+	uint8_t sha[HASH_LEN];
+	char *ppd_name;		/* driver database entry */
+};
+
+static struct {
+	char dir[PATH_MAX];
+	struct source *v;
+	size_t n;
+	struct driver *blobs;	/* compressed drivers in memory, by hash */
+	size_t nblobs;
+} cache;
+
+static struct source *
+source_get(const char *key)
+{
+	struct source *nv;
+
+	for (size_t i = 0; i < cache.n; i++)
+		if (strcmp(cache.v[i].key, key) == 0)
+			return &cache.v[i];
+	nv = realloc(cache.v, (cache.n + 1) * sizeof(*nv));
+	if (nv == NULL)
+		return NULL;
+	cache.v = nv;
+	memset(&nv[cache.n], 0, sizeof(*nv));
+	nv[cache.n].key = strdup(key);
+	if (nv[cache.n].key == NULL)
+		return NULL;
+	return &cache.v[cache.n++];
+}
+
+static void
+blob_path(const uint8_t sha[HASH_LEN], char *out, size_t len)
+{
+	char hex[HASH_HEX_LEN];
+
+	hash_hex(sha, hex);
+	snprintf(out, len, "%s/%s.ppd", cache.dir, hex);
+}
+
+static void
+index_save(void)
+{
+	json_object *doc = json_object_new_object(), *arr = json_object_new_array();
+	char hex[HASH_HEX_LEN], path[PATH_MAX + 16];
+	const char *text;
+	int rc;
+
+	for (size_t i = 0; i < cache.n; i++) {
+		const struct source *s = &cache.v[i];
+		json_object *o;
+
+		if (!s->found)
+			continue;
+		o = json_object_new_object();
+		hash_hex(s->sha, hex);
+		json_object_object_add(o, "key", json_object_new_string(s->key));
+		json_object_object_add(o, "sha256", json_object_new_string(hex));
+		json_object_object_add(o, "last_modified",
+		    json_object_new_int64(s->last_modified));
+		json_object_object_add(o, "checked", json_object_new_int64(s->checked));
+		if (s->ppd_name)
+			json_object_object_add(o, "ppd_name",
+			    json_object_new_string(s->ppd_name));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(doc, "sources", arr);
+	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY);
+	snprintf(path, sizeof(path), "%s/index.json", cache.dir);
+	if ((rc = statefile_write(path, text, strlen(text), 0600)) != 0)
+		log_warnx("driver cache: cannot write %s: %s", path, strerror(-rc));
+	json_object_put(doc);
+}
+
+static void
+index_load(void)
+{
+	char path[PATH_MAX + 16], *text = NULL, blob[PATH_MAX + 80];
+	json_object *doc = NULL, *arr;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/index.json", cache.dir);
+	if ((rc = statefile_read(path, INDEX_MAX, &text, NULL)) != 0) {
+		if (rc != -ENOENT)
+			log_warnx("driver cache: cannot read %s: %s; starting empty",
+			    path, strerror(-rc));
+		return;
+	}
+	doc = json_tokener_parse(text);
+	if (doc == NULL || !json_object_object_get_ex(doc, "sources", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
+		log_warnx("driver cache: %s is damaged; starting empty", path);
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *k, *h, *lm, *ck, *pn;
+		uint8_t sha[HASH_LEN];
+		struct source *s;
+
+		if (!json_object_object_get_ex(o, "key", &k) ||
+		    !json_object_object_get_ex(o, "sha256", &h) ||
+		    hash_from_hex(json_object_get_string(h), sha) != 0)
+			continue;
+		/* An entry whose blob is gone is useless: drop it. */
+		blob_path(sha, blob, sizeof(blob));
+		if (access(blob, R_OK) != 0)
+			continue;
+		if ((s = source_get(json_object_get_string(k))) == NULL)
+			break;
+		memcpy(s->sha, sha, HASH_LEN);
+		s->found = 1;
+		if (json_object_object_get_ex(o, "last_modified", &lm))
+			s->last_modified = (time_t)json_object_get_int64(lm);
+		if (json_object_object_get_ex(o, "checked", &ck))
+			s->checked = (time_t)json_object_get_int64(ck);
+		if (json_object_object_get_ex(o, "ppd_name", &pn))
+			s->ppd_name = strdup(json_object_get_string(pn));
+	}
+	log_debug("driver cache: %zu entries from %s", cache.n, path);
+out:
+	json_object_put(doc);
+	free(text);
+}
+
+int
+drivers_init(const struct broker_conf *conf)
+{
+	snprintf(cache.dir, sizeof(cache.dir), "%s/drivers", conf->state_dir);
+	if (mkdir(cache.dir, 0700) != 0 && errno != EEXIST) {
+		log_warn("cannot create %s", cache.dir);
+		return -errno;
+	}
+	index_load();
+	return 0;
+}
+
+const struct driver *
+drivers_find(const struct snapshot *s, const uint8_t sha[HASH_LEN])
+{
+	for (size_t i = 0; i < s->ndrivers; i++)
+		if (memcmp(s->drivers[i].sha, sha, HASH_LEN) == 0)
+			return &s->drivers[i];
+	return NULL;
+}
+
+/* The compressed driver for sha, from memory or the disk cache. */
+static const struct driver *
+blob_get(const uint8_t sha[HASH_LEN])
+{
+	char path[PATH_MAX + 80], *data = NULL;
+	struct driver *nb, d = { 0 };
+	size_t len;
+	int rc;
+
+	for (size_t i = 0; i < cache.nblobs; i++)
+		if (memcmp(cache.blobs[i].sha, sha, HASH_LEN) == 0)
+			return &cache.blobs[i];
+	blob_path(sha, path, sizeof(path));
+	if ((rc = statefile_read(path, 64 << 20, &data, &len)) != 0)
+		return NULL;
+	/* Trust nothing on disk blindly: the name must still be the hash. */
+	if (hash_sha256(data, len, d.sha) != 0 || memcmp(d.sha, sha, HASH_LEN) != 0) {
+		log_warnx("driver cache: %s does not match its hash; removing it", path);
+		unlink(path);
+		free(data);
+		return NULL;
+	}
+	d.size = len;
+	rc = compress_buf(data, len, &d.z, &d.zlen);
+	free(data);
+	if (rc != 0)
+		return NULL;
+	nb = realloc(cache.blobs, (cache.nblobs + 1) * sizeof(*nb));
+	if (nb == NULL) {
+		free(d.z);
+		return NULL;
+	}
+	cache.blobs = nb;
+	cache.blobs[cache.nblobs] = d;
+	return &cache.blobs[cache.nblobs++];
+}
+
+/* Checks a PPD just fetched and stores it; sets p's driver fields. */
+static void
+accept_ppd(const struct broker_conf *conf, struct printer *p, struct source *src,
+    const char *data, size_t len, const char *from)
+{
+	char err[256], path[PATH_MAX + 80];
+	int rc;
+
+	if ((long long)len > conf->max_ppd) {
+		p->driver = PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED;
+		if (asprintf(&p->detail, "driver from %s is over the size cap of %lld bytes",
+		    from, conf->max_ppd) < 0)
+			p->detail = NULL;
+		return;
+	}
+	if (ppd_check_parse(data, len, NULL, 0, err, sizeof(err)) != 0) {
+		p->driver = PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED;
+		if (asprintf(&p->detail, "driver from %s rejected: %s", from, err) < 0)
+			p->detail = NULL;
+		return;
+	}
+	hash_sha256(data, len, src->sha);
+	blob_path(src->sha, path, sizeof(path));
+	if (access(path, R_OK) != 0 &&
+	    (rc = statefile_write(path, data, len, 0600)) != 0)
+		log_warnx("driver cache: cannot write %s: %s", path, strerror(-rc));
+	src->found = 1;
+	index_save();
+}
+
+/* Adds the driver src names to the snapshot and marks p available. */
+static int
+use_source(struct printer *p, const struct source *src, struct snapshot *s,
+    const char *from)
+{
+	const struct driver *d = blob_get(src->sha);
+	struct driver *nd;
+
+	if (d == NULL)
+		return -ENOENT;
+	memcpy(p->sha, src->sha, HASH_LEN);
+	p->driver = PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE;
+	free(p->detail);
+	if (asprintf(&p->detail, "driver from %s", from) < 0)
+		p->detail = NULL;
+	if (drivers_find(s, src->sha) != NULL)
+		return 0;
+	nd = realloc(s->drivers, (s->ndrivers + 1) * sizeof(*nd));
+	if (nd == NULL)
+		return -ENOMEM;
+	s->drivers = nd;
+	nd[s->ndrivers] = *d;
+	nd[s->ndrivers].z = malloc(d->zlen);
+	if (nd[s->ndrivers].z == NULL)
+		return -ENOMEM;
+	memcpy(nd[s->ndrivers].z, d->z, d->zlen);
+	s->ndrivers++;
+	return 0;
+}
+
+/* Reads the whole body, up to max + 1 bytes (so "too big" is visible). */
+static char *
+read_body(http_t *http, long long max, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap), *nb;
+	ssize_t got;
+
+	while (buf != NULL) {
+		if (n == cap) {
+			if ((long long)n > max)
+				break;
+			cap *= 2;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+		}
+		got = httpRead2(http, buf + n, cap - n);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	*len = n;
+	return buf;
+}
+
+/*
+ * GET scheme://host:port/printers/NAME.ppd, conditional on what we hold.
+ * Returns 1 found (fresh or unchanged), 0 not there, -1 unreachable; why
+ * in err.
+ */
+static int
+fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
+    const char *host, int port, http_encryption_t enc, const char *resource,
+    const char *url, char *err, size_t errlen)
+{
+	struct source *src = source_get(url);
+	http_t *http = NULL;
+	http_status_t status;
+	char *body = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (src == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	http = httpConnect2(host, port, NULL, AF_UNSPEC, enc, 1, HTTP_TIMEOUT_MS, NULL);
+	if (http == NULL) {
+		snprintf(err, errlen, "print server %s:%d unreachable: %s", host, port,
+		    cupsLastErrorString());
+		return -1;
+	}
+	httpSetTimeout(http, HTTP_TIMEOUT_MS / 1000.0, NULL, NULL);
+	httpClearFields(http);
+	if (src->found && src->last_modified > 0)
+		httpSetField(http, HTTP_FIELD_IF_MODIFIED_SINCE,
+		    httpGetDateString(src->last_modified));
+	if (httpGet(http, resource) != 0) {
+		snprintf(err, errlen, "print server %s:%d: request failed", host, port);
+		goto out;
+	}
+	while ((status = httpUpdate(http)) == HTTP_STATUS_CONTINUE)
+		;
+	src->checked = time(NULL);
+	if (status == HTTP_STATUS_NOT_MODIFIED && src->found) {
+		log_debug("driver for %s unchanged at %s", p->name, url);
+		rc = use_source(p, src, s, url) == 0 ? 1 : -1;
+		if (rc < 0)
+			snprintf(err, errlen, "driver cache lost the PPD of %s", url);
+		goto out;
+	}
+	if (status != HTTP_STATUS_OK) {
+		httpFlush(http);
+		snprintf(err, errlen, "print server %s:%d has no driver for this queue "
+		    "(HTTP %d for %s)", host, port, (int)status, resource);
+		rc = 0;
+		goto out;
+	}
+	src->last_modified = httpGetDateTime(httpGetField(http, HTTP_FIELD_LAST_MODIFIED));
+	body = read_body(http, conf->max_ppd, &len);
+	if (body == NULL) {
+		snprintf(err, errlen, "out of memory reading %s", url);
+		goto out;
+	}
+	log_info("fetched driver for %s from %s (%zu bytes)", p->name, url, len);
+	src->found = 0;
+	accept_ppd(conf, p, src, body, len, url);
+	if (p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED)
+		rc = 1;
+	else if (src->found)
+		rc = use_source(p, src, s, url) == 0 ? 1 : -1;
+out:
+	free(body);
+	httpClose(http);
+	return rc;
+}
+
+/* The print server's driver database, searched by make and model. */
+static int
+fetch_db(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
+    char *err, size_t errlen)
+{
+	static const char *attrs[] = { "ppd-name", "ppd-make-and-model" };
+	char key[1024], host[256], *colon, from[1200];
+	const char *tmp = NULL;
+	struct source *src;
+	http_t *http = NULL;
+	ipp_t *req, *resp = NULL;
+	ipp_attribute_t *a;
+	char *data = NULL;
+	size_t len = 0;
+	int port = 631, rc = -1;
+
+	snprintf(key, sizeof(key), "db:%s:%s", conf->print_server, p->make_model);
+	snprintf(from, sizeof(from), "the driver database of %s (\"%s\")",
+	    conf->print_server, p->make_model);
+	if ((src = source_get(key)) == NULL)
+		return -1;
+	if (src->found && use_source(p, src, s, from) == 0)
+		return 1;
+	if (!src->found && src->checked && time(NULL) - src->checked < DB_RETRY_SECS) {
+		snprintf(err, errlen, "no driver for \"%s\" in the driver database of %s",
+		    p->make_model, conf->print_server);
+		return 0;
+	}
+	snprintf(host, sizeof(host), "%s", conf->print_server);
+	if ((colon = strrchr(host, ':')) != NULL && strchr(colon, ']') == NULL) {
+		*colon = '\0';
+		port = atoi(colon + 1);
+	}
+	http = httpConnect2(host, port, NULL, AF_UNSPEC, HTTP_ENCRYPTION_IF_REQUESTED,
+	    1, HTTP_TIMEOUT_MS, NULL);
+	if (http == NULL) {
+		snprintf(err, errlen, "print server %s unreachable: %s",
+		    conf->print_server, cupsLastErrorString());
+		return -1;
+	}
+	/* Listing the database takes seconds on a full openprinting install. */
+	httpSetTimeout(http, 60.0, NULL, NULL);
+	req = ippNewRequest(IPP_OP_CUPS_GET_PPDS);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_TEXT, "ppd-make-and-model",
+	    NULL, p->make_model);
+	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
+	    2, NULL, attrs);
+	resp = cupsDoRequest(http, req, "/");
+	src->checked = time(NULL);
+	if (resp == NULL || ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING) {
+		snprintf(err, errlen, "driver database of %s: %s", conf->print_server,
+		    cupsLastErrorString());
+		goto out;
+	}
+	/* The database ranks by similarity: only the exact model will do.
+	 * ppd-name and ppd-make-and-model are paired within each group. */
+	{
+		const char *name = NULL, *mm = NULL;
+
+		for (a = ippFirstAttribute(resp); a; a = ippNextAttribute(resp)) {
+			const char *an = ippGetName(a);
+
+			if (an == NULL) {
+				name = mm = NULL;
+				continue;
+			}
+			if (strcmp(an, "ppd-name") == 0)
+				name = ippGetString(a, 0, NULL);
+			else if (strcmp(an, "ppd-make-and-model") == 0)
+				mm = ippGetString(a, 0, NULL);
+			if (name && mm) {
+				if (strcasecmp(mm, p->make_model) == 0)
+					break;
+				name = mm = NULL;
+			}
+		}
+		if (!(name && mm)) {
+			snprintf(err, errlen, "no driver for \"%s\" in the driver database of %s",
+			    p->make_model, conf->print_server);
+			rc = 0;
+			goto out;
+		}
+		free(src->ppd_name);
+		src->ppd_name = strdup(name);
+	}
+	tmp = cupsGetServerPPD(http, src->ppd_name);
+	if (tmp == NULL) {
+		snprintf(err, errlen, "driver database of %s: cannot download %s: %s",
+		    conf->print_server, src->ppd_name, cupsLastErrorString());
+		goto out;
+	}
+	if (statefile_read(tmp, (size_t)conf->max_ppd + 1, &data, &len) != 0) {
+		snprintf(err, errlen, "driver %s from %s is over the size cap",
+		    src->ppd_name, conf->print_server);
+		p->driver = PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED;
+		rc = 1;
+		goto out;
+	}
+	log_info("fetched driver for %s from %s (%zu bytes)", p->name, from, len);
+	accept_ppd(conf, p, src, data, len, from);
+	if (p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED)
+		rc = 1;
+	else if (src->found)
+		rc = use_source(p, src, s, from) == 0 ? 1 : -1;
+out:
+	if (tmp)
+		unlink(tmp);
+	free(data);
+	ippDelete(resp);
+	httpClose(http);
+	return rc;
+}
+
+static int
+is_generic_model(const char *mm)
+{
+	return mm == NULL || *mm == '\0' || strcasecmp(mm, "Local Raw Printer") == 0 ||
+	    strcasecmp(mm, "Unknown") == 0 || strncasecmp(mm, "Remote Printer", 14) == 0;
+}
+
+void
+drivers_resolve(const struct broker_conf *conf, struct printer *p,
+    struct snapshot *s)
+{
+	char scheme[32], user[256], host[256], resource[1024], url[1500];
+	char why_server[4096] = "", why_db[4096] = "";
+	int port = 0, rc = 0;
+
+	p->driver = PRINTREDIR__DRIVER_STATE__DRIVER_MISSING;
+	if (httpSeparateURI(HTTP_URI_CODING_ALL, p->device_uri, scheme, sizeof(scheme),
+	    user, sizeof(user), host, sizeof(host), &port, resource,
+	    sizeof(resource)) < HTTP_URI_STATUS_OK) {
+		snprintf(why_server, sizeof(why_server), "device URI does not parse");
+	} else if ((!strcmp(scheme, "ipp") || !strcmp(scheme, "ipps") ||
+	    !strcmp(scheme, "http") || !strcmp(scheme, "https")) &&
+	    strncmp(resource, "/printers/", 10) == 0) {
+		int tls = !strcmp(scheme, "ipps") || !strcmp(scheme, "https");
+
+		snprintf(url, sizeof(url), "%s://%s:%d%s.ppd", tls ? "https" : "http",
+		    host, port, resource);
+		snprintf(resource + strlen(resource), sizeof(resource) - strlen(resource),
+		    ".ppd");
+		rc = fetch_http(conf, p, s, host, port, tls ? HTTP_ENCRYPTION_ALWAYS :
+		    HTTP_ENCRYPTION_IF_REQUESTED, resource, url, why_server,
+		    sizeof(why_server));
+		if (rc == 1)
+			return;
+	} else {
+		snprintf(why_server, sizeof(why_server), "%s printer: not served by a "
+		    "CUPS print server", scheme);
+	}
+
+	if (conf->print_server[0] != '\0' && !is_generic_model(p->make_model)) {
+		if (fetch_db(conf, p, s, why_db, sizeof(why_db)) == 1)
+			return;
+	} else if (conf->print_server[0] == '\0') {
+		snprintf(why_db, sizeof(why_db), "no print_server configured to search "
+		    "by make and model");
+	} else {
+		snprintf(why_db, sizeof(why_db), "queue has no make and model to search for");
+	}
+	free(p->detail);
+	if (asprintf(&p->detail, "driver missing (%s; %s): install it by hand in the "
+	    "guest", why_server, why_db) < 0)
+		p->detail = NULL;
+	(void)rc;
+}

@@ -1,0 +1,592 @@
+/*
+ * Guests: every agent connection, from the handshake to the last report.
+ * A guest is known by the id it proves in the handshake; its reports and
+ * restart state outlive the connection (state_dir/guests.json) so that
+ * `host-broker status` shows the last known state after a broker restart.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json.h>
+
+#include "broker.h"
+#include "log.h"
+#include "peer.h"
+#include "statefile.h"
+
+#define MAX_CONNECTIONS 1024
+#define GUESTS_FILE_MAX (64 << 20)
+
+struct guest_printer {
+	char *name;
+	int state;			/* Printredir__PrinterState */
+	char *detail;
+};
+
+struct guest {
+	struct guest *next;
+	char *id;
+	struct peer *peer;		/* NULL while disconnected */
+	time_t last_seen;
+	uint64_t generation;		/* last generation it reported on */
+	uint64_t sent;			/* last generation sent to it */
+	int restart;			/* Printredir__RestartPhase */
+	uint32_t deferrals;
+	int64_t restart_until;
+	char *restart_detail;
+	struct guest_printer *printers;
+	size_t nprinters;
+	uint8_t (*hashes)[HASH_LEN];	/* drivers it holds, as far as we know */
+	size_t nhashes;
+};
+
+static struct broker *broker;
+static int nconnections;
+
+static void
+guest_printers_free(struct guest *g)
+{
+	for (size_t i = 0; i < g->nprinters; i++) {
+		free(g->printers[i].name);
+		free(g->printers[i].detail);
+	}
+	free(g->printers);
+	g->printers = NULL;
+	g->nprinters = 0;
+}
+
+static void
+guest_free(struct guest *g)
+{
+	guest_printers_free(g);
+	free(g->id);
+	free(g->restart_detail);
+	free(g->hashes);
+	free(g);
+}
+
+static struct guest *
+guest_find(const char *id)
+{
+	for (struct guest *g = broker->guests; g; g = g->next)
+		if (strcmp(g->id, id) == 0)
+			return g;
+	return NULL;
+}
+
+static struct guest *
+guest_of(const struct peer *p)
+{
+	for (struct guest *g = broker->guests; g; g = g->next)
+		if (g->peer == p)
+			return g;
+	return NULL;
+}
+
+static struct guest *
+guest_add(const char *id)
+{
+	struct guest *g = calloc(1, sizeof(*g));
+
+	if (g == NULL || (g->id = strdup(id)) == NULL) {
+		free(g);
+		return NULL;
+	}
+	g->restart = PRINTREDIR__RESTART_PHASE__RESTART_NONE;
+	g->next = broker->guests;
+	broker->guests = g;
+	return g;
+}
+
+/* --- persistence -------------------------------------------------------- */
+
+static void
+save(void)
+{
+	json_object *arr = json_object_new_array();
+	char path[PATH_MAX];
+	const char *text;
+	int rc;
+
+	for (struct guest *g = broker->guests; g; g = g->next) {
+		json_object *o = json_object_new_object(), *ps = json_object_new_array();
+
+		json_object_object_add(o, "id", json_object_new_string(g->id));
+		json_object_object_add(o, "last_seen", json_object_new_int64(g->last_seen));
+		json_object_object_add(o, "generation", json_object_new_uint64(g->generation));
+		json_object_object_add(o, "restart", json_object_new_int(g->restart));
+		json_object_object_add(o, "deferrals", json_object_new_int64(g->deferrals));
+		json_object_object_add(o, "restart_until",
+		    json_object_new_int64(g->restart_until));
+		if (g->restart_detail)
+			json_object_object_add(o, "restart_detail",
+			    json_object_new_string(g->restart_detail));
+		for (size_t i = 0; i < g->nprinters; i++) {
+			json_object *p = json_object_new_object();
+
+			json_object_object_add(p, "name",
+			    json_object_new_string(g->printers[i].name));
+			json_object_object_add(p, "state",
+			    json_object_new_int(g->printers[i].state));
+			json_object_object_add(p, "detail", json_object_new_string(
+			    g->printers[i].detail ? g->printers[i].detail : ""));
+			json_object_array_add(ps, p);
+		}
+		json_object_object_add(o, "printers", ps);
+		json_object_array_add(arr, o);
+	}
+	text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY);
+	snprintf(path, sizeof(path), "%s/guests.json", broker->conf.state_dir);
+	if ((rc = statefile_write(path, text, strlen(text), 0600)) != 0)
+		log_warnx("cannot write %s: %s", path, strerror(-rc));
+	json_object_put(arr);
+}
+
+static const char *
+jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int64_t
+jint(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+static void
+load(void)
+{
+	char path[PATH_MAX], *text = NULL;
+	json_object *arr;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/guests.json", broker->conf.state_dir);
+	if ((rc = statefile_read(path, GUESTS_FILE_MAX, &text, NULL)) != 0) {
+		if (rc != -ENOENT)
+			log_warnx("cannot read %s: %s; guests start unknown", path,
+			    strerror(-rc));
+		return;
+	}
+	arr = json_tokener_parse(text);
+	free(text);
+	if (arr == NULL || !json_object_is_type(arr, json_type_array)) {
+		log_warnx("%s is damaged; guests start unknown", path);
+		json_object_put(arr);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *ps;
+		const char *id = jstr(o, "id");
+		struct guest *g;
+
+		if (id == NULL || guest_find(id) || (g = guest_add(id)) == NULL)
+			continue;
+		g->last_seen = jint(o, "last_seen");
+		g->generation = (uint64_t)jint(o, "generation");
+		g->restart = (int)jint(o, "restart");
+		g->deferrals = (uint32_t)jint(o, "deferrals");
+		g->restart_until = jint(o, "restart_until");
+		if (jstr(o, "restart_detail"))
+			g->restart_detail = strdup(jstr(o, "restart_detail"));
+		if (!json_object_object_get_ex(o, "printers", &ps) ||
+		    !json_object_is_type(ps, json_type_array))
+			continue;
+		g->printers = calloc(json_object_array_length(ps) + 1, sizeof(*g->printers));
+		for (size_t j = 0; g->printers && j < json_object_array_length(ps); j++) {
+			json_object *p = json_object_array_get_idx(ps, j);
+
+			if (jstr(p, "name") == NULL)
+				continue;
+			g->printers[g->nprinters].name = strdup(jstr(p, "name"));
+			g->printers[g->nprinters].state = (int)jint(p, "state");
+			g->printers[g->nprinters].detail = strdup(jstr(p, "detail") ?
+			    jstr(p, "detail") : "");
+			g->nprinters++;
+		}
+	}
+	json_object_put(arr);
+}
+
+/* --- sending printer sets --------------------------------------------------- */
+
+static int
+holds(const struct guest *g, const uint8_t sha[HASH_LEN])
+{
+	for (size_t i = 0; i < g->nhashes; i++)
+		if (memcmp(g->hashes[i], sha, HASH_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+remember(struct guest *g, const uint8_t sha[HASH_LEN])
+{
+	uint8_t (*nh)[HASH_LEN];
+
+	if (holds(g, sha))
+		return;
+	nh = realloc(g->hashes, (g->nhashes + 1) * sizeof(*nh));
+	if (nh == NULL)
+		return;
+	g->hashes = nh;
+	memcpy(g->hashes[g->nhashes++], sha, HASH_LEN);
+}
+
+static void
+send_set(struct guest *g)
+{
+	const struct snapshot *s = &broker->current;
+	codec_env_t env;
+	Printredir__PrinterSet set = PRINTREDIR__PRINTER_SET__INIT;
+	Printredir__Printer *pv = NULL, **pp = NULL;
+	Printredir__Driver *dv = NULL, **dp = NULL;
+	char **uris = NULL;
+	size_t np = 0, nd = 0;
+	int rc;
+
+	if (!broker->have_snapshot || g->peer == NULL || !peer_is_ready(g->peer))
+		return;
+	pv = calloc(s->n + 1, sizeof(*pv));
+	pp = calloc(s->n + 1, sizeof(*pp));
+	uris = calloc(s->n + 1, sizeof(*uris));
+	dv = calloc(s->ndrivers + 1, sizeof(*dv));
+	dp = calloc(s->ndrivers + 1, sizeof(*dp));
+	if (!pv || !pp || !uris || !dv || !dp)
+		goto out;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct printer *p = &s->printers[i];
+		Printredir__Printer *o = &pv[np];
+
+		if (!p->redirected)
+			continue;
+		printredir__printer__init(o);
+		if ((uris[np] = broker_guest_uri(&broker->conf, p->name)) == NULL)
+			goto out;
+		o->name = p->name;
+		o->uri = uris[np];
+		o->make_model = p->make_model;
+		o->info = p->info;
+		o->location = p->location;
+		o->host_device_uri = p->device_uri;
+		o->detail = p->detail;
+		o->has_driver_state = 1;
+		o->driver_state = p->driver;
+		if (p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE) {
+			const struct driver *d = drivers_find(s, p->sha);
+
+			o->has_driver_sha256 = 1;
+			o->driver_sha256.data = (uint8_t *)p->sha;
+			o->driver_sha256.len = HASH_LEN;
+			if (d && !holds(g, d->sha)) {
+				int dup = 0;
+
+				for (size_t k = 0; k < nd; k++)
+					dup |= dv[k].sha256.data == d->sha;
+				if (!dup) {
+					printredir__driver__init(&dv[nd]);
+					dv[nd].has_sha256 = 1;
+					dv[nd].sha256.data = (uint8_t *)d->sha;
+					dv[nd].sha256.len = HASH_LEN;
+					dv[nd].has_compression = 1;
+					dv[nd].compression = PRINTREDIR__COMPRESSION__COMPRESSION_ZLIB;
+					dv[nd].has_size = 1;
+					dv[nd].size = d->size;
+					dv[nd].has_data = 1;
+					dv[nd].data.data = d->z;
+					dv[nd].data.len = d->zlen;
+					dp[nd] = &dv[nd];
+					nd++;
+				}
+			}
+		}
+		pp[np] = o;
+		np++;
+	}
+	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_PRINTER_SET);
+	env.printer_set = &set;
+	set.has_generation = 1;
+	set.generation = broker->generation;
+	set.n_printers = np;
+	set.printers = pp;
+	set.n_drivers = nd;
+	set.drivers = dp;
+	rc = peer_send(g->peer, &env);
+	if (rc == 0) {
+		g->sent = broker->generation;
+		for (size_t k = 0; k < nd; k++)
+			remember(g, dv[k].sha256.data);
+		log_info("guest %s: sent generation %llu (%zu printers, %zu drivers)",
+		    g->id, (unsigned long long)broker->generation, np, nd);
+	} else {
+		log_warnx("guest %s: cannot send generation %llu: %s", g->id,
+		    (unsigned long long)broker->generation, strerror(-rc));
+	}
+out:
+	for (size_t i = 0; uris && i < np; i++)
+		free(uris[i]);
+	free(uris);
+	free(pv);
+	free(pp);
+	free(dv);
+	free(dp);
+}
+
+void
+guests_publish(struct broker *b)
+{
+	for (struct guest *g = b->guests; g; g = g->next)
+		if (g->peer)
+			send_set(g);
+}
+
+/* --- peer callbacks ------------------------------------------------------------ */
+
+static void
+on_ready(struct peer *p, void *data)
+{
+	const Printredir__Hello *h = peer_hello(p);
+	struct guest *g = guest_find(peer_id(p));
+
+	(void)data;
+	if (g == NULL && (g = guest_add(peer_id(p))) == NULL) {
+		peer_close(p, PRINTREDIR__ERROR_CODE__ERR_INTERNAL, "out of memory");
+		return;
+	}
+	if (g->peer != NULL) {
+		log_warnx("guest %s connected again; dropping its older connection",
+		    g->id);
+		struct peer *old = g->peer;
+
+		g->peer = NULL;
+		peer_close(old, PRINTREDIR__ERROR_CODE__ERR_SHUTDOWN,
+		    "replaced by a newer connection of the same guest");
+	}
+	g->peer = p;
+	g->last_seen = time(NULL);
+	/* What it already holds is never sent again. */
+	free(g->hashes);
+	g->hashes = NULL;
+	g->nhashes = 0;
+	for (size_t i = 0; h && i < h->n_driver_hashes; i++)
+		remember(g, h->driver_hashes[i].data);
+	log_info("guest %s connected (%s), holds %zu drivers", g->id, peer_name(p),
+	    g->nhashes);
+	save();
+	send_set(g);
+}
+
+static void
+on_report(struct guest *g, const Printredir__InstallReport *r)
+{
+	struct guest_printer *np;
+
+	np = calloc(r->n_printers + 1, sizeof(*np));
+	if (np == NULL)
+		return;
+	guest_printers_free(g);
+	g->printers = np;
+	for (size_t i = 0; i < r->n_printers; i++) {
+		np[i].name = strdup(r->printers[i]->name);
+		np[i].state = r->printers[i]->state;
+		np[i].detail = strdup(r->printers[i]->detail ? r->printers[i]->detail : "");
+		log_info("guest %s: %s %s%s%s", g->id, np[i].name,
+		    codec_printer_state_name(np[i].state), *np[i].detail ? ": " : "",
+		    np[i].detail);
+	}
+	g->nprinters = r->n_printers;
+	g->generation = r->generation;
+}
+
+static void
+on_message(struct peer *p, codec_env_t *env, void *data)
+{
+	struct guest *g = guest_of(p);
+
+	(void)data;
+	if (g == NULL)
+		goto out;
+	g->last_seen = time(NULL);
+	switch (env->type) {
+	case PRINTREDIR__MSG_TYPE__MSG_INSTALL_REPORT:
+		on_report(g, env->install_report);
+		save();
+		break;
+	case PRINTREDIR__MSG_TYPE__MSG_RESTART_STATE:
+		g->restart = env->restart_state->phase;
+		g->deferrals = env->restart_state->deferrals;
+		g->restart_until = env->restart_state->until;
+		free(g->restart_detail);
+		g->restart_detail = env->restart_state->detail ?
+		    strdup(env->restart_state->detail) : NULL;
+		log_info("guest %s: restart %s%s%s", g->id,
+		    codec_restart_phase_name(g->restart), g->restart_detail ? ": " : "",
+		    g->restart_detail ? g->restart_detail : "");
+		save();
+		break;
+	default:
+		peer_close(p, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL,
+		    "message not expected from an agent");
+		break;
+	}
+out:
+	codec_free(env);
+}
+
+static void
+on_close(struct peer *p, const char *reason, void *data)
+{
+	struct guest *g = guest_of(p);
+
+	(void)data;
+	nconnections--;
+	if (g == NULL) {
+		log_info("%s: closed before the handshake completed: %s",
+		    peer_name(p), reason);
+		return;
+	}
+	g->peer = NULL;
+	g->last_seen = time(NULL);
+	log_info("guest %s disconnected: %s", g->id, reason);
+	save();
+}
+
+static const struct peer_ops ops = {
+	.on_ready = on_ready, .on_message = on_message, .on_close = on_close,
+};
+
+static void
+on_connection(uv_stream_t *server, int status)
+{
+	struct broker *b = server->data;
+	struct peer_config cfg = { 0 };
+	uv_stream_t *client;
+	char name[ADDR_TEXT_MAX + 16];
+
+	if (status < 0) {
+		log_warnx("accepting a guest failed: %s", uv_strerror(status));
+		return;
+	}
+	if (server->type == UV_TCP) {
+		client = malloc(sizeof(uv_tcp_t));
+		if (client)
+			uv_tcp_init(b->loop, (uv_tcp_t *)client);
+	} else {
+		client = malloc(sizeof(uv_pipe_t));
+		if (client)
+			uv_pipe_init(b->loop, (uv_pipe_t *)client, 0);
+	}
+	if (client == NULL)
+		return;
+	if (uv_accept(server, client) != 0 || nconnections >= MAX_CONNECTIONS) {
+		if (nconnections >= MAX_CONNECTIONS)
+			log_warnx("refusing a guest connection: %d already open",
+			    nconnections);
+		uv_close((uv_handle_t *)client, (uv_close_cb)free);
+		return;
+	}
+	addr_format(&b->conf.listen, name, sizeof(name));
+	cfg.auth.role = AUTH_BROKER;
+	cfg.auth.key = b->key;
+	cfg.auth.keylen = b->keylen;
+	cfg.auth.id = b->conf.name;
+	cfg.frame_cap = (size_t)b->conf.frame_cap;
+	cfg.name = name;
+	nconnections++;
+	if (peer_new(client, &cfg, &ops, b) == NULL)
+		nconnections--;
+}
+
+int
+guests_start(struct broker *b)
+{
+	char err[512];
+	int rc;
+
+	broker = b;
+	load();
+	rc = addr_listen(b->loop, &b->conf.listen, 0600, 128, on_connection, b,
+	    &b->guest_server, err, sizeof(err));
+	if (rc != 0)
+		log_warnx("cannot listen for guests: %s", err);
+	return rc;
+}
+
+void
+guests_stop(struct broker *b)
+{
+	struct guest *g;
+
+	if (b->guest_server) {
+		uv_close((uv_handle_t *)b->guest_server, (uv_close_cb)free);
+		b->guest_server = NULL;
+		addr_unlink(&b->conf.listen);
+	}
+	for (g = b->guests; g; g = g->next)
+		if (g->peer)
+			peer_close(g->peer, PRINTREDIR__ERROR_CODE__ERR_SHUTDOWN,
+			    "broker is shutting down");
+	/* The peers' close callbacks run in the loop's last turns and look
+	 * their guests up: the list is freed after that, in guests_free. */
+}
+
+void
+guests_free(struct broker *b)
+{
+	struct guest *g, *next;
+
+	save();
+	for (g = b->guests; g; g = next) {
+		next = g->next;
+		guest_free(g);
+	}
+	b->guests = NULL;
+}
+
+void
+guests_status(struct broker *b, struct json_object *doc)
+{
+	json_object *arr = json_object_new_array();
+
+	for (struct guest *g = b->guests; g; g = g->next) {
+		json_object *o = json_object_new_object(), *ps = json_object_new_array();
+
+		json_object_object_add(o, "id", json_object_new_string(g->id));
+		json_object_object_add(o, "connected",
+		    json_object_new_boolean(g->peer != NULL && peer_is_ready(g->peer)));
+		json_object_object_add(o, "last_seen", json_object_new_int64(g->last_seen));
+		json_object_object_add(o, "generation", json_object_new_uint64(g->generation));
+		json_object_object_add(o, "restart", json_object_new_string(
+		    codec_restart_phase_name(g->restart)));
+		json_object_object_add(o, "restart_detail", g->restart_detail ?
+		    json_object_new_string(g->restart_detail) : NULL);
+		json_object_object_add(o, "restart_until",
+		    json_object_new_int64(g->restart_until));
+		json_object_object_add(o, "deferrals", json_object_new_int64(g->deferrals));
+		for (size_t i = 0; i < g->nprinters; i++) {
+			json_object *p = json_object_new_object();
+
+			json_object_object_add(p, "name",
+			    json_object_new_string(g->printers[i].name));
+			json_object_object_add(p, "state", json_object_new_string(
+			    codec_printer_state_name(g->printers[i].state)));
+			json_object_object_add(p, "detail",
+			    json_object_new_string(g->printers[i].detail));
+			json_object_array_add(ps, p);
+		}
+		json_object_object_add(o, "printers", ps);
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(doc, "guests", arr);
+}

@@ -1,0 +1,239 @@
+/*
+ * host-broker: brings the host's network printers to the guests.
+ *
+ * Start-up order matters: configuration and key first (errors are a user's
+ * to fix, exit 2), then the state folder, the guest listener and the
+ * control socket, and the watcher thread last, so that its first snapshot
+ * has somewhere to go.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "broker.h"
+#include "log.h"
+#include "statefile.h"
+#include "version.h"
+
+static int
+make_dirs(const char *dir, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* --- signals -------------------------------------------------------------- */
+
+static uv_signal_t sig_term, sig_int, sig_hup;
+static int signals_on;
+
+/* Stops whatever has started; the loop then runs the close callbacks. */
+static void
+shutdown_broker(struct broker *b)
+{
+	if (signals_on) {
+		uv_close((uv_handle_t *)&sig_term, NULL);
+		uv_close((uv_handle_t *)&sig_int, NULL);
+		uv_close((uv_handle_t *)&sig_hup, NULL);
+		signals_on = 0;
+	}
+	watch_stop(b);
+	control_stop(b);
+	guests_stop(b);
+}
+
+static void
+on_signal(uv_signal_t *s, int signum)
+{
+	struct broker *b = s->data;
+	struct broker_conf conf;
+	char err[1024];
+
+	if (signum != SIGHUP) {
+		log_info("%s: shutting down", strsignal(signum));
+		shutdown_broker(b);
+		return;
+	}
+	if (broker_load_conf(b->conf_path, &conf, err, sizeof(err)) != 0) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		return;
+	}
+	if (memcmp(&conf.listen, &b->conf.listen, sizeof(conf.listen)) != 0 ||
+	    memcmp(&conf.control, &b->conf.control, sizeof(conf.control)) != 0 ||
+	    strcmp(conf.state_dir, b->conf.state_dir) != 0 ||
+	    strcmp(conf.key_file, b->conf.key_file) != 0)
+		log_warnx("reload: listen, control, state_dir and key_file take "
+		    "effect at the next start");
+	/* What can change live: the rest.  Keep the ones that cannot. */
+	conf.listen = b->conf.listen;
+	conf.control = b->conf.control;
+	free(conf.state_dir);
+	conf.state_dir = strdup(b->conf.state_dir);
+	free(conf.key_file);
+	conf.key_file = strdup(b->conf.key_file);
+	broker_free_conf(&b->conf);
+	b->conf = conf;
+	log_info("configuration reloaded from %s", b->conf_path);
+	watch_relist(b);
+}
+
+/* --- main ------------------------------------------------------------------------ */
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: host-broker [-c FILE] [-d] [--syslog]\n"
+	    "       host-broker status [-c FILE] [--json]\n"
+	    "\n"
+	    "Redirects the host's network printers into the guests' CUPS.\n"
+	    "\n"
+	    "  -c, --config FILE  configuration (default " BROKER_CONF_DEFAULT ")\n"
+	    "  -d, --debug        log debug messages and trace every frame\n"
+	    "      --syslog       log to syslog instead of stderr\n"
+	    "  -V, --version      print the version and exit\n"
+	    "  -h, --help         print this help and exit\n"
+	    "\n"
+	    "Signals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads the configuration.\n");
+}
+
+static int
+run(struct broker *b)
+{
+	char err[1024];
+	int rc;
+
+	if ((rc = auth_load_key(b->conf.key_file, &b->key, &b->keylen, err,
+	    sizeof(err))) != 0) {
+		log_warnx("%s", err);
+		return 2;
+	}
+	if ((rc = make_dirs(b->conf.state_dir, 0700)) != 0) {
+		log_warnx("cannot create state_dir %s: %s", b->conf.state_dir,
+		    strerror(-rc));
+		return 1;
+	}
+	if (b->conf.listen.kind == ADDR_UNIX || b->conf.control.kind == ADDR_UNIX) {
+		char dir[PATH_MAX], *slash;
+
+		/* Socket folders such as /run/printredir are made on demand. */
+		for (int i = 0; i < 2; i++) {
+			const struct addr *a = i ? &b->conf.control : &b->conf.listen;
+
+			if (a->kind != ADDR_UNIX)
+				continue;
+			snprintf(dir, sizeof(dir), "%s", a->path);
+			if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+				*slash = '\0';
+				(void)make_dirs(dir, 0755);
+			}
+		}
+	}
+	broker_load_state(b);
+	if (drivers_init(&b->conf) != 0)
+		return 1;
+	if (guests_start(b) != 0 || control_start(b) != 0)
+		return 1;
+
+	uv_signal_init(b->loop, &sig_term);
+	uv_signal_init(b->loop, &sig_int);
+	uv_signal_init(b->loop, &sig_hup);
+	sig_term.data = sig_int.data = sig_hup.data = b;
+	uv_signal_start(&sig_term, on_signal, SIGTERM);
+	uv_signal_start(&sig_int, on_signal, SIGINT);
+	uv_signal_start(&sig_hup, on_signal, SIGHUP);
+	signals_on = 1;
+
+	if (watch_start(b) != 0)
+		return 1;
+	log_info("printredir %s broker \"%s\" started", PRINTREDIR_VERSION, b->conf.name);
+	uv_run(b->loop, UV_RUN_DEFAULT);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "syslog", no_argument, NULL, 's' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct broker b = { 0 };
+	const char *path = BROKER_CONF_DEFAULT;
+	char err[1024];
+	int c, debug = 0, use_syslog = 0, rc;
+
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return status_main(argc - 1, argv + 1);
+	while ((c = getopt_long(argc, argv, "c:dVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 's':
+			use_syslog = 1;
+			break;
+		case 'V':
+			printf("host-broker (printredir) %s\n", PRINTREDIR_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'host-broker --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "host-broker: unexpected argument \"%s\"\n"
+		    "Try 'host-broker --help'.\n", argv[optind]);
+		return 2;
+	}
+	log_init("host-broker", !use_syslog, debug);
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = broker_load_conf(path, &b.conf, err, sizeof(err))) != 0) {
+		fprintf(stderr, "host-broker: %s\n", err);
+		return 2;
+	}
+	b.conf_path = path;
+	b.verbose = debug;
+	b.loop = uv_default_loop();
+	rc = run(&b);
+	if (rc != 0)
+		shutdown_broker(&b);
+	uv_run(b.loop, UV_RUN_DEFAULT);
+	guests_free(&b);
+	snapshot_free(&b.current);
+	uv_loop_close(b.loop);
+	broker_free_conf(&b.conf);
+	free(b.key);
+	return rc;
+}

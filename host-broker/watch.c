@@ -1,0 +1,641 @@
+/*
+ * The watcher: a worker thread with its own libcups connection to the host's
+ * scheduler.  It lists every queue (CUPS-Get-Printers), classifies it,
+ * resolves the drivers of the redirected ones, and hands the resulting
+ * snapshot to the loop through a uv_async.  Between listings it pulls a
+ * printer subscription (Get-Notifications) every poll_ms: CUPS 2.4 answers
+ * at once instead of holding the request, and drops events past its queue
+ * limit, so any event, a sequence gap, or a lost subscription means "list
+ * again", and a full listing runs every relist_interval anyway.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cups/cups.h>
+
+#include "broker.h"
+#include "cupsconn.h"
+#include "log.h"
+
+#define CONNECT_TIMEOUT_MS 5000
+#define LEASE_SECS 600
+#define SETTLE_MS 100		/* an event burst is over after this much quiet */
+#define SETTLE_MAX_MS 400	/* ...or after this long, whatever happens */
+#define RETRY_MS 1000		/* host CUPS unreachable: try again after */
+
+struct watch {
+	uv_thread_t thread;
+	uv_async_t async;
+	uv_mutex_t lock;
+	uv_cond_t cond;
+	int stop, relist;		/* under lock */
+	struct snapshot *pending;	/* under lock: latest, not yet taken */
+	struct broker *b;
+	struct broker_conf conf;	/* deep copy for the thread, under lock */
+	int conf_changed;		/* under lock */
+};
+
+static struct watch *w;
+
+/* --- classification --------------------------------------------------- */
+
+int
+watch_uri_is_network(const char *uri)
+{
+	static const char *net[] = {
+		"ipp", "ipps", "http", "https", "socket", "lpd", "smb", "dnssd",
+		"mdns", "ipp14", "implicitclass", "driverless", "snmp",
+	};
+	char scheme[32];
+	size_t n = strcspn(uri, ":");
+
+	if (uri[n] != ':' || n == 0 || n >= sizeof(scheme))
+		return 0;
+	memcpy(scheme, uri, n);
+	scheme[n] = '\0';
+	/* beh:/DELETE/ATTEMPTS/DELAY/URI wraps another backend's URI. */
+	if (strcasecmp(scheme, "beh") == 0) {
+		const char *inner = uri;
+
+		for (int i = 0; i < 4 && inner; i++)
+			inner = strchr(inner + 1, '/');
+		return inner ? watch_uri_is_network(inner + 1) : 0;
+	}
+	/* HPLIP: hp:/net/... is a network printer, hp:/usb/... is not. */
+	if (strcasecmp(scheme, "hp") == 0 || strcasecmp(scheme, "hpfax") == 0)
+		return strncmp(uri + n + 1, "/net/", 5) == 0;
+	for (size_t i = 0; i < sizeof(net) / sizeof(net[0]); i++)
+		if (strcasecmp(scheme, net[i]) == 0)
+			return 1;
+	return 0;	/* usb, parallel, serial, file, cups-pdf, unknown: local */
+}
+
+/* --- snapshots -------------------------------------------------------- */
+
+static void
+printer_free(struct printer *p)
+{
+	free(p->name);
+	free(p->device_uri);
+	free(p->make_model);
+	free(p->info);
+	free(p->location);
+	free(p->detail);
+}
+
+void
+snapshot_free(struct snapshot *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		printer_free(&s->printers[i]);
+	for (size_t i = 0; i < s->ndrivers; i++)
+		free(s->drivers[i].z);
+	free(s->printers);
+	free(s->drivers);
+	free(s->error);
+	memset(s, 0, sizeof(*s));
+}
+
+static int
+str_eq(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+int
+snapshot_equal(const struct snapshot *a, const struct snapshot *b)
+{
+	if (a->n != b->n)
+		return 0;
+	/* Both are sorted by name (CUPS-Get-Printers answers in name order,
+	 * and we sort anyway). */
+	for (size_t i = 0; i < a->n; i++) {
+		const struct printer *p = &a->printers[i], *q = &b->printers[i];
+
+		if (!str_eq(p->name, q->name) || !str_eq(p->device_uri, q->device_uri) ||
+		    !str_eq(p->make_model, q->make_model) || !str_eq(p->info, q->info) ||
+		    !str_eq(p->location, q->location) || !str_eq(p->detail, q->detail) ||
+		    p->network != q->network || p->redirected != q->redirected ||
+		    p->driver != q->driver || memcmp(p->sha, q->sha, HASH_LEN) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+by_name(const void *x, const void *y)
+{
+	return strcmp(((const struct printer *)x)->name,
+	    ((const struct printer *)y)->name);
+}
+
+/* --- talking to the host's cupsd ----------------------------------------- */
+
+static http_t *
+host_connect(const struct broker_conf *conf, char *err, size_t errlen)
+{
+	char why[512];
+	http_t *http = cupsconn_open(conf->cups, CONNECT_TIMEOUT_MS, why, sizeof(why));
+
+	if (http == NULL)
+		snprintf(err, errlen, "host %s", why);
+	return http;
+}
+
+static char *
+dup_attr(ipp_attribute_t *a)
+{
+	const char *s = a ? ippGetString(a, 0, NULL) : NULL;
+
+	return strdup(s ? s : "");
+}
+
+/* One printer group of a CUPS-Get-Printers answer into p; 0 or -1. */
+static int
+read_printer(ipp_t *resp, ipp_attribute_t **cursor, struct printer *p,
+    int *skip, char **skip_why)
+{
+	ipp_attribute_t *a;
+	int temporary = 0, remote = 0, browsed = 0;
+
+	memset(p, 0, sizeof(*p));
+	*skip = 0;
+	for (a = *cursor; a && ippGetGroupTag(a) == IPP_TAG_PRINTER;
+	    a = ippNextAttribute(resp)) {
+		const char *n = ippGetName(a);
+
+		if (n == NULL)
+			break;
+		if (!strcmp(n, "printer-name"))
+			p->name = dup_attr(a);
+		else if (!strcmp(n, "device-uri"))
+			p->device_uri = dup_attr(a);
+		else if (!strcmp(n, "printer-make-and-model"))
+			p->make_model = dup_attr(a);
+		else if (!strcmp(n, "printer-info"))
+			p->info = dup_attr(a);
+		else if (!strcmp(n, "printer-location"))
+			p->location = dup_attr(a);
+		else if (!strcmp(n, "printer-is-temporary"))
+			temporary = ippGetBoolean(a, 0);
+		else if (!strcmp(n, "printer-type"))
+			/* Not CUPS_PRINTER_REMOTE: cupsd sets it on every raw
+			 * queue whose device is ipp://, which is exactly the
+			 * kind of queue we redirect. */
+			remote = (ippGetInteger(a, 0) &
+			    (CUPS_PRINTER_CLASS | CUPS_PRINTER_DISCOVERED)) != 0;
+		else if (!strcmp(n, "cups-browsed-default") || !strcmp(n, "cups-browsed"))
+			browsed = 1;
+	}
+	*cursor = a;
+	if (p->name == NULL)
+		return -1;
+	if (p->device_uri == NULL) {
+		p->device_uri = strdup("");
+		remote = 1;	/* a queue of another host, seen by browsing */
+	}
+	if (temporary || remote || browsed ||
+	    strncmp(p->device_uri, "implicitclass:", 14) == 0) {
+		*skip = 1;
+		*skip_why = strdup(temporary ? "temporary queue" : browsed ||
+		    !strncmp(p->device_uri, "implicitclass:", 14) ?
+		    "queue made by cups-browsed for a discovered printer" :
+		    "class or remote printer, not a queue of this host");
+	}
+	return 0;
+}
+
+static struct snapshot *
+list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost)
+{
+	static const char *attrs[] = {
+		"printer-name", "device-uri", "printer-make-and-model", "printer-info",
+		"printer-location", "printer-is-temporary", "printer-type",
+		"cups-browsed-default",
+	};
+	struct snapshot *s = calloc(1, sizeof(*s));
+	ipp_t *req, *resp;
+	ipp_attribute_t *a;
+
+	*conn_lost = 0;
+	if (s == NULL)
+		return NULL;
+	req = ippNewRequest(IPP_OP_CUPS_GET_PRINTERS);
+	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
+	    sizeof(attrs) / sizeof(attrs[0]), NULL, attrs);
+	resp = cupsDoRequest(http, req, "/");
+	if (resp == NULL || ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING) {
+		/* No printers at all is "not found": an empty host, not an error. */
+		if (cupsLastError() != IPP_STATUS_ERROR_NOT_FOUND) {
+			if (asprintf(&s->error, "listing host printers failed: %s",
+			    cupsLastErrorString()) < 0)
+				s->error = NULL;
+			*conn_lost = resp == NULL;
+		}
+		ippDelete(resp);
+		return s;
+	}
+	for (a = ippFirstAttribute(resp); a; ) {
+		struct printer p, *np;
+		char *skip_why = NULL;
+		int skip;
+
+		while (a && ippGetGroupTag(a) != IPP_TAG_PRINTER)
+			a = ippNextAttribute(resp);
+		if (a == NULL)
+			break;
+		if (read_printer(resp, &a, &p, &skip, &skip_why) != 0) {
+			printer_free(&p);
+			continue;
+		}
+		p.network = watch_uri_is_network(p.device_uri);
+		p.redirected = !skip && (p.network || conf->redirect_local);
+		if (skip)
+			p.detail = skip_why;
+		else if (!p.redirected)
+			p.detail = strdup("local printer: not redirected "
+			    "(redirect_local = no)");
+		np = realloc(s->printers, (s->n + 1) * sizeof(*np));
+		if (np == NULL) {
+			printer_free(&p);
+			break;
+		}
+		s->printers = np;
+		s->printers[s->n++] = p;
+	}
+	ippDelete(resp);
+	qsort(s->printers, s->n, sizeof(*s->printers), by_name);
+	for (size_t i = 0; i < s->n; i++)
+		if (s->printers[i].redirected)
+			drivers_resolve(conf, &s->printers[i], s);
+	return s;
+}
+
+static int
+subscribe(http_t *http, int *lease_until)
+{
+	static const char *events[] = {
+		"printer-added", "printer-deleted", "printer-modified",
+		"printer-config-changed", "server-restarted",
+	};
+	ipp_t *req, *resp;
+	ipp_attribute_t *a;
+	int id = 0;
+
+	req = ippNewRequest(IPP_OP_CREATE_PRINTER_SUBSCRIPTIONS);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL,
+	    "ipp://localhost/");
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
+	    NULL, cupsUser());
+	ippAddStrings(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_KEYWORD, "notify-events",
+	    sizeof(events) / sizeof(events[0]), NULL, events);
+	ippAddString(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_KEYWORD, "notify-pull-method",
+	    NULL, "ippget");
+	ippAddInteger(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_INTEGER,
+	    "notify-lease-duration", LEASE_SECS);
+	resp = cupsDoRequest(http, req, "/");
+	if (resp && ippGetStatusCode(resp) <= IPP_STATUS_OK_CONFLICTING &&
+	    (a = ippFindAttribute(resp, "notify-subscription-id", IPP_TAG_INTEGER)))
+		id = ippGetInteger(a, 0);
+	else
+		log_warnx("host CUPS refused a printer subscription (%s); relying on "
+		    "periodic listing", cupsLastErrorString());
+	ippDelete(resp);
+	*lease_until = (int)time(NULL) + LEASE_SECS;
+	return id;
+}
+
+static void
+renew(http_t *http, int id, int *lease_until)
+{
+	ipp_t *req = ippNewRequest(IPP_OP_RENEW_SUBSCRIPTION);
+
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL,
+	    "ipp://localhost/");
+	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "notify-subscription-id", id);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
+	    NULL, cupsUser());
+	ippAddInteger(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_INTEGER,
+	    "notify-lease-duration", LEASE_SECS);
+	ippDelete(cupsDoRequest(http, req, "/"));
+	*lease_until = (int)time(NULL) + LEASE_SECS;
+}
+
+static void
+unsubscribe(http_t *http, int id)
+{
+	ipp_t *req = ippNewRequest(IPP_OP_CANCEL_SUBSCRIPTION);
+
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL,
+	    "ipp://localhost/");
+	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "notify-subscription-id", id);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
+	    NULL, cupsUser());
+	ippDelete(cupsDoRequest(http, req, "/"));
+}
+
+/*
+ * Pulls pending events.  Returns the number of events (a gap in the
+ * sequence counts as one), 0 for none, -1 when the subscription is gone,
+ * -2 when the connection is.
+ */
+static int
+pull_events(http_t *http, int id, int *seq)
+{
+	ipp_t *req, *resp;
+	ipp_attribute_t *a;
+	int count = 0;
+
+	req = ippNewRequest(IPP_OP_GET_NOTIFICATIONS);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL,
+	    "ipp://localhost/");
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
+	    NULL, cupsUser());
+	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER,
+	    "notify-subscription-ids", id);
+	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER,
+	    "notify-sequence-numbers", *seq);
+	resp = cupsDoRequest(http, req, "/");
+	if (resp == NULL)
+		return httpGetFd(http) < 0 || cupsLastError() >= IPP_STATUS_ERROR_INTERNAL ?
+		    -2 : -1;
+	if (ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING) {
+		ippDelete(resp);
+		return -1;
+	}
+	for (a = ippFindAttribute(resp, "notify-sequence-number", IPP_TAG_INTEGER); a;
+	    a = ippFindNextAttribute(resp, "notify-sequence-number", IPP_TAG_INTEGER)) {
+		int n = ippGetInteger(a, 0);
+
+		if (n < *seq)
+			continue;
+		if (n > *seq)	/* events were dropped: we list anyway */
+			log_debug("host CUPS events %d..%d were dropped", *seq, n - 1);
+		*seq = n + 1;
+		count++;
+	}
+	ippDelete(resp);
+	return count;
+}
+
+/* --- the thread --------------------------------------------------------- */
+
+static void
+post(struct snapshot *s)
+{
+	uv_mutex_lock(&w->lock);
+	if (w->pending) {
+		snapshot_free(w->pending);
+		free(w->pending);
+	}
+	w->pending = s;
+	uv_mutex_unlock(&w->lock);
+	uv_async_send(&w->async);
+}
+
+/* Sleeps ms unless asked to stop or relist; returns 1 when it should stop. */
+static int
+nap(unsigned ms)
+{
+	int stop;
+
+	uv_mutex_lock(&w->lock);
+	if (!w->stop && !w->relist)
+		(void)uv_cond_timedwait(&w->cond, &w->lock, (uint64_t)ms * 1000000);
+	stop = w->stop;
+	uv_mutex_unlock(&w->lock);
+	return stop;
+}
+
+static void
+watch_thread(void *arg)
+{
+	struct broker_conf conf = { 0 };
+	http_t *http = NULL;
+	int sub = 0, seq = 1, lease_until = 0, need_list = 1, lost;
+	time_t last_list = 0;
+	char err[1024], last_err[1024] = "";
+
+	(void)arg;
+	for (;;) {
+		uv_mutex_lock(&w->lock);
+		if (w->stop) {
+			uv_mutex_unlock(&w->lock);
+			break;
+		}
+		if (w->relist) {
+			w->relist = 0;
+			need_list = 1;
+		}
+		if (w->conf_changed) {
+			/* A reloaded configuration: take our own copy. */
+			broker_free_conf(&conf);
+			if (broker_copy_conf(&w->conf, &conf) != 0)
+				fatalx("out of memory");
+			w->conf_changed = 0;
+			need_list = 1;
+			if (http) {
+				httpClose(http);	/* "cups" may have changed */
+				http = NULL;
+			}
+		}
+		uv_mutex_unlock(&w->lock);
+
+		if (http == NULL) {
+			http = host_connect(&conf, err, sizeof(err));
+			if (http == NULL) {
+				if (strcmp(err, last_err) != 0) {
+					struct snapshot *s = calloc(1, sizeof(*s));
+
+					log_warnx("%s; retrying every second", err);
+					snprintf(last_err, sizeof(last_err), "%s", err);
+					if (s && (s->error = strdup(err)) != NULL)
+						post(s);
+					else
+						free(s);
+				}
+				if (nap(RETRY_MS))
+					break;
+				continue;
+			}
+			if (last_err[0])
+				log_info("host CUPS is back");
+			last_err[0] = '\0';
+			sub = 0;
+			need_list = 1;
+		}
+		if (sub == 0) {
+			sub = subscribe(http, &lease_until);
+			seq = 1;
+			need_list = 1;
+		} else if (time(NULL) > lease_until - LEASE_SECS / 2) {
+			renew(http, sub, &lease_until);
+		}
+		if (need_list || time(NULL) - last_list >= conf.relist_interval) {
+			struct snapshot *s = list_printers(http, &conf, &lost);
+
+			last_list = time(NULL);
+			need_list = 0;
+			if (s)
+				post(s);
+			if (lost) {
+				httpClose(http);
+				http = NULL;
+				continue;
+			}
+		}
+		if (nap((unsigned)conf.poll_ms))
+			break;
+		if (sub == 0)
+			continue;
+
+		int n = pull_events(http, sub, &seq);
+
+		if (n == -2) {
+			log_warnx("lost the connection to host CUPS; reconnecting");
+			httpClose(http);
+			http = NULL;
+			continue;
+		}
+		if (n == -1) {
+			log_info("host CUPS dropped our subscription (restarted?); "
+			    "subscribing again");
+			sub = 0;
+			continue;
+		}
+		if (n > 0) {
+			/* Let a burst finish so that it makes one generation. */
+			uint64_t start = uv_hrtime();
+
+			while (nap(SETTLE_MS) == 0 &&
+			    pull_events(http, sub, &seq) > 0 &&
+			    uv_hrtime() - start < SETTLE_MAX_MS * 1000000ull)
+				;
+			need_list = 1;
+		}
+	}
+	if (http && sub)
+		unsubscribe(http, sub);
+	httpClose(http);
+	broker_free_conf(&conf);
+}
+
+/* --- the loop side -------------------------------------------------------- */
+
+static void
+on_snapshot(uv_async_t *a)
+{
+	struct broker *b = a->data;
+	struct snapshot *s;
+
+	uv_mutex_lock(&w->lock);
+	s = w->pending;
+	w->pending = NULL;
+	uv_mutex_unlock(&w->lock);
+	if (s == NULL)
+		return;
+	if (s->error) {
+		/* Keep offering what we had: a host CUPS restart must not make
+		 * every guest drop its printers. */
+		free(b->current.error);
+		b->current.error = s->error;
+		s->error = NULL;
+		snapshot_free(s);
+		free(s);
+		return;
+	}
+	if (b->have_snapshot && snapshot_equal(&b->current, s)) {
+		free(b->current.error);
+		b->current.error = NULL;
+		snapshot_free(s);
+		free(s);
+		return;
+	}
+	snapshot_free(&b->current);
+	b->current = *s;
+	free(s);
+	b->have_snapshot = 1;
+	b->generation++;
+	broker_save_state(b);
+	log_info("generation %llu: %zu host printers, %zu redirected",
+	    (unsigned long long)b->generation, b->current.n,
+	    broker_count_redirected(b));
+	guests_publish(b);
+}
+
+int
+watch_start(struct broker *b)
+{
+	int rc;
+
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	w->b = b;
+	if (broker_copy_conf(&b->conf, &w->conf) != 0) {
+		free(w);
+		w = NULL;
+		return -ENOMEM;
+	}
+	w->conf_changed = 1;
+	uv_mutex_init(&w->lock);
+	uv_cond_init(&w->cond);
+	uv_async_init(b->loop, &w->async, on_snapshot);
+	w->async.data = b;
+	if ((rc = uv_thread_create(&w->thread, watch_thread, NULL)) != 0) {
+		log_warnx("cannot start the watcher thread: %s", uv_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+void
+watch_relist(struct broker *b)
+{
+	if (w == NULL)
+		return;
+	uv_mutex_lock(&w->lock);
+	broker_free_conf(&w->conf);
+	if (broker_copy_conf(&b->conf, &w->conf) != 0)
+		fatalx("out of memory");
+	w->conf_changed = 1;
+	w->relist = 1;
+	uv_cond_signal(&w->cond);
+	uv_mutex_unlock(&w->lock);
+}
+
+static void
+free_watch(uv_handle_t *h)
+{
+	(void)h;
+	uv_mutex_destroy(&w->lock);
+	uv_cond_destroy(&w->cond);
+	broker_free_conf(&w->conf);
+	free(w);
+	w = NULL;
+}
+
+void
+watch_stop(struct broker *b)
+{
+	(void)b;
+	if (w == NULL)
+		return;
+	uv_mutex_lock(&w->lock);
+	w->stop = 1;
+	uv_cond_signal(&w->cond);
+	uv_mutex_unlock(&w->lock);
+	uv_thread_join(&w->thread);
+	if (w->pending) {
+		snapshot_free(w->pending);
+		free(w->pending);
+		w->pending = NULL;
+	}
+	uv_close((uv_handle_t *)&w->async, free_watch);
+}

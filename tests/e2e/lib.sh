@@ -1,0 +1,182 @@
+# Shared by the end-to-end scenarios (sourced, not run).  Each scenario
+# starts its own sandbox world and the real binaries, asserts what a user
+# could observe, and cleans up on every exit path.
+#
+#   check NAME CMD...     runs CMD; prints "PASS: NAME" or "FAIL: NAME"
+#   world_start           starts the sandbox in $W/world and sources its env
+#   broker_start [CONF]   starts build/host-broker, waits for its socket
+#   wait_for SECS CMD...  polls CMD every 0.1 s until it succeeds
+#   finish                prints the summary line and exits 0/1
+
+set -u
+TOP=${TOP_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
+SANDBOX=$TOP/tests/sandbox/sandbox
+export JETDIRECT=$BUILD/tests/jetdirect
+PASSED=0 FAILED=0
+PIDS=()
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: end-to-end scenarios start cupsd and must run as root"
+	exit 77
+fi
+command -v cupsd >/dev/null || command -v /usr/sbin/cupsd >/dev/null || {
+	echo "SKIP: cupsd is not installed (make deps)"; exit 77; }
+
+W=$(mktemp -d /tmp/printredir-e2e.XXXXXX)
+chmod 755 "$W"	# cupsd drops to lp, which must reach the world inside
+
+cleanup() {
+	local pid f
+	# Agents may have been restarted by a restart command: their pid files
+	# hold the current process.
+	for f in "$W"/*.pid; do
+		[ -f "$f" ] && PIDS+=("$(cat "$f")")
+	done
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+	[ -d "$W/world" ] && "$SANDBOX" stop "$W/world" >/dev/null 2>&1
+	if [ "$FAILED" -gt 0 ] || [ -n "${KEEP_E2E:-}" ]; then
+		echo "logs kept in $W"
+	else
+		rm -rf "$W"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+check() {
+	local name=$1
+	shift
+	if "$@"; then
+		echo "PASS: $name"
+		PASSED=$((PASSED + 1))
+	else
+		echo "FAIL: $name"
+		FAILED=$((FAILED + 1))
+	fi
+}
+
+wait_for() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+world_start() {
+	"$SANDBOX" start "$W/world" >"$W/sandbox.log" 2>&1 || {
+		cat "$W/sandbox.log"
+		echo "FAIL: the sandbox did not start"
+		exit 1
+	}
+	# shellcheck disable=SC1091
+	source "$W/world/env"
+	HOST=127.0.0.1:$HOST_PORT
+	GUEST=127.0.0.1:$GUEST_PORT
+	PS=127.0.0.1:$PRINTSERVER_PORT
+	head -c 32 /dev/urandom | base64 >"$W/key"
+	chmod 600 "$W/key"
+}
+
+broker_conf() {
+	cat >"$W/broker.conf" <<CONF
+[broker]
+cups = $HOST
+listen = unix:$W/broker.sock
+control = unix:$W/control.sock
+key_file = $W/key
+state_dir = $W/broker-state
+guest_printer_uri = ipp://$HOST/printers/%s
+name = e2e-host
+relist_interval = 10s
+$*
+CONF
+}
+
+BROKER_PID=
+broker_start() {
+	"$BUILD/host-broker" -d -c "$W/broker.conf" >>"$W/broker.log" 2>&1 &
+	BROKER_PID=$!
+	PIDS+=("$BROKER_PID")
+	wait_for 10 test -S "$W/control.sock" || { echo "broker did not start:"; tail "$W/broker.log"; return 1; }
+}
+
+broker_stop() {
+	kill -TERM "$BROKER_PID" 2>/dev/null
+	wait "$BROKER_PID" 2>/dev/null
+}
+
+status_json() {
+	"$BUILD/host-broker" status -c "$W/broker.conf" --json
+}
+
+finish() {
+	local pid
+	# Stop the daemons now, so that a sanitizer's report at exit is in
+	# their logs, and fail on any.
+	for f in "$W"/*.pid; do [ -f "$f" ] && PIDS+=("$(cat "$f")"); done
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${PIDS[@]}"; do wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"; done
+	PIDS=()
+	check "no sanitizer report in the daemons' logs" \
+		bash -c "! grep -l -E 'runtime error|AddressSanitizer|LeakSanitizer' '$W'/*.log"
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+	exit $?
+}
+
+agent_conf() {	# agent_conf ID [extra lines...]
+	local id=$1
+	shift
+	cat >"$W/agent-$id.conf" <<CONF
+[agent]
+broker = unix:$W/broker.sock
+cups = $GUEST
+key_file = $W/key
+state_dir = $W/agent-$id
+guest_id = $id
+$*
+CONF
+	if ! grep -q '^\[restart\]' "$W/agent-$id.conf"; then
+		printf '[restart]\ncommand =\ntray_socket = unix:%s/tray-%s.sock\n' \
+			"$W" "$id" >>"$W/agent-$id.conf"
+	fi
+}
+
+agent_start() {	# agent_start ID
+	"$BUILD/guest-agent" -d -c "$W/agent-$1.conf" >>"$W/agent-$1.log" 2>&1 &
+	echo $! >"$W/agent-$1.pid"
+}
+
+agent_pid() { cat "$W/agent-$1.pid"; }
+
+agent_stop() {	# agent_stop ID [SIGNAL]
+	local pid
+	pid=$(agent_pid "$1")
+	kill "-${2:-TERM}" "$pid" 2>/dev/null
+	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"
+	rm -f "$W/agent-$1.pid"
+}
+
+# Names of the guest's queues, sorted, one a line.
+guest_queues() {
+	lpstat -h "$GUEST" -p 2>/dev/null | awk '$1 == "printer" {print $2}' | sort
+}
+
+# The state the broker has for a guest's printer ("" when none).
+guest_state() {	# guest_state ID PRINTER
+	status_json | jq -r --arg g "$1" --arg p "$2" \
+		'.guests[] | select(.id == $g) | .printers[] | select(.name == $p) | .state'
+}
+
+# True once the broker has a report from guest ID on generation >= its own.
+guest_synced() {	# guest_synced ID
+	status_json | jq -e --arg g "$1" \
+		'.broker.generation as $b | $b >= 1 and ([.guests[] | select(.id == $g) |
+		 .connected and .generation >= $b] | any)' >/dev/null 2>&1
+}

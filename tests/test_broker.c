@@ -1,0 +1,155 @@
+/* Broker units: classification, guest URIs, configuration, generation
+ * diffing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../host-broker/broker.h"
+#include "runner.h"
+
+START_TEST(network_and_local_schemes)
+{
+	static const char *net[] = {
+		"ipp://ps:631/printers/A", "ipps://ps/printers/A", "http://x/p",
+		"https://x/p", "socket://10.0.0.5:9100", "lpd://ps/queue",
+		"smb://server/share", "dnssd://Foo._ipp._tcp.local/",
+		"IPP://upper/case", "beh:/1/3/5/socket://10.0.0.5:9100",
+		"hp:/net/HP_LaserJet?ip=10.0.0.9",
+	};
+	static const char *local[] = {
+		"usb://HP/LaserJet?serial=1", "parallel:/dev/lp0", "serial:/dev/ttyS0",
+		"file:///tmp/out", "cups-pdf:/", "hp:/usb/HP_LaserJet?serial=1",
+		"beh:/1/3/5/usb://HP/LaserJet", "", "noscheme", "weird-scheme://x",
+		"beh:/1/3", ":",
+	};
+
+	for (size_t i = 0; i < sizeof(net) / sizeof(net[0]); i++)
+		ck_assert_msg(watch_uri_is_network(net[i]), "%s should be network", net[i]);
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		ck_assert_msg(!watch_uri_is_network(local[i]), "%s should be local", local[i]);
+}
+END_TEST
+
+START_TEST(guest_uri_encodes_the_name)
+{
+	struct broker_conf c = { .guest_printer_uri = "ipp://10.0.2.2:631/printers/%s?waitjob=false" };
+	char *u;
+
+	u = broker_guest_uri(&c, "Office_Laser-2.a");
+	ck_assert_str_eq(u, "ipp://10.0.2.2:631/printers/Office_Laser-2.a?waitjob=false");
+	free(u);
+	u = broker_guest_uri(&c, "Ünï %code?&");
+	ck_assert_str_eq(u, "ipp://10.0.2.2:631/printers/%C3%9Cn%C3%AF%20%25code%3F%26?waitjob=false");
+	free(u);
+}
+END_TEST
+
+static int
+load(const char *text, struct broker_conf *c, char *err, size_t errlen)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/broker.conf", runner_tmpdir());
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return broker_load_conf(path, c, err, errlen);
+}
+
+START_TEST(config_defaults_and_errors)
+{
+	struct broker_conf c;
+	char err[1024];
+
+	ck_assert_int_eq(load("[broker]\nkey_file = /k\n", &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.guest_printer_uri, "ipp://10.0.2.2:631/printers/%s");
+	ck_assert_int_eq(c.redirect_local, 0);
+	ck_assert_int_eq(c.listen.kind, ADDR_UNIX);
+	ck_assert_str_eq(c.listen.path, "/run/printredir/broker.sock");
+	ck_assert_int_eq(c.relist_interval, 30);
+	ck_assert_str_ne(c.name, "");	/* defaults to the host name */
+	broker_free_conf(&c);
+
+	ck_assert_int_eq(load("[broker]\nguest_printer_uri = ipp://h/printers/\n",
+	    &c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "exactly one %s"));
+	ck_assert_int_eq(load("[broker]\nguest_printer_uri = ipp://h/%s/%d\n",
+	    &c, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(load("[broker]\ncontrol = tcp:127.0.0.1:5000\n",
+	    &c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "control must be a unix:PATH"));
+	ck_assert_int_eq(load("[broker]\nredirect_locale = yes\n", &c, err,
+	    sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "redirect_locale"));
+	ck_assert_ptr_nonnull(strstr(err, ":2"));
+}
+END_TEST
+
+START_TEST(copied_config_is_independent)
+{
+	struct broker_conf c, d;
+	char err[1024];
+
+	ck_assert_int_eq(load("[broker]\nprint_server = 127.0.0.1:631\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(broker_copy_conf(&c, &d), 0);
+	ck_assert_ptr_ne(c.print_server, d.print_server);
+	ck_assert_str_eq(d.print_server, "127.0.0.1:631");
+	broker_free_conf(&c);
+	ck_assert_str_eq(d.print_server, "127.0.0.1:631");	/* ASan: no UAF */
+	broker_free_conf(&d);
+}
+END_TEST
+
+static void
+one(struct snapshot *s, const char *name, const char *uri, int driver, uint8_t h)
+{
+	s->printers = realloc(s->printers, (s->n + 1) * sizeof(*s->printers));
+	memset(&s->printers[s->n], 0, sizeof(struct printer));
+	s->printers[s->n].name = strdup(name);
+	s->printers[s->n].device_uri = strdup(uri);
+	s->printers[s->n].driver = driver;
+	s->printers[s->n].redirected = 1;
+	s->printers[s->n].sha[0] = h;
+	s->n++;
+}
+
+START_TEST(snapshot_diffing)
+{
+	struct snapshot a = { 0 }, b = { 0 };
+
+	one(&a, "A", "ipp://ps/printers/A", 1, 1);
+	one(&a, "B", "socket://x", 2, 0);
+	one(&b, "A", "ipp://ps/printers/A", 1, 1);
+	one(&b, "B", "socket://x", 2, 0);
+	ck_assert(snapshot_equal(&a, &b));
+	b.printers[0].sha[0] = 2;		/* a new driver */
+	ck_assert(!snapshot_equal(&a, &b));
+	b.printers[0].sha[0] = 1;
+	free(b.printers[1].device_uri);	/* a new device */
+	b.printers[1].device_uri = strdup("socket://y");
+	ck_assert(!snapshot_equal(&a, &b));
+	snapshot_free(&b);
+	one(&b, "A", "ipp://ps/printers/A", 1, 1);
+	ck_assert(!snapshot_equal(&a, &b));	/* one removed */
+	snapshot_free(&a);
+	snapshot_free(&b);
+}
+END_TEST
+
+Suite *
+test_suite(void)
+{
+	Suite *s = suite_create("broker");
+	TCase *tc = tcase_create("broker");
+
+	tcase_add_test(tc, network_and_local_schemes);
+	tcase_add_test(tc, guest_uri_encodes_the_name);
+	tcase_add_test(tc, config_defaults_and_errors);
+	tcase_add_test(tc, copied_config_is_independent);
+	tcase_add_test(tc, snapshot_diffing);
+	suite_add_tcase(s, tc);
+	return s;
+}
