@@ -1,6 +1,7 @@
 # printredir — top-level build.
 #
 #   make                 build every program into build/
+#   make demo            install, build, and show the whole system on the sandbox
 #   make check           install missing Debian packages, build, run every test
 #   make deps            only install the missing Debian packages
 #   make install         install programs (PREFIX, DESTDIR honoured)
@@ -23,7 +24,8 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 # Debian packages the build, the tests and the sandbox need.
 DEBS := build-essential pkg-config jq libcups2-dev cups-daemon cups-client cups \
 	openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
-	libinih-dev libjson-c-dev libssl-dev zlib1g-dev
+	libinih-dev libjson-c-dev libssl-dev zlib1g-dev libnotify-dev \
+	xvfb dunst dbus imagemagick fonts-dejavu-core
 
 PKGS := inih json-c libuv libprotobuf-c openssl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -31,6 +33,8 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CUPS_CFLAGS := $(shell cups-config --cflags 2>/dev/null)
 CUPS_LIBS := $(shell cups-config --libs 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+NOTIFY_CFLAGS := $(shell pkg-config --cflags libnotify 2>/dev/null)
+NOTIFY_LIBS := $(shell pkg-config --libs libnotify 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -60,14 +64,15 @@ COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/printredir.pb-c.o
 LIBCOMMON := $(BUILD)/libcommon.a
 
 BROKER_SRC := $(wildcard host-broker/*.c)
-AGENT_SRC := $(filter-out guest-agent/tray%.c,$(wildcard guest-agent/*.c))
-PROGRAMS := $(if $(BROKER_SRC),$(BUILD)/host-broker) $(if $(AGENT_SRC),$(BUILD)/guest-agent)
+AGENT_SRC := $(filter-out guest-agent/guest-tray.c,$(wildcard guest-agent/*.c))
+PROGRAMS := $(if $(BROKER_SRC),$(BUILD)/host-broker) $(if $(AGENT_SRC),$(BUILD)/guest-agent) \
+	$(if $(wildcard guest-agent/guest-tray.c),$(BUILD)/guest-tray)
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
-TEST_TOOLS := $(BUILD)/tests/jetdirect $(BUILD)/tests/probe
+TEST_TOOLS := $(BUILD)/tests/jetdirect $(BUILD)/tests/probe $(BUILD)/tests/fake-tray
 
 # Rebuild everything when the compiler flags change (e.g. SANITIZE on/off).
 FLAGS_STAMP := $(BUILD)/.flags
@@ -83,7 +88,7 @@ ifneq ($(file <$(VERSION_H)),$(VERSION_NOW))
 $(file >$(VERSION_H),$(VERSION_NOW))
 endif
 
-.PHONY: all check deps install uninstall clean fuzz tests
+.PHONY: all check demo deps install uninstall clean fuzz tests
 # Keep objects that pattern rules built on the way to a test program.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -119,6 +124,16 @@ $(BUILD)/guest-agent: $(AGENT_SRC:%.c=$(OBJ)/%.o) $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The tray helper runs in the desktop session: GLib and libnotify, no libuv.
+$(OBJ)/guest-agent/guest-tray.o: guest-agent/guest-tray.c $(GEN_H) $(FLAGS_STAMP)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(NOTIFY_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/guest-tray: $(OBJ)/guest-agent/guest-tray.o $(LIBCOMMON)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(NOTIFY_LIBS) $(LIBS)
+
 # Unit suites: one program per tests/test_*.c, sharing tests/runner.c.  The
 # daemons' modules (all but main.o) are archives, so a suite pulls in only
 # the objects it uses.
@@ -151,6 +166,11 @@ $(BUILD)/tests/probe: $(OBJ)/tests/tools/probe.o $(LIBCOMMON)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/tests/fake-tray: tests/tools/fake-tray.c $(FLAGS_STAMP)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 $(BUILD)/tests/jetdirect: tests/sandbox/jetdirect.c $(FLAGS_STAMP)
 	$(call say,CC,$<)
 	$(Q)mkdir -p $(dir $@)
@@ -161,6 +181,10 @@ tests: $(PROGRAMS) $(TESTS) $(FUZZ_REPLAY) $(TEST_TOOLS)
 check: deps
 	@$(MAKE) --no-print-directory tests
 	@BUILD=$(BUILD) tests/run-tests
+
+demo: deps
+	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
+	@BUILD=$(BUILD) KEEP=$(KEEP) tests/demo.sh
 
 # Installs only what is missing, so it is a no-op on a ready machine.
 deps:
@@ -174,12 +198,18 @@ deps:
 		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing || exit 1; \
 	else echo "deps: all Debian packages present"; fi
 
+SYSCONFDIR ?= /etc
+
 install: all
-	install -d $(DESTDIR)$(SBINDIR)
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(SBINDIR)/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/xdg/autostart
+	install -m 0755 $(filter-out $(BUILD)/guest-tray,$(PROGRAMS)) $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/guest-tray $(DESTDIR)$(BINDIR)/
+	install -m 0644 guest-agent/printredir-tray.desktop $(DESTDIR)$(SYSCONFDIR)/xdg/autostart/
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(PROGRAMS)))
+	rm -f $(DESTDIR)$(SBINDIR)/host-broker $(DESTDIR)$(SBINDIR)/guest-agent \
+		$(DESTDIR)$(BINDIR)/guest-tray \
+		$(DESTDIR)$(SYSCONFDIR)/xdg/autostart/printredir-tray.desktop
 
 fuzz: $(LIBCOMMON)
 	@command -v clang >/dev/null || { echo "fuzz: needs clang (apt-get install clang)" >&2; exit 1; }

@@ -1,0 +1,116 @@
+/*
+ * Applications: which user programs are running in the guest, read from
+ * /proc.  A restart is silent only when there are none.  A process counts
+ * when its real uid is at least apps_uid_min and its name is not in
+ * apps_ignore (the session's own shells, daemons and the tray itself).
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+
+/* Is name one of the words of list (space or comma separated)? */
+static int
+listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p && *p; ) {
+		size_t w;
+
+		p += strspn(p, " ,\t");
+		w = strcspn(p, " ,\t");
+		if (w == n && w > 0 && strncmp(p, name, n) == 0)
+			return 1;
+		p += w;
+	}
+	return 0;
+}
+
+static int
+read_status(const char *root, const char *pid, char *name, size_t namelen,
+    long *uid)
+{
+	char path[512], line[256];
+	FILE *f;
+	int got = 0;
+
+	snprintf(path, sizeof(path), "%s/%s/status", root, pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f) && got < 2) {
+		if (strncmp(line, "Name:", 5) == 0) {
+			char *v = line + 5;
+
+			v += strspn(v, " \t");
+			v[strcspn(v, "\n")] = '\0';
+			snprintf(name, namelen, "%s", v);
+			got++;
+		} else if (strncmp(line, "Uid:", 4) == 0) {
+			*uid = strtol(line + 4, NULL, 10);
+			got++;
+		}
+	}
+	fclose(f);
+	return got == 2 ? 0 : -EINVAL;
+}
+
+static int
+by_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+apps_running(const char *proc_root, long uid_min, const char *ignore,
+    char ***names, size_t *n)
+{
+	DIR *d;
+	struct dirent *e;
+	char **v = NULL, **nv;
+	size_t count = 0;
+
+	*names = NULL;
+	*n = 0;
+	if ((d = opendir(proc_root)) == NULL)
+		return -errno;
+	while ((e = readdir(d)) != NULL) {
+		char name[64];
+		long uid = -1;
+		int dup = 0;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		if (read_status(proc_root, e->d_name, name, sizeof(name), &uid) != 0)
+			continue;	/* gone meanwhile, or a kernel thread */
+		if (uid < uid_min || listed(ignore, name))
+			continue;
+		for (size_t i = 0; i < count && !dup; i++)
+			dup = strcmp(v[i], name) == 0;
+		if (dup)
+			continue;
+		if ((nv = realloc(v, (count + 1) * sizeof(*v))) == NULL)
+			break;
+		v = nv;
+		if ((v[count] = strdup(name)) != NULL)
+			count++;
+	}
+	closedir(d);
+	if (count > 1)
+		qsort(v, count, sizeof(*v), by_str);
+	*names = v;
+	*n = count;
+	return 0;
+}
+
+void
+apps_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}

@@ -1,0 +1,103 @@
+#!/bin/bash
+# The restart policy with the real broker and agent: silent when no
+# application runs, prompted, deferred and forced when one does, and "done"
+# after the (simulated) new boot.
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+APP_UID=42424	# an unprivileged "desk user" for the running application
+pkill -u $APP_UID 2>/dev/null	# a stray one from an interrupted run would count
+
+world_start
+broker_conf "print_server = $PS"
+broker_start || exit 1
+
+restart_conf() {	# restart_conf ID DEFER MAX DEADLINE COUNTDOWN
+	cat /proc/sys/kernel/random/uuid >"$W/boot_id-$1"
+	agent_conf "$1" "
+[restart]
+command = $TOP/tests/e2e/fake-restart $W $1 $BUILD
+boot_id_file = $W/boot_id-$1
+defer_interval = $2
+max_deferrals = $3
+deadline = $4
+countdown = $5
+apps_uid_min = 42000
+tray_socket = unix:$W/tray-$1.sock"
+}
+calls() { [ -f "$W/restart-$1.calls" ] && wc -l <"$W/restart-$1.calls" || echo 0; }
+phase() { status_json | jq -r --arg g "$1" '.guests[] | select(.id == $g) | .restart'; }
+phase_is() { [ "$(phase "$1")" = "$2" ]; }
+
+# --- nothing running: at once and silently ---------------------------------------
+restart_conf quiet 60s 3 1h 10s
+agent_start quiet
+check "no application running: the restart command runs" wait_for 30 test -s "$W/restart-quiet.calls"
+# From the end of the install pass (the agent's log) to the command's call.
+clock_ms() { IFS=:. read -r h m s ms <<<"$1"; echo $(((10#$h * 3600 + 10#$m * 60 + 10#$s) * 1000 + 10#$ms)); }
+t_inst=$(clock_ms "$(grep -m1 'generation 1 applied' "$W/agent-quiet.log" | cut -d' ' -f1)")
+t_call=$(clock_ms "$(head -1 "$W/restart-quiet.calls" | cut -d' ' -f2)")
+check "within a second of the install ($((t_call - t_inst)) ms)" \
+	test $((t_call - t_inst)) -ge 0 -a $((t_call - t_inst)) -lt 1000
+check "without asking anyone" bash -c "! grep -q 'restart prompting' '$W/agent-quiet.log'"
+check "after the new boot the broker shows done" wait_for 20 phase_is quiet done
+check "and how long it took" bash -c "'$BUILD/host-broker' status -c '$W/broker.conf' --json |
+	jq -r '.guests[] | select(.id == \"quiet\") | .restart_detail' | grep -q 'restarted in'"
+check "one restart for one change" test "$(calls quiet)" -eq 1
+agent_stop quiet
+
+# --- an application running: ask, defer, force ----------------------------------------
+setpriv --reuid=$APP_UID --regid=$APP_UID --clear-groups sleep 600 &
+PIDS+=($!)
+"$BUILD/tests/fake-tray" -s "$W/tray-busy.sock" -a none >"$W/tray-busy.out" 2>&1 &
+tray=$!
+PIDS+=($tray)
+restart_conf busy 2s 3 1h 2s
+agent_start busy
+# The guest already has the host's printers (one guest CUPS for both
+# agents here): a new host printer is the change that needs a restart.
+wait_for 30 guest_synced busy
+lpadmin -h "$HOST" -p busy_new -E -v "ipp://$PS/printers/generic_pdf"
+check "an application running: the agent prompts the tray" \
+	wait_for 30 grep -q '"type":"prompt"' "$W/tray-busy.out"
+check "the prompt names the open application" grep -q '"apps":\["sleep"\]' "$W/tray-busy.out"
+check "the broker shows prompting" wait_for 10 phase_is busy prompting
+check "and nothing restarts while the user has not answered" test "$(calls busy)" -eq 0
+
+# The user answers "later" from now on.
+kill "$tray"
+"$BUILD/tests/fake-tray" -s "$W/tray-busy.sock" -a later >"$W/tray-busy2.out" 2>&1 &
+tray=$!
+PIDS+=($tray)
+check "answer later: deferred" wait_for 10 phase_is busy deferred
+asked_again() { [ "$(grep -c '"type":"prompt"' "$W/tray-busy2.out")" -ge 2 ]; }
+check "asked again after defer_interval" wait_for 10 asked_again
+check "max_deferrals reached: forced, with a countdown to the tray" \
+	wait_for 15 grep -q '"type":"countdown"' "$W/tray-busy2.out"
+check "the broker shows forced" bash -c "[ \"\$('$BUILD/host-broker' status -c '$W/broker.conf' --json |
+	jq -r '.guests[] | select(.id == \"busy\") | .restart')\" = forced ] ||
+	grep -q 'restart forced' '$W/agent-busy.log'"
+check "the restart command runs after the countdown" wait_for 10 test -s "$W/restart-busy.calls"
+check "after the simulated boot the broker shows done" wait_for 20 phase_is busy done
+check "deferrals are reported" bash -c "[ \"\$('$BUILD/host-broker' status -c '$W/broker.conf' --json |
+	jq '.guests[] | select(.id == \"busy\") | .deferrals')\" -ge 2 ]"
+
+# --- restart now ---------------------------------------------------------------------------
+kill "$tray"
+"$BUILD/tests/fake-tray" -s "$W/tray-busy.sock" -a now >"$W/tray-now.out" 2>&1 &
+PIDS+=($!)
+sleep 1
+lpadmin -h "$HOST" -p restart_now -E -v "ipp://$PS/printers/generic_pdf"
+check "answer restart now: the restart command runs at once" \
+	wait_for 20 bash -c "[ \$(wc -l <'$W/restart-busy.calls') -ge 2 ]"
+check "and the broker shows done again" wait_for 20 phase_is busy done
+
+# --- a change that only removes needs no restart ----------------------------------------------
+n=$(calls busy)
+lpadmin -h "$HOST" -x restart_now
+gone() { ! lpstat -h "$GUEST" -p restart_now >/dev/null 2>&1; }
+wait_for 15 gone
+sleep 1
+check "removing a printer needs no restart" test "$(calls busy)" -eq "$n"
+
+finish
