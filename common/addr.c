@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "addr.h"
+#include "statefile.h"
 
 #define ADDR_EXPECTED "expected unix:PATH, tcp:HOST:PORT or vsock:CID:PORT"
 
@@ -836,4 +837,18 @@ addr_bound_port(uv_stream_t *stream)
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return -EAFNOSUPPORT;
+}
+
+int
+addr_make_dir(const struct addr *a)
+{
+	char dir[sizeof(a->path)], *slash;
+
+	if (a == NULL || a->kind != ADDR_UNIX)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", a->path);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	return statefile_mkdirs(dir, 0755);
 }

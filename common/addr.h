@@ -120,6 +120,13 @@ int addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
 void addr_unlink(const struct addr *a);
 
 /*
+ * For a unix address: creates the folder the socket lives in (and its
+ * parents) with mode 0755 if missing, as /run/printredir must be at boot.
+ * Returns 0 or a negative errno; does nothing for other kinds.
+ */
+int addr_make_dir(const struct addr *a);
+
+/*
  * Returns the local port (1-65535) a tcp handle from addr_listen() is bound
  * to, -EINVAL if stream is not tcp, or another negative errno.
  */

@@ -143,3 +143,23 @@ out:
 	close(fd);
 	return rc;
 }
+
+int
+statefile_mkdirs(const char *dir, int mode)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}

@@ -23,6 +23,12 @@ int statefile_write(const char *path, const void *data, size_t len, int mode);
 int statefile_read(const char *path, size_t max, char **out, size_t *len);
 
 /*
+ * Creates dir and any missing parents (parents 0755, dir itself with mode).
+ * An existing folder is fine.  Returns 0 or a negative errno.
+ */
+int statefile_mkdirs(const char *dir, int mode);
+
+/*
  * Test hook: when set, called with the temporary path after it was written
  * and synced but before the rename, so a test can simulate a crash there.
  */

@@ -82,26 +82,6 @@ on_signal(uv_signal_t *s, int signum)
 	agent_apply(a);
 }
 
-static int
-make_dir(const char *dir, mode_t mode)
-{
-	char buf[4096];
-
-	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static void
 print_hash(const char *keyword, const char hex[65], void *arg)
 {
@@ -174,8 +154,8 @@ run(struct agent *a)
 		return 2;
 	}
 	snprintf(a->drivers_dir, sizeof(a->drivers_dir), "%s/drivers", a->conf.state_dir);
-	if ((rc = make_dir(a->conf.state_dir, 0700)) != 0 ||
-	    (rc = make_dir(a->drivers_dir, 0700)) != 0) {
+	if ((rc = statefile_mkdirs(a->conf.state_dir, 0700)) != 0 ||
+	    (rc = statefile_mkdirs(a->drivers_dir, 0700)) != 0) {
 		log_warnx("cannot create %s: %s", a->drivers_dir, strerror(-rc));
 		return 1;
 	}
@@ -183,15 +163,7 @@ run(struct agent *a)
 	 * apply anything before the broker speaks, unless it is off. */
 	a->applied_redirection = 1;
 	state_load(a);
-	if (a->conf.tray_socket.kind == ADDR_UNIX) {
-		char dir[sizeof(a->conf.tray_socket.path)], *slash;
-
-		snprintf(dir, sizeof(dir), "%s", a->conf.tray_socket.path);
-		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-			*slash = '\0';
-			(void)make_dir(dir, 0755);
-		}
-	}
+	(void)addr_make_dir(&a->conf.tray_socket);
 	uv_timer_init(a->loop, &a->retry);
 	a->retry.data = a;
 	uv_signal_init(a->loop, &sig_term);

@@ -23,26 +23,6 @@
 #include "statefile.h"
 #include "version.h"
 
-static int
-make_dirs(const char *dir, mode_t mode)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* --- signals -------------------------------------------------------------- */
 
 static uv_signal_t sig_term, sig_int, sig_hup;
@@ -129,27 +109,14 @@ run(struct broker *b)
 		log_warnx("%s", err);
 		return 2;
 	}
-	if ((rc = make_dirs(b->conf.state_dir, 0700)) != 0) {
+	if ((rc = statefile_mkdirs(b->conf.state_dir, 0700)) != 0) {
 		log_warnx("cannot create state_dir %s: %s", b->conf.state_dir,
 		    strerror(-rc));
 		return 1;
 	}
-	if (b->conf.listen.kind == ADDR_UNIX || b->conf.control.kind == ADDR_UNIX) {
-		char dir[PATH_MAX], *slash;
-
-		/* Socket folders such as /run/printredir are made on demand. */
-		for (int i = 0; i < 2; i++) {
-			const struct addr *a = i ? &b->conf.control : &b->conf.listen;
-
-			if (a->kind != ADDR_UNIX)
-				continue;
-			snprintf(dir, sizeof(dir), "%s", a->path);
-			if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-				*slash = '\0';
-				(void)make_dirs(dir, 0755);
-			}
-		}
-	}
+	/* Socket folders such as /run/printredir are made on demand. */
+	(void)addr_make_dir(&b->conf.listen);
+	(void)addr_make_dir(&b->conf.control);
 	broker_load_state(b);
 	if (drivers_init(&b->conf) != 0)
 		return 1;
