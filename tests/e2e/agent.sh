@@ -114,6 +114,36 @@ kill -HUP "$(agent_pid g1)"
 back() { [ "$(guest_queues | grep -vx my_office)" = "$(with_driver | grep -v -e '^net_office$' -e '^net_evil_')" ]; }
 check "redirection = yes installs them again" wait_for 20 back
 
+# --- the guest's cupsd goes away ----------------------------------------------------------------
+kill -TERM "$GUEST_PID"
+wait_for 10 bash -c "! kill -0 $GUEST_PID 2>/dev/null"
+lpadmin -h "$HOST" -p while_guest_down -E -v "ipp://$PS/printers/generic_pdf"
+unavailable() {
+	status_json | jq -r '.guests[] | select(.id == "g1") | .printers[] |
+		select(.name == "while_guest_down") | "\(.state) \(.detail)"' |
+		grep -q '^failed guest print service unavailable'
+}
+check "guest CUPS down: reported failed: guest print service unavailable" wait_for 15 unavailable
+cupsd -f -c "$GUEST_DIR/cupsd.conf" -s "$GUEST_DIR/cups-files.conf" >>"$W/guest-cupsd.log" 2>&1 &
+PIDS+=($!)
+installed_later() { lpstat -h "$GUEST" -p while_guest_down >/dev/null 2>&1; }
+check "and the work is done when it is back" wait_for 40 installed_later
+
+# --- an agent without the key ----------------------------------------------------------------------
+head -c 32 /dev/urandom | base64 >"$W/wrong-key"
+chmod 600 "$W/wrong-key"
+agent_conf intruder
+sed -i "s|^key_file = .*|key_file = $W/wrong-key|" "$W/agent-intruder.conf"
+before=$(guest_queues | wc -l)
+agent_start intruder
+check "an agent with the wrong key is refused with a clear message in its log" \
+	wait_for 10 grep -q 'peer refused us: authentication failed' "$W/agent-intruder.log"
+check "and in the broker's" grep -q 'authentication failed: agent "intruder" does not hold' "$W/broker.log"
+check "its status says why it is not connected" bash -c "
+	'$BUILD/guest-agent' status -c '$W/agent-intruder.conf' | grep -q 'not connected.*authentication failed'"
+check "it installs nothing" test "$(guest_queues | wc -l)" -eq "$before"
+agent_stop intruder
+
 # --- killed in the middle of a 20-printer install ------------------------------------------------
 agent_stop g1
 for i in $(seq -w 1 20); do

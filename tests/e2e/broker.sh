@@ -45,6 +45,17 @@ probe -i guest-a -n 1 -H >"$W/set1b"
 check "drivers a guest holds are not sent again" \
 	bash -c "awk -F'\t' '\$1 == \"set\" {exit \$4 != 0}' '$W/set1b'"
 
+# --- a peer without the key -------------------------------------------------------------
+head -c 32 /dev/urandom | base64 >"$W/wrong-key"
+chmod 600 "$W/wrong-key"
+"$BUILD/tests/probe" -a "unix:$W/broker.sock" -k "$W/wrong-key" -i intruder -o "$W" -t 5 \
+	>"$W/intruder.out" 2>&1
+check "a guest with the wrong key is refused with a clear message" \
+	grep -q "closed	peer refused us: authentication failed: agent \"intruder\" does not hold the broker's key" "$W/intruder.out"
+check "the broker logs the refusal" grep -q 'authentication failed: agent "intruder"' "$W/broker.log"
+serves() { probe -i guest-b -n 1 >/dev/null; }
+check "and keeps serving the others" serves
+
 # --- live changes --------------------------------------------------------------
 now_ms() { date +%s%3N; }
 # Runs a host change while a probe waits for the next generation; prints the
@@ -120,6 +131,12 @@ check "status shows the local printer as not redirected" jq -e --arg l "$HOST_LO
 	' "$W/status.json" >/dev/null
 "$BUILD/host-broker" status -c "$W/broker.conf" >"$W/status.txt"
 check "status prints a table" grep -q "^net_generic_pdf  *yes  *yes  *available" "$W/status.txt"
+
+# --- SIGHUP: redirect local printers too -----------------------------------------------------
+sed -i 's/^name = e2e-host$/name = e2e-host\nredirect_local = yes/' "$W/broker.conf"
+kill -HUP "$BROKER_PID"
+local_offered() { probe -i guest-l -n 1 -t 5 | grep -q "^printer	$HOST_LOCAL_QUEUE	"; }
+check "redirect_local = yes (SIGHUP) offers the local printer too" wait_for 10 local_offered
 
 # --- restart, and the direct printer without a driver database ----------------------
 broker_stop
