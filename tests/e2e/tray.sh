@@ -17,7 +17,21 @@ export DISPLAY=:$d
 Xvfb "$DISPLAY" -screen 0 1024x600x24 -nolisten tcp >"$W/xvfb.log" 2>&1 &
 PIDS+=($!)
 wait_for 10 test -e "/tmp/.X11-unix/X$d" || { echo "FAIL: Xvfb did not start"; exit 1; }
-eval "$(dbus-daemon --session --fork --print-address=1 --print-pid=1 |
+# A session bus without service files: D-Bus must not auto-start a second
+# notification daemon (with the default configuration) behind our dunst.
+cat >"$W/session.conf" <<BUS
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=$W</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+BUS
+eval "$(dbus-daemon --config-file="$W/session.conf" --fork --print-address=1 --print-pid=1 |
 	{ read -r a; read -r p; echo "export DBUS_SESSION_BUS_ADDRESS='$a'; BUS_PID=$p"; })"
 PIDS+=("$BUS_PID")
 cat >"$W/pick" <<'PICK'
