@@ -22,7 +22,7 @@ OBJ := $(BUILD)/obj
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 
 # Debian packages the build, the tests and the sandbox need.
-DEBS := build-essential pkg-config jq libcups2-dev cups-daemon cups-client cups \
+DEBS := build-essential pkg-config jq procps iproute2 libcups2-dev cups-daemon cups-client cups \
 	openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
 	libinih-dev libjson-c-dev libssl-dev zlib1g-dev libnotify-dev \
 	xvfb dunst dbus imagemagick fonts-dejavu-core
