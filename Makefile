@@ -64,9 +64,10 @@ COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/printredir.pb-c.o
 LIBCOMMON := $(BUILD)/libcommon.a
 
 BROKER_SRC := $(wildcard host-broker/*.c)
-AGENT_SRC := $(filter-out guest-agent/guest-tray.c,$(wildcard guest-agent/*.c))
+AGENT_SRC := $(filter-out guest-agent/guest-tray.c guest-agent/backend.c,$(wildcard guest-agent/*.c))
 PROGRAMS := $(if $(BROKER_SRC),$(BUILD)/host-broker) $(if $(AGENT_SRC),$(BUILD)/guest-agent) \
-	$(if $(wildcard guest-agent/guest-tray.c),$(BUILD)/guest-tray)
+	$(if $(wildcard guest-agent/guest-tray.c),$(BUILD)/guest-tray) \
+	$(if $(wildcard guest-agent/backend.c),$(BUILD)/printredir-backend)
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -134,6 +135,11 @@ $(BUILD)/guest-tray: $(OBJ)/guest-agent/guest-tray.o $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(NOTIFY_LIBS) $(LIBS)
 
+# The guest queues' CUPS backend: plain C, no library.
+$(BUILD)/printredir-backend: $(OBJ)/guest-agent/backend.o
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
 # Unit suites: one program per tests/test_*.c, sharing tests/runner.c.  The
 # daemons' modules (all but main.o) are archives, so a suite pulls in only
 # the objects it uses.
@@ -199,16 +205,20 @@ deps:
 	else echo "deps: all Debian packages present"; fi
 
 SYSCONFDIR ?= /etc
+# CUPS looks for backends here, whatever PREFIX is.
+CUPS_SERVERBIN ?= $(shell cups-config --serverbin 2>/dev/null || echo /usr/lib/cups)
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/xdg/autostart
-	install -m 0755 $(filter-out $(BUILD)/guest-tray,$(PROGRAMS)) $(DESTDIR)$(SBINDIR)/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/xdg/autostart \
+		$(DESTDIR)$(CUPS_SERVERBIN)/backend
+	install -m 0755 $(BUILD)/host-broker $(BUILD)/guest-agent $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/guest-tray $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/printredir-backend $(DESTDIR)$(CUPS_SERVERBIN)/backend/printredir
 	install -m 0644 guest-agent/printredir-tray.desktop $(DESTDIR)$(SYSCONFDIR)/xdg/autostart/
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/host-broker $(DESTDIR)$(SBINDIR)/guest-agent \
-		$(DESTDIR)$(BINDIR)/guest-tray \
+		$(DESTDIR)$(BINDIR)/guest-tray $(DESTDIR)$(CUPS_SERVERBIN)/backend/printredir \
 		$(DESTDIR)$(SYSCONFDIR)/xdg/autostart/printredir-tray.desktop
 
 fuzz: $(LIBCOMMON)

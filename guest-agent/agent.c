@@ -29,6 +29,7 @@ static const struct conf_key agent_keys[] = {
 	{ "agent", "state_dir", CONF_STRING, OFF(state_dir), "/var/lib/printredir/agent", 0, 0, 0, 0 },
 	{ "agent", "guest_id", CONF_STRING, OFF(guest_id), "", 0, 0, 0, 1 },
 	{ "agent", "redirection", CONF_BOOL, OFF(redirection), "yes", 0, 0, 0, 0 },
+	{ "agent", "backend", CONF_STRING, OFF(backend), "printredir", 0, 0, 0, 0 },
 	{ "agent", "filter_dir", CONF_STRING, OFF(filter_dir), "/usr/lib/cups/filter", 0, 0, 0, 0 },
 	{ "agent", "allow_commands", CONF_STRING, OFF(allow_commands), "", 0, 0, 0, 1 },
 	{ "agent", "max_ppd", CONF_INT, OFF(max_ppd), "4194304", 1024, 1 << 28, 0, 0 },
@@ -86,6 +87,12 @@ agent_load_conf(const char *path, struct agent_conf *conf, char *err,
 			agent_free_conf(conf);
 			return -EINVAL;
 		}
+	}
+	if (strcmp(conf->backend, "printredir") != 0 && strcmp(conf->backend, "ipp") != 0) {
+		snprintf(err, errlen, "%s: backend must be printredir or ipp, not \"%.64s\"",
+		    path, conf->backend);
+		agent_free_conf(conf);
+		return -EINVAL;
 	}
 	return 0;
 }

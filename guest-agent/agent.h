@@ -37,6 +37,7 @@ struct agent_conf {
 	char *state_dir;
 	char *guest_id;			/* "" = host name */
 	int redirection;
+	char *backend;			/* "printredir" or "ipp" */
 	char *filter_dir;		/* where the guest's CUPS filters live */
 	char *allow_commands;		/* SHA-256 hex of allowed command templates */
 	long long max_ppd;		/* bytes */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cups/cups.h>
 
@@ -247,10 +248,34 @@ ipp_ok(ipp_t *resp)
 	return resp != NULL && ippGetStatusCode(resp) <= IPP_STATUS_OK_CONFLICTING;
 }
 
+/*
+ * The guest queue's device URI: through the printredir backend (see
+ * backend.c), which sends the driver's output to the host queue marked raw,
+ * or the host queue's URI itself (backend = ipp).
+ */
+static int
+device_uri(const struct agent_conf *conf, const struct want *w, char *out,
+    size_t outlen)
+{
+	static const char *const schemes[] = { "ipp://", "ipps://", "http://", "https://" };
+
+	if (strcmp(conf->backend, "printredir") != 0) {
+		snprintf(out, outlen, "%s", w->uri);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		if (strncasecmp(w->uri, schemes[i], strlen(schemes[i])) == 0) {
+			snprintf(out, outlen, "printredir:%s", w->uri);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 /* Adds or updates queue w->name with the checked PPD at ppd_path. */
 static int
-put_queue(http_t *http, const struct want *w, const char *ppd_path,
-    const char *mark, char *err, size_t errlen)
+put_queue(http_t *http, const struct want *w, const char *dev,
+    const char *ppd_path, const char *mark, char *err, size_t errlen)
 {
 	char uri[1024];
 	ipp_t *req, *resp;
@@ -262,7 +287,7 @@ put_queue(http_t *http, const struct want *w, const char *ppd_path,
 	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL, uri);
 	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
 	    NULL, cupsUser());
-	ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_URI, "device-uri", NULL, w->uri);
+	ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_URI, "device-uri", NULL, dev);
 	ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_TEXT, "printer-info", NULL,
 	    w->info && *w->info ? w->info : w->name);
 	if (w->location && *w->location)
@@ -355,17 +380,23 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct want *w,
 	};
 	char hex[HASH_HEX_LEN], path[4200], err[1024], nick[256], mark[256];
 	char want_mark_d[MARK_HASH + 1], have_d[MARK_HASH + 1], u[MARK_HASH + 1];
-	char policy[8400], *ppd = NULL;
+	char policy[8400], dev[CODEC_MAX_STRING + 16], *ppd = NULL;
 	const char *known;
 	size_t len = 0;
 	int rc;
 
 	hash_hex(w->sha, hex);
+	if (device_uri(conf, w, dev, sizeof(dev)) != 0) {
+		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
+		    NULL, 0, "the host queue's URI %.200s is not ipp, ipps, http or "
+		    "https, which the printredir backend needs", w->uri);
+		return;
+	}
 	if (own != NULL) {
 		/* Unchanged since we made it: nothing to do. */
 		snprintf(want_mark_d, sizeof(want_mark_d), "%.*s", MARK_HASH, hex);
 		mark_field(own->mark, 'd', have_d);
-		short_hash(w->uri, u);
+		short_hash(dev, u);
 		mark_field(own->mark, 'u', mark);
 		if (strcmp(want_mark_d, have_d) == 0 && strcmp(u, mark) == 0) {
 			add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED,
@@ -401,8 +432,8 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct want *w,
 	}
 	(void)ppd_check_parse(ppd, len, nick, sizeof(nick), err, sizeof(err));
 	free(ppd);
-	make_mark(w->uri, w->sha, nick, mark, sizeof(mark));
-	if (put_queue(http, w, path, mark, err, sizeof(err)) != 0) {
+	make_mark(dev, w->sha, nick, mark, sizeof(mark));
+	if (put_queue(http, w, dev, path, mark, err, sizeof(err)) != 0) {
 		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
 		    NULL, 0, "%s", err);
 		return;

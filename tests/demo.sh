@@ -6,6 +6,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 export JETDIRECT=$BUILD/tests/jetdirect
+export PRINTREDIR_BACKEND=$BUILD/printredir-backend
 SANDBOX=$TOP/tests/sandbox/sandbox
 KEEP=${KEEP:-}
 
@@ -123,7 +124,7 @@ if wait_for 60 arrived; then
 	grep -aq '%PDF-' "$f" && what="PDF"
 	head -c 4096 "$f" | grep -aq '@PJL' && what="$what behind a PJL header"
 	note "arrived at the print server's device: $(basename "$f"), $(stat -c %s "$f") bytes of $what"
-	note "(rendered in the guest with the print server's driver, delivered through the host's queue)"
+	note "(rendered once, in the guest, with the print server's driver; sent raw through the host's queue)"
 else
 	note "the job did not arrive within 60 s (see $W/world/*/log)"
 fi

@@ -92,8 +92,15 @@ START_TEST(config_defaults_and_errors)
 	ck_assert_int_eq(c.max_deferrals, 3);
 	ck_assert_int_eq(c.apps_uid_min, 1000);
 	ck_assert_str_eq(c.filter_dir, "/usr/lib/cups/filter");
+	ck_assert_str_eq(c.backend, "printredir");
 	ck_assert_int_eq(c.broker.kind, ADDR_UNIX);
 	agent_free_conf(&c);
+
+	ck_assert_int_eq(load("[agent]\nbackend = ipp\n", &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.backend, "ipp");
+	agent_free_conf(&c);
+	ck_assert_int_eq(load("[agent]\nbackend = lpd\n", &c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "backend must be printredir or ipp, not \"lpd\""));
 
 	/* An empty command means the printers need no restart. */
 	ck_assert_int_eq(load("[restart]\ncommand =\n", &c, err, sizeof(err)), 0);
