@@ -3,8 +3,11 @@
 # could observe, and cleans up on every exit path.
 #
 #   check NAME CMD...     runs CMD; prints "PASS: NAME" or "FAIL: NAME"
-#   world_start           starts the sandbox in $W/world and sources its env
-#   broker_start [CONF]   starts build/host-broker, waits for its socket
+#   world_start [GUESTS]  starts the sandbox (GUESTS guest cupsd, default 1)
+#                         in $W/world and sources its env
+#   broker_conf LINES     writes $W/broker.conf; broker_start starts the broker
+#   agent_conf ID LINES   writes $W/agent-ID.conf for the guest at
+#                         ${AGENT_CUPS:-$GUEST}; agent_start ID starts it
 #   wait_for SECS CMD...  polls CMD every 0.1 s until it succeeds
 #   finish                prints the summary line and exits 0/1
 
@@ -14,6 +17,8 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 SANDBOX=$TOP/tests/sandbox/sandbox
 export JETDIRECT=$BUILD/tests/jetdirect
+# The guests' CUPS get the printredir backend the agent's queues print through.
+export PRINTREDIR_BACKEND=$BUILD/printredir-backend
 PASSED=0 FAILED=0
 PIDS=()
 
@@ -36,9 +41,15 @@ cleanup() {
 	done
 	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+	if [ "$FAILED" -gt 0 ] || [ -n "${KEEP_E2E:-}" ]; then
+		# The world goes, its cupsd logs and the jobs received stay.
+		for f in "$W"/world/*/log "$W"/world/*output; do
+			[ -d "$f" ] && mkdir -p "$W/kept" && cp -r "$f" "$W/kept/$(basename "$(dirname "$f")")-$(basename "$f")"
+		done
+	fi
 	[ -d "$W/world" ] && "$SANDBOX" stop "$W/world" >/dev/null 2>&1
 	if [ "$FAILED" -gt 0 ] || [ -n "${KEEP_E2E:-}" ]; then
-		echo "logs kept in $W"
+		echo "logs kept in $W (cupsd logs and received jobs in $W/kept)"
 	else
 		rm -rf "$W"
 	fi
@@ -69,7 +80,7 @@ wait_for() {
 }
 
 world_start() {
-	"$SANDBOX" start "$W/world" >"$W/sandbox.log" 2>&1 || {
+	SANDBOX_GUESTS=${1:-1} "$SANDBOX" start "$W/world" >"$W/sandbox.log" 2>&1 || {
 		cat "$W/sandbox.log"
 		echo "FAIL: the sandbox did not start"
 		exit 1
@@ -136,7 +147,7 @@ agent_conf() {	# agent_conf ID [extra lines...]
 	cat >"$W/agent-$id.conf" <<CONF
 [agent]
 broker = unix:$W/broker.sock
-cups = $GUEST
+cups = ${AGENT_CUPS:-$GUEST}
 key_file = $W/key
 state_dir = $W/agent-$id
 guest_id = $id
@@ -151,6 +162,7 @@ CONF
 agent_start() {	# agent_start ID
 	"$BUILD/guest-agent" -d -c "$W/agent-$1.conf" >>"$W/agent-$1.log" 2>&1 &
 	echo $! >"$W/agent-$1.pid"
+	disown $!	# its pid file tracks it (a restart command may replace it)
 }
 
 agent_pid() { cat "$W/agent-$1.pid"; }
@@ -163,9 +175,9 @@ agent_stop() {	# agent_stop ID [SIGNAL]
 	rm -f "$W/agent-$1.pid"
 }
 
-# Names of the guest's queues, sorted, one a line.
-guest_queues() {
-	lpstat -h "$GUEST" -p 2>/dev/null | awk '$1 == "printer" {print $2}' | sort
+# Names of a guest's queues (default: the first guest's), sorted, one a line.
+guest_queues() {	# guest_queues [SERVER]
+	lpstat -h "${1:-$GUEST}" -p 2>/dev/null | awk '$1 == "printer" {print $2}' | sort
 }
 
 # The state the broker has for a guest's printer ("" when none).
@@ -180,3 +192,46 @@ guest_synced() {	# guest_synced ID
 		'.broker.generation as $b | $b >= 1 and ([.guests[] | select(.id == $g) |
 		 .connected and .generation >= $b] | any)' >/dev/null 2>&1
 }
+
+# The host queues the broker redirects with a driver, sorted.
+with_driver() {
+	status_json | jq -r '.printers[] | select(.redirected and .driver == "available") | .name' | sort
+}
+
+# The SHA-256 of the command templates of the print server's foomatic
+# drivers, for allow_commands: the administrator read and trusts them.
+foomatic_allow() {
+	local q
+	for q in $PRINTSERVER_FOOMATIC_QUEUES; do
+		"$BUILD/guest-agent" ppd-hashes "$PRINTSERVER_DIR/ppd/$q.ppd"
+	done | awk '{print $1}' | sort -u | tr '\n' ' '
+}
+
+# The usual start: a world, the broker serving the print server's drivers,
+# and agent g1 (trusting the foomatic drivers) synced with it.
+start_all() {
+	world_start "$@"
+	broker_conf "print_server = $PS"
+	broker_start || exit 1
+	agent_conf g1 "allow_commands = $(foomatic_allow)"
+	agent_start g1
+	check "the agent reports to the broker" wait_for 30 guest_synced g1
+}
+
+now_ms() { date +%s%3N; }
+
+# Runs CHANGE (a function or command without arguments), then polls COND
+# every 20 ms for up to 5 s; prints the milliseconds from the end of the
+# change until COND held, or "timeout".
+follow_ms() {	# follow_ms CHANGE COND...
+	local t0 i
+	"$1" >/dev/null
+	shift
+	t0=$(now_ms)
+	for ((i = 0; i < 250; i++)); do
+		"$@" && { echo $(($(now_ms) - t0)); return; }
+		sleep 0.02
+	done
+	echo timeout
+}
+within_1s() { [ "$1" != timeout ] && [ "$1" -lt 1000 ]; }

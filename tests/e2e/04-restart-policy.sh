@@ -1,7 +1,8 @@
 #!/bin/bash
-# The restart policy with the real broker and agent: silent when no
-# application runs, prompted, deferred and forced when one does, and "done"
-# after the (simulated) new boot.
+# Scenario 4, the restart policy with the real broker and agent: silent
+# when no application runs; prompted, deferred and forced when one does;
+# "done" after the (simulated) new boot; a failing restart command is
+# reported failed and tried again.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -83,7 +84,7 @@ check "deferrals are reported" bash -c "[ \"\$('$BUILD/host-broker' status -c '$
 	jq '.guests[] | select(.id == \"busy\") | .deferrals')\" -ge 2 ]"
 
 # --- restart now ---------------------------------------------------------------------------
-kill "$tray"
+kill "$tray" 2>/dev/null	# it may have left with the agent it served
 "$BUILD/tests/fake-tray" -s "$W/tray-busy.sock" -a now >"$W/tray-now.out" 2>&1 &
 PIDS+=($!)
 sleep 1
@@ -99,5 +100,21 @@ gone() { ! lpstat -h "$GUEST" -p restart_now >/dev/null 2>&1; }
 wait_for 15 gone
 sleep 1
 check "removing a printer needs no restart" test "$(calls busy)" -eq "$n"
+
+# --- the restart command fails -----------------------------------------------------------
+agent_stop busy
+pkill -u $APP_UID	# nothing running: the restart is silent
+restart_conf failing 2s 3 1h 2s
+touch "$W/restart-failing.fail"
+agent_start failing
+wait_for 30 guest_synced failing
+lpadmin -h "$HOST" -p failing_new -E -v "ipp://$PS/printers/generic_pdf"
+failed_with_status() {
+	status_json | jq -r '.guests[] | select(.id == "failing") | "\(.restart) \(.restart_detail)"' |
+		grep -q '^failed .*exited with status 3; trying again'
+}
+check "a failing restart command is reported failed, with its exit status" wait_for 30 failed_with_status
+check "it is tried again after defer_interval, and then the restart is done" wait_for 20 phase_is failing done
+check "two calls: the failed one and the one that worked" test "$(calls failing)" -eq 2
 
 finish

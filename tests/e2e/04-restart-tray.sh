@@ -1,9 +1,10 @@
 #!/bin/bash
-# The tray helper for real: a private D-Bus session bus, Xvfb, the dunst
-# notification daemon and build/guest-tray.  The restart prompt appears as a
-# notification (a screenshot is saved), and "Restart now" is chosen through
-# dunst's context menu, whose dmenu is a script that picks that action; the
-# answer must reach the agent, which then restarts the workspace.
+# Scenario 4, the restart prompt in a real desktop session: a private D-Bus
+# session bus, Xvfb, the dunst notification daemon and build/guest-tray.
+# The restart prompt appears as a notification (a screenshot is saved), and
+# "Restart now" is chosen through dunst's context menu, whose dmenu is a
+# script that picks that action; the answer must reach the agent, which then
+# restarts the workspace.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 

@@ -1,0 +1,63 @@
+#!/bin/bash
+# Scenario 1, first-time setup: only the host's network printers arrive in
+# the guest, each with the print server's PPD, and the broker has one status
+# report for each.
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+start_all
+
+network=$(printf '%s\n' $HOST_NETWORK_QUEUES "$HOST_DIRECT_QUEUE" | sort)
+redirected=$(status_json | jq -r '.printers[] | select(.redirected) | .name' | sort)
+check "the broker redirects exactly the host's network printers" test "$redirected" = "$network"
+expected=$(grep -vx "net_$PRINTSERVER_RAW_QUEUE" <<<"$network")
+check "the guest has exactly the network printers that have a driver" \
+	test "$(guest_queues)" = "$expected"
+check "the local host printer is absent from the guest" \
+	bash -c "! lpstat -h '$GUEST' -p '$HOST_LOCAL_QUEUE' >/dev/null 2>&1"
+
+same_ppds() {
+	local q ok=0
+	for q in $PRINTSERVER_QUEUES; do
+		cmp -s "$GUEST_DIR/ppd/net_$q.ppd" "$PRINTSERVER_DIR/ppd/$q.ppd" ||
+			{ echo "  net_$q: guest PPD differs from the print server's"; ok=1; }
+	done
+	return $ok
+}
+check "each guest PPD is byte-identical to the print server's" same_ppds
+nick() { sed -n 's/^\*NickName: *"\(.*\)"/\1/p' "$1"; }
+check "the direct printer's driver is the model's, from the driver database" \
+	test "$(nick "$GUEST_DIR/ppd/$HOST_DIRECT_QUEUE.ppd")" = "$(nick "$HOST_DIR/ppd/$HOST_DIRECT_QUEUE.ppd")"
+prints_to_host() {
+	local q ok=0
+	for q in $expected; do
+		lpstat -h "$GUEST" -v "$q" | grep -q "^device for $q: printredir:ipp://$HOST/printers/$q\$" ||
+			{ echo "  $q does not print to its host queue"; ok=1; }
+	done
+	return $ok
+}
+check "every guest queue prints to its host queue, through the printredir backend" prints_to_host
+
+status_json >"$W/status.json"
+check "one status report for each redirected printer" test "$(jq -r '
+	.guests[] | select(.id == "g1") | .printers[].name' "$W/status.json" | sort)" = "$network"
+check "each installed queue is reported installed" test "$(jq -r '
+	.guests[] | select(.id == "g1") | .printers[] | select(.state == "installed") | .name
+	' "$W/status.json" | sort)" = "$expected"
+check "the agent's own status lists the same" test "$("$BUILD/guest-agent" status \
+	-c "$W/agent-g1.conf" | awk '$2 == "installed" {print $1}' | sort)" = "$expected"
+
+check "status --json is valid JSON with the documented fields" jq -e '
+	(.broker | has("version") and has("generation")) and
+	(.printers | length > 0) and
+	(.printers[0] | has("name") and has("device_uri") and has("network") and
+	  has("redirected") and has("driver") and has("driver_sha256") and
+	  has("make_model") and has("detail")) and
+	(.guests | map(select(.id == "g1")) | length == 1) and
+	(.guests[0] | has("id") and has("connected") and has("last_seen") and
+	  has("generation") and has("restart") and has("deferrals") and has("printers"))
+	' "$W/status.json" >/dev/null
+"$BUILD/host-broker" status -c "$W/broker.conf" >"$W/status.txt"
+check "status prints a table" grep -q "^net_generic_pdf  *yes  *yes  *available" "$W/status.txt"
+
+finish

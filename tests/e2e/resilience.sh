@@ -1,0 +1,61 @@
+#!/bin/bash
+# Beyond the numbered scenarios: what goes wrong on real machines.  The
+# host's cupsd and the guest's cupsd go away and come back, and the agent is
+# killed in the middle of a 20-printer install.
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+start_all
+
+# --- the host's cupsd goes away and comes back ----------------------------------------
+kill -TERM "$HOST_PID"
+wait_for 10 bash -c "! kill -0 $HOST_PID 2>/dev/null"
+host_error() { status_json | jq -e '.broker.error != null' >/dev/null; }
+check "host CUPS going away shows in the broker's status" wait_for 10 host_error
+check "and the guest keeps its printers meanwhile" test "$(guest_queues)" = "$(status_json |
+	jq -r '.printers[] | select(.redirected and .driver == "available") | .name' | sort)"
+cupsd -f -c "$HOST_DIR/cupsd.conf" -s "$HOST_DIR/cups-files.conf" >>"$W/host-cupsd.log" 2>&1 &
+PIDS+=($!)
+host_up() { lpstat -h "$HOST" -r >/dev/null 2>&1 && lpstat -h "$HOST" -p >/dev/null 2>&1; }
+wait_for 20 host_up
+lpadmin -h "$HOST" -p after_comeback -E -v "ipp://$PS/printers/generic_pdf"
+arrived() { lpstat -h "$GUEST" -p after_comeback >/dev/null 2>&1; }
+check "after it comes back, host changes reach the guest again" wait_for 20 arrived
+check "and the error is gone from status" bash -c "'$BUILD/host-broker' status -c '$W/broker.conf' --json |
+	jq -e '.broker.error == null' >/dev/null"
+
+# --- the guest's cupsd goes away ----------------------------------------------------------
+kill -TERM "$GUEST_PID"
+wait_for 10 bash -c "! kill -0 $GUEST_PID 2>/dev/null"
+lpadmin -h "$HOST" -p while_guest_down -E -v "ipp://$PS/printers/generic_pdf"
+unavailable() {
+	status_json | jq -r '.guests[] | select(.id == "g1") | .printers[] |
+		select(.name == "while_guest_down") | "\(.state) \(.detail)"' |
+		grep -q '^failed guest print service unavailable'
+}
+check "guest CUPS down: reported failed: guest print service unavailable" wait_for 15 unavailable
+cupsd -f -c "$GUEST_DIR/cupsd.conf" -s "$GUEST_DIR/cups-files.conf" >>"$W/guest-cupsd.log" 2>&1 &
+PIDS+=($!)
+installed_later() { lpstat -h "$GUEST" -p while_guest_down >/dev/null 2>&1; }
+check "and the work is done when it is back" wait_for 40 installed_later
+
+# --- killed in the middle of a 20-printer install ------------------------------------------
+agent_stop g1
+for i in $(seq -w 1 20); do
+	lpadmin -h "$HOST" -p "bulk_$i" -E -v "ipp://$PS/printers/generic_pdf"
+done
+sleep 1
+agent_start g1
+wait_for 20 bash -c "lpstat -h '$GUEST' -p 2>/dev/null | grep -q bulk_"
+agent_stop g1 KILL
+n_mid=$(guest_queues | grep -c bulk_)
+agent_start g1
+check "the agent killed mid-install (at $n_mid of 20) converges after a restart" wait_for 60 guest_synced g1
+check "with exactly 20 bulk queues" test "$(guest_queues | grep -c '^bulk_')" -eq 20
+check "all 20 reports reach the broker" bash -c "
+	[ \$('$BUILD/host-broker' status -c '$W/broker.conf' --json |
+	jq '[.guests[] | select(.id == \"g1\") | .printers[] | select((.name | startswith(\"bulk_\")) and .state == \"installed\")] | length') -eq 20 ]"
+check "no duplicate queue for any host printer" bash -c "
+	[ -z \"\$(lpstat -h '$GUEST' -v | awk '{print \$NF}' | sort | uniq -d)\" ]"
+
+finish
