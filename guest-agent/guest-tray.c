@@ -23,6 +23,7 @@
 #include <libnotify/notify.h>
 
 #include "addr.h"
+#include "jsonget.h"
 #include "version.h"
 
 #define RECONNECT_S 2
@@ -108,9 +109,9 @@ show(const char *summary, const char *body, int64_t id, int actions)
 static const char *
 jstr(json_object *o, const char *key)
 {
-	json_object *v;
+	const char *v = jget_str(o, key);
 
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+	return v ? v : "";
 }
 
 static void

@@ -13,6 +13,7 @@
 #include <json.h>
 
 #include "agent.h"
+#include "jsonget.h"
 #include "log.h"
 #include "statefile.h"
 
@@ -117,20 +118,9 @@ state_save(const struct agent *a)
 static char *
 jdup(json_object *o, const char *key)
 {
-	json_object *v;
+	const char *v = jget_str(o, key);
 
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return strdup("");
-	return strdup(json_object_get_string(v));
-}
-
-static int64_t
-jint(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+	return strdup(v ? v : "");
 }
 
 int
@@ -154,9 +144,9 @@ state_load(struct agent *a)
 		json_object_put(doc);
 		return 0;
 	}
-	a->want_gen = (uint64_t)jint(doc, "want_generation");
-	a->applied_gen = (uint64_t)jint(doc, "applied_generation");
-	a->report_pending = (int)jint(doc, "report_pending");
+	a->want_gen = (uint64_t)jget_int(doc, "want_generation");
+	a->applied_gen = (uint64_t)jget_int(doc, "applied_generation");
+	a->report_pending = (int)jget_int(doc, "report_pending");
 	{
 		json_object *v;
 
@@ -180,7 +170,7 @@ state_load(struct agent *a)
 			w->info = jdup(o, "info");
 			w->location = jdup(o, "location");
 			w->detail = jdup(o, "detail");
-			w->driver = (int)jint(o, "driver");
+			w->driver = (int)jget_int(o, "driver");
 			if (w->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE &&
 			    (hex == NULL || hash_from_hex(hex, w->sha) != 0))
 				w->driver = PRINTREDIR__DRIVER_STATE__DRIVER_MISSING;
@@ -198,7 +188,7 @@ state_load(struct agent *a)
 			struct result *r = &a->results[a->nresults++];
 
 			r->name = jdup(o, "name");
-			r->state = (int)jint(o, "state");
+			r->state = (int)jget_int(o, "state");
 			r->detail = jdup(o, "detail");
 			r->queue = jdup(o, "queue");
 		}
@@ -208,13 +198,13 @@ state_load(struct agent *a)
 		struct restart *r = &a->restart;
 		char *s;
 
-		r->phase = (int)jint(arr, "phase");
-		r->generation = (uint64_t)jint(arr, "generation");
-		r->deferrals = (uint32_t)jint(arr, "deferrals");
-		r->until = jint(arr, "until");
-		r->first_prompt = jint(arr, "first_prompt");
-		r->requested_at = jint(arr, "requested_at");
-		r->report_pending = (int)jint(arr, "report_pending");
+		r->phase = (int)jget_int(arr, "phase");
+		r->generation = (uint64_t)jget_int(arr, "generation");
+		r->deferrals = (uint32_t)jget_int(arr, "deferrals");
+		r->until = jget_int(arr, "until");
+		r->first_prompt = jget_int(arr, "first_prompt");
+		r->requested_at = jget_int(arr, "requested_at");
+		r->report_pending = (int)jget_int(arr, "report_pending");
 		if ((s = jdup(arr, "boot_id")) != NULL)
 			snprintf(r->boot_id, sizeof(r->boot_id), "%s", s);
 		free(s);

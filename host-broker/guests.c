@@ -14,6 +14,7 @@
 #include <json.h>
 
 #include "broker.h"
+#include "jsonget.h"
 #include "log.h"
 #include "peer.h"
 #include "statefile.h"
@@ -146,25 +147,6 @@ save(void)
 	json_object_put(arr);
 }
 
-static const char *
-jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int64_t
-jint(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
-}
-
 static void
 load(void)
 {
@@ -188,18 +170,18 @@ load(void)
 	}
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i), *ps;
-		const char *id = jstr(o, "id");
+		const char *id = jget_str(o, "id");
 		struct guest *g;
 
 		if (id == NULL || guest_find(id) || (g = guest_add(id)) == NULL)
 			continue;
-		g->last_seen = jint(o, "last_seen");
-		g->generation = (uint64_t)jint(o, "generation");
-		g->restart = (int)jint(o, "restart");
-		g->deferrals = (uint32_t)jint(o, "deferrals");
-		g->restart_until = jint(o, "restart_until");
-		if (jstr(o, "restart_detail"))
-			g->restart_detail = strdup(jstr(o, "restart_detail"));
+		g->last_seen = jget_int(o, "last_seen");
+		g->generation = (uint64_t)jget_int(o, "generation");
+		g->restart = (int)jget_int(o, "restart");
+		g->deferrals = (uint32_t)jget_int(o, "deferrals");
+		g->restart_until = jget_int(o, "restart_until");
+		if (jget_str(o, "restart_detail"))
+			g->restart_detail = strdup(jget_str(o, "restart_detail"));
 		if (!json_object_object_get_ex(o, "printers", &ps) ||
 		    !json_object_is_type(ps, json_type_array))
 			continue;
@@ -207,12 +189,12 @@ load(void)
 		for (size_t j = 0; g->printers && j < json_object_array_length(ps); j++) {
 			json_object *p = json_object_array_get_idx(ps, j);
 
-			if (jstr(p, "name") == NULL)
+			if (jget_str(p, "name") == NULL)
 				continue;
-			g->printers[g->nprinters].name = strdup(jstr(p, "name"));
-			g->printers[g->nprinters].state = (int)jint(p, "state");
-			g->printers[g->nprinters].detail = strdup(jstr(p, "detail") ?
-			    jstr(p, "detail") : "");
+			g->printers[g->nprinters].name = strdup(jget_str(p, "name"));
+			g->printers[g->nprinters].state = (int)jget_int(p, "state");
+			g->printers[g->nprinters].detail = strdup(jget_str(p, "detail") ?
+			    jget_str(p, "detail") : "");
 			g->nprinters++;
 		}
 	}
