@@ -300,8 +300,11 @@ put_queue(http_t *http, const struct want *w, const char *dev,
 	resp = cupsDoFileRequest(http, req, "/admin/", ppd_path);
 	ok = ipp_ok(resp);
 	if (!ok)
-		snprintf(err, errlen, "the guest's CUPS refused the queue: %s",
-		    cupsLastErrorString());
+		snprintf(err, errlen, "the guest's CUPS refused the queue: %s%s",
+		    cupsLastErrorString(), strncmp(dev, "printredir:", 11) == 0 &&
+		    strstr(cupsLastErrorString(), "scheme") ? " (the printredir "
+		    "backend is not installed in the guest's CUPS: make install, or "
+		    "set backend = ipp)" : "");
 	ippDelete(resp);
 	return ok ? 0 : -EIO;
 }

@@ -1,11 +1,12 @@
 #!/bin/bash
 # Beyond the numbered scenarios: what goes wrong on real machines.  The
-# host's cupsd and the guest's cupsd go away and come back, and the agent is
-# killed in the middle of a 20-printer install.
+# host's cupsd and the guest's cupsd go away and come back, the agent is
+# killed in the middle of a 20-printer install, and a guest's CUPS lacks the
+# printredir backend.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-start_all
+start_all 2
 
 # --- the host's cupsd goes away and comes back ----------------------------------------
 kill -TERM "$HOST_PID"
@@ -57,5 +58,17 @@ check "all 20 reports reach the broker" bash -c "
 	jq '[.guests[] | select(.id == \"g1\") | .printers[] | select((.name | startswith(\"bulk_\")) and .state == \"installed\")] | length') -eq 20 ]"
 check "no duplicate queue for any host printer" bash -c "
 	[ -z \"\$(lpstat -h '$GUEST' -v | awk '{print \$NF}' | sort | uniq -d)\" ]"
+
+# --- a guest whose CUPS lacks the printredir backend ---------------------------------------
+rm "$GUEST2_DIR/serverbin/backend/printredir"
+AGENT_CUPS=$GUEST2_SERVER agent_conf nobackend
+agent_start nobackend
+says_why() {
+	status_json | jq -r '.guests[] | select(.id == "nobackend") | .printers[] |
+		select(.name == "net_generic_pdf") | "\(.state) \(.detail)"' |
+		grep -q '^failed .*printredir backend is not installed.*make install, or set backend = ipp'
+}
+check "an agent whose guest lacks the printredir backend says so, and what to do" wait_for 20 says_why
+check "and installs nothing there" test -z "$(guest_queues "$GUEST2_SERVER")"
 
 finish
