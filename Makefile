@@ -25,7 +25,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 DEBS := build-essential pkg-config jq procps iproute2 libcups2-dev cups-daemon cups-client cups \
 	openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
 	libinih-dev libjson-c-dev libssl-dev zlib1g-dev libnotify-dev \
-	xvfb dunst dbus imagemagick fonts-dejavu-core
+	xvfb dunst dbus imagemagick fonts-dejavu-core shellcheck
 
 PKGS := inih json-c libuv libprotobuf-c openssl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

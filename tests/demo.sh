@@ -130,7 +130,7 @@ else
 fi
 
 say "The restart decision"
-restarted() { [ "$(status --json | jq -r '.guests[0].restart')" = done ]; }
+restarted() { [ "$(status --json | jq -r '.guests[0].restart')" = "done" ]; }
 wait_for 20 restarted
 note "$(grep -m1 'restart restarting' "$W/agent-guest1.log" | sed 's/.*restart restarting: //')"
 note "the demo's restart command simulated a new boot; after it the agent reported: $(status --json | jq -r '.guests[0].restart + " (" + .guests[0].restart_detail + ")"')"

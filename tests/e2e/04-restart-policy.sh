@@ -41,7 +41,7 @@ t_call=$(clock_ms "$(head -1 "$W/restart-quiet.calls" | cut -d' ' -f2)")
 check "within a second of the install ($((t_call - t_inst)) ms)" \
 	test $((t_call - t_inst)) -ge 0 -a $((t_call - t_inst)) -lt 1000
 check "without asking anyone" bash -c "! grep -q 'restart prompting' '$W/agent-quiet.log'"
-check "after the new boot the broker shows done" wait_for 20 phase_is quiet done
+check "after the new boot the broker shows done" wait_for 20 phase_is quiet "done"
 check "and how long it took" bash -c "'$BUILD/host-broker' status -c '$W/broker.conf' --json |
 	jq -r '.guests[] | select(.id == \"quiet\") | .restart_detail' | grep -q 'restarted in'"
 check "one restart for one change" test "$(calls quiet)" -eq 1
@@ -52,7 +52,7 @@ setpriv --reuid=$APP_UID --regid=$APP_UID --clear-groups sleep 600 &
 PIDS+=($!)
 "$BUILD/tests/fake-tray" -s "$W/tray-busy.sock" -a none >"$W/tray-busy.out" 2>&1 &
 tray=$!
-PIDS+=($tray)
+PIDS+=("$tray")
 restart_conf busy 2s 3 1h 2s
 agent_start busy
 # The guest already has the host's printers (one guest CUPS for both
@@ -69,7 +69,7 @@ check "and nothing restarts while the user has not answered" test "$(calls busy)
 kill "$tray"
 "$BUILD/tests/fake-tray" -s "$W/tray-busy.sock" -a later >"$W/tray-busy2.out" 2>&1 &
 tray=$!
-PIDS+=($tray)
+PIDS+=("$tray")
 check "answer later: deferred" wait_for 10 phase_is busy deferred
 asked_again() { [ "$(grep -c '"type":"prompt"' "$W/tray-busy2.out")" -ge 2 ]; }
 check "asked again after defer_interval" wait_for 10 asked_again
@@ -79,7 +79,7 @@ check "the broker shows forced" bash -c "[ \"\$('$BUILD/host-broker' status -c '
 	jq -r '.guests[] | select(.id == \"busy\") | .restart')\" = forced ] ||
 	grep -q 'restart forced' '$W/agent-busy.log'"
 check "the restart command runs after the countdown" wait_for 10 test -s "$W/restart-busy.calls"
-check "after the simulated boot the broker shows done" wait_for 20 phase_is busy done
+check "after the simulated boot the broker shows done" wait_for 20 phase_is busy "done"
 check "deferrals are reported" bash -c "[ \"\$('$BUILD/host-broker' status -c '$W/broker.conf' --json |
 	jq '.guests[] | select(.id == \"busy\") | .deferrals')\" -ge 2 ]"
 
@@ -91,7 +91,7 @@ sleep 1
 lpadmin -h "$HOST" -p restart_now -E -v "ipp://$PS/printers/generic_pdf"
 check "answer restart now: the restart command runs at once" \
 	wait_for 20 bash -c "[ \$(wc -l <'$W/restart-busy.calls') -ge 2 ]"
-check "and the broker shows done again" wait_for 20 phase_is busy done
+check "and the broker shows done again" wait_for 20 phase_is busy "done"
 
 # --- a change that only removes needs no restart ----------------------------------------------
 n=$(calls busy)
@@ -114,7 +114,7 @@ failed_with_status() {
 		grep -q '^failed .*exited with status 3; trying again'
 }
 check "a failing restart command is reported failed, with its exit status" wait_for 30 failed_with_status
-check "it is tried again after defer_interval, and then the restart is done" wait_for 20 phase_is failing done
+check "it is tried again after defer_interval, and then the restart is done" wait_for 20 phase_is failing "done"
 check "two calls: the failed one and the one that worked" test "$(calls failing)" -eq 2
 
 finish

@@ -97,7 +97,7 @@ menu_offers() { grep -q 'Restart now' "$W/menu.seen" && grep -q 'Later' "$W/menu
 check "dunst's context menu offers Restart now and Later" wait_for 10 menu_offers
 check "the chosen action reaches the agent" wait_for 10 grep -q 'answered "now"' "$W/agent-t1.log"
 check "and the workspace restarts" wait_for 10 test -s "$W/restart-t1.calls"
-phase_is_done() { [ "$(status_json | jq -r '.guests[] | select(.id == "t1") | .restart')" = done ]; }
+phase_is_done() { [ "$(status_json | jq -r '.guests[] | select(.id == "t1") | .restart')" = "done" ]; }
 check "the broker shows done after the new boot" wait_for 20 phase_is_done
 check "the tray reconnects to the restarted agent" \
 	wait_for 20 bash -c "[ \$(grep -c 'connected to the agent' '$W/tray.log') -ge 2 ]"

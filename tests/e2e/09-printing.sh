@@ -11,7 +11,7 @@ start_all
 
 # Jobs to send: print-server queue and how many.
 declare -A JOBS=([generic_pdf]=2 [hp_designjet_t790]=1 [brother_hl5250dn]=1)
-count() { ls "$OUTPUT_DIR" | grep -c -- "-$1.prn\$"; }
+count() { local f n=0; for f in "$OUTPUT_DIR"/*-"$1".prn; do [ -e "$f" ] && n=$((n + 1)); done; echo $n; }
 newest() { ls -t "$OUTPUT_DIR"/*-"$1".prn 2>/dev/null | head -1; }
 total=0
 for q in "${!JOBS[@]}"; do

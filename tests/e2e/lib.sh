@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the end-to-end scenarios (sourced, not run).  Each scenario
 # starts its own sandbox world and the real binaries, asserts what a user
 # could observe, and cleans up on every exit path.
