@@ -20,7 +20,8 @@
 
 #define OFF(f) offsetof(struct agent_conf, f)
 #define RETRY_MIN_MS 1000
-#define RETRY_MAX_MS 30000
+#define RETRY_MAX_MS 30000		/* guest CUPS unavailable */
+#define FAILED_RETRY_MAX_MS 300000	/* some printers failed to install */
 
 static const struct conf_key agent_keys[] = {
 	{ "agent", "broker", CONF_ADDR, OFF(broker), "unix:/run/printredir/broker.sock", 0, 0, 0, 0 },
@@ -286,6 +287,17 @@ on_retry(uv_timer_t *t)
 	agent_apply(t->data);
 }
 
+/* Arms the retry timer: 1 s, then doubling up to max_ms. */
+static void
+backoff(struct agent *a, unsigned max_ms)
+{
+	a->retry_ms = a->retry_ms ? a->retry_ms * 2 : RETRY_MIN_MS;
+	if (a->retry_ms > max_ms)
+		a->retry_ms = max_ms;
+	if (!a->stopping)
+		uv_timer_start(&a->retry, on_retry, a->retry_ms, 0);
+}
+
 /* Only a pass that added or changed a queue needs a restart. */
 static void
 need_restart(struct agent *a, uint64_t gen)
@@ -310,6 +322,7 @@ after_work(uv_work_t *req, int status)
 {
 	struct job *j = req->data;
 	struct agent *a = j->a;
+	size_t nfailed;
 
 	(void)status;
 	a->busy = 0;
@@ -319,20 +332,26 @@ after_work(uv_work_t *req, int status)
 	a->applied_gen = j->gen;
 	a->applied_redirection = j->redirection;
 	a->report_pending = 1;
+	nfailed = 0;
+	for (size_t i = 0; i < j->nresults; i++)
+		nfailed += j->results[i].state == PRINTREDIR__PRINTER_STATE__PRINTER_FAILED;
 	if (j->rc == -EHOSTDOWN) {
-		a->retry_ms = a->retry_ms ? a->retry_ms * 2 : RETRY_MIN_MS;
-		if (a->retry_ms > RETRY_MAX_MS)
-			a->retry_ms = RETRY_MAX_MS;
+		backoff(a, RETRY_MAX_MS);
 		log_warnx("guest print service unavailable; trying again in %u s",
 		    a->retry_ms / 1000);
 		/* Not applied after all: a restart must try again. */
 		a->applied_gen = 0;
-		if (!a->stopping)
-			uv_timer_start(&a->retry, on_retry, a->retry_ms, 0);
 	} else {
-		a->retry_ms = 0;
 		log_info("generation %llu applied (%zu reports)",
 		    (unsigned long long)j->gen, j->nresults);
+		if (nfailed > 0) {
+			/* Each pass is idempotent: the next one redoes only these. */
+			backoff(a, FAILED_RETRY_MAX_MS);
+			log_warnx("%zu printer%s failed to install; trying again in %u s",
+			    nfailed, nfailed == 1 ? "" : "s", a->retry_ms / 1000);
+		} else {
+			a->retry_ms = 0;
+		}
 	}
 	state_save(a);
 	agent_flush_report(a);

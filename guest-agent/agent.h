@@ -115,7 +115,7 @@ struct agent {
 	/* Applying runs on a worker thread, one at a time. */
 	int busy, again;
 	uv_work_t work;
-	uv_timer_t retry;		/* guest CUPS unavailable: try again */
+	uv_timer_t retry;		/* guest CUPS unavailable or installs failed */
 	unsigned retry_ms;
 
 	struct restart restart;

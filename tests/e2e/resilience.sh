@@ -2,7 +2,7 @@
 # Beyond the numbered scenarios: what goes wrong on real machines.  The
 # host's cupsd and the guest's cupsd go away and come back, the agent is
 # killed in the middle of a 20-printer install, and a guest's CUPS lacks the
-# printredir backend.
+# printredir backend until an administrator installs it.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -70,5 +70,15 @@ says_why() {
 }
 check "an agent whose guest lacks the printredir backend says so, and what to do" wait_for 20 says_why
 check "and installs nothing there" test -z "$(guest_queues "$GUEST2_SERVER")"
+install -m 0755 "$PRINTREDIR_BACKEND" "$GUEST2_DIR/serverbin/backend/printredir"
+installed_b() {
+	lpstat -h "$GUEST2_SERVER" -p net_generic_pdf >/dev/null 2>&1 &&
+	status_json | jq -e '[.guests[] | select(.id == "nobackend") | .printers[] |
+		select(.state == "failed")] | length == 0' >/dev/null
+}
+check "once it is installed, the agent's next try installs them, with no restart of the agent" \
+	wait_for 60 installed_b
+check "the failures were retried with a backoff" \
+	grep -q 'failed to install; trying again in' "$W/agent-nobackend.log"
 
 finish
