@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <uv.h>
 
 #include "addr.h"
+#include "log.h"
 #include "statefile.h"
 
 #define ADDR_EXPECTED "expected unix:PATH, tcp:HOST:PORT or vsock:CID:PORT"
@@ -33,48 +33,6 @@ struct vsock_connect {
 	uv_connect_t *req;
 	uv_connect_cb cb;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/*
- * Copies at most 64 bytes of untrusted text for a message, escaping
- * anything that is not printable ASCII so that a config file cannot put
- * terminal escapes into the journal.
- */
-static const char *
-sanitize(const char *in, char *buf, size_t len)
-{
-	size_t i = 0, n = 0;
-
-	/* Each step writes at most 4 bytes; keep room for "..." and NUL. */
-	for (; n < 64 && in[n] != '\0' && i + 8 <= len; n++) {
-		unsigned char c = (unsigned char)in[n];
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			buf[i++] = (char)c;
-		else
-			i += (size_t)snprintf(buf + i, len - i, "\\x%02x", c);
-	}
-	if (in[n] != '\0' && i + 4 <= len) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-	return buf;
-}
 
 /* Parses a decimal u32 spanning all of s: digits only, no sign or spaces. */
 static int
@@ -115,11 +73,11 @@ parse_unix(const char *path, struct addr *a, char *err, size_t errlen)
 	size_t n = strlen(path);
 
 	if (n == 0) {
-		seterr(err, errlen, "unix: the path is empty");
+		errf(err, errlen, "unix: the path is empty");
 		return -EINVAL;
 	}
 	if (n >= sizeof(a->path)) {
-		seterr(err, errlen, "unix: the path is %zu bytes long, "
+		errf(err, errlen, "unix: the path is %zu bytes long, "
 		    "at most %zu fit in a socket address", n,
 		    sizeof(a->path) - 1);
 		return -EINVAL;
@@ -142,12 +100,12 @@ parse_tcp(const char *s, struct addr *a, char *err, size_t errlen)
 		host = s + 1;
 		hend = strchr(host, ']');
 		if (hend == NULL) {
-			seterr(err, errlen, "tcp: missing ']' after the IPv6 "
+			errf(err, errlen, "tcp: missing ']' after the IPv6 "
 			    "address");
 			return -EINVAL;
 		}
 		if (hend[1] != ':') {
-			seterr(err, errlen, "tcp: expected ':PORT' after ']'");
+			errf(err, errlen, "tcp: expected ':PORT' after ']'");
 			return -EINVAL;
 		}
 		port = hend + 2;
@@ -155,12 +113,12 @@ parse_tcp(const char *s, struct addr *a, char *err, size_t errlen)
 		host = s;
 		hend = strchr(host, ':');
 		if (hend == NULL) {
-			seterr(err, errlen, "tcp: expected tcp:HOST:PORT");
+			errf(err, errlen, "tcp: expected tcp:HOST:PORT");
 			return -EINVAL;
 		}
 		port = hend + 1;
 		if (strchr(port, ':') != NULL) {
-			seterr(err, errlen, "tcp: an IPv6 address must be "
+			errf(err, errlen, "tcp: an IPv6 address must be "
 			    "written in brackets, like tcp:[::1]:7000");
 			return -EINVAL;
 		}
@@ -168,11 +126,11 @@ parse_tcp(const char *s, struct addr *a, char *err, size_t errlen)
 
 	hlen = (size_t)(hend - host);
 	if (hlen == 0) {
-		seterr(err, errlen, "tcp: the host is empty");
+		errf(err, errlen, "tcp: the host is empty");
 		return -EINVAL;
 	}
 	if (hlen >= sizeof(a->host)) {
-		seterr(err, errlen, "tcp: the host is %zu bytes long, "
+		errf(err, errlen, "tcp: the host is %zu bytes long, "
 		    "at most %zu are allowed", hlen, sizeof(a->host) - 1);
 		return -EINVAL;
 	}
@@ -180,20 +138,20 @@ parse_tcp(const char *s, struct addr *a, char *err, size_t errlen)
 	a->host[hlen] = '\0';
 	if (*s == '[') {
 		if (inet_pton(AF_INET6, a->host, &in6) != 1) {
-			seterr(err, errlen, "tcp: \"%s\" in brackets is not an "
-			    "IPv6 address", sanitize(a->host, tmp,
+			errf(err, errlen, "tcp: \"%s\" in brackets is not an "
+			    "IPv6 address", log_quote(a->host, tmp,
 			    sizeof(tmp)));
 			return -EINVAL;
 		}
 	} else if (!hostname_ok(a->host)) {
-		seterr(err, errlen, "tcp: \"%s\" is not a hostname or an "
-		    "IPv4 address", sanitize(a->host, tmp, sizeof(tmp)));
+		errf(err, errlen, "tcp: \"%s\" is not a hostname or an "
+		    "IPv4 address", log_quote(a->host, tmp, sizeof(tmp)));
 		return -EINVAL;
 	}
 
 	if (parse_u32(port, &p) < 0 || p == 0 || p > 65535) {
-		seterr(err, errlen, "tcp: the port must be a number from 1 "
-		    "to 65535, got \"%s\"", sanitize(port, tmp, sizeof(tmp)));
+		errf(err, errlen, "tcp: the port must be a number from 1 "
+		    "to 65535, got \"%s\"", log_quote(port, tmp, sizeof(tmp)));
 		return -EINVAL;
 	}
 	a->kind = ADDR_TCP;
@@ -209,12 +167,12 @@ parse_vsock(const char *s, struct addr *a, char *err, size_t errlen)
 	size_t n;
 
 	if (colon == NULL) {
-		seterr(err, errlen, "vsock: expected vsock:CID:PORT");
+		errf(err, errlen, "vsock: expected vsock:CID:PORT");
 		return -EINVAL;
 	}
 	n = (size_t)(colon - s);
 	if (n >= sizeof(cid)) {
-		seterr(err, errlen, "vsock: the CID must be a number, \"any\", "
+		errf(err, errlen, "vsock: the CID must be a number, \"any\", "
 		    "\"host\" or \"local\"");
 		return -EINVAL;
 	}
@@ -227,15 +185,15 @@ parse_vsock(const char *s, struct addr *a, char *err, size_t errlen)
 	else if (strcmp(cid, "local") == 0)
 		a->cid = VMADDR_CID_LOCAL;
 	else if (parse_u32(cid, &a->cid) < 0) {
-		seterr(err, errlen, "vsock: the CID must be a number from 0 "
+		errf(err, errlen, "vsock: the CID must be a number from 0 "
 		    "to 4294967295, \"any\", \"host\" or \"local\", got \"%s\"",
-		    sanitize(cid, tmp, sizeof(tmp)));
+		    log_quote(cid, tmp, sizeof(tmp)));
 		return -EINVAL;
 	}
 	if (parse_u32(colon + 1, &a->vport) < 0) {
-		seterr(err, errlen, "vsock: the port must be a number from 0 "
+		errf(err, errlen, "vsock: the port must be a number from 0 "
 		    "to 4294967295, got \"%s\"",
-		    sanitize(colon + 1, tmp, sizeof(tmp)));
+		    log_quote(colon + 1, tmp, sizeof(tmp)));
 		return -EINVAL;
 	}
 	a->kind = ADDR_VSOCK;
@@ -256,7 +214,7 @@ addr_parse(const char *text, struct addr *out, char *err, size_t errlen)
 	else if (strncmp(text, "vsock:", 6) == 0)
 		rc = parse_vsock(text + 6, &a, err, errlen);
 	else {
-		seterr(err, errlen, ADDR_EXPECTED);
+		errf(err, errlen, ADDR_EXPECTED);
 		rc = -EINVAL;
 	}
 	if (rc == 0)
@@ -339,13 +297,13 @@ unix_clear_stale(const struct addr *a, char *err, size_t errlen)
 	if (lstat(a->path, &st) < 0) {
 		rc = errno == ENOENT ? 0 : -errno;
 		if (rc < 0)
-			seterr(err, errlen, "unix:%s: %s", a->path,
+			errf(err, errlen, "unix:%s: %s", a->path,
 			    strerror(-rc));
 		goto out;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
 		rc = -EEXIST;
-		seterr(err, errlen, "unix:%s: the path exists and is not a "
+		errf(err, errlen, "unix:%s: the path exists and is not a "
 		    "socket", a->path);
 		goto out;
 	}
@@ -357,14 +315,14 @@ unix_clear_stale(const struct addr *a, char *err, size_t errlen)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		rc = -errno;
-		seterr(err, errlen, "socket: %s", strerror(-rc));
+		errf(err, errlen, "socket: %s", strerror(-rc));
 		goto out;
 	}
 	unix_sockaddr(a, &sun);
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
 	    errno == EAGAIN || errno == EINPROGRESS) {
 		rc = -EADDRINUSE;
-		seterr(err, errlen, "unix:%s: another server is listening "
+		errf(err, errlen, "unix:%s: another server is listening "
 		    "there", a->path);
 		goto out;
 	}
@@ -374,13 +332,13 @@ unix_clear_stale(const struct addr *a, char *err, size_t errlen)
 	}
 	if (errno != ECONNREFUSED) {
 		rc = -errno;
-		seterr(err, errlen, "unix:%s: cannot tell whether the "
+		errf(err, errlen, "unix:%s: cannot tell whether the "
 		    "existing socket is in use: %s", a->path, strerror(-rc));
 		goto out;
 	}
 	if (unlink(a->path) < 0 && errno != ENOENT) {
 		rc = -errno;
-		seterr(err, errlen, "unix:%s: cannot remove the stale socket: "
+		errf(err, errlen, "unix:%s: cannot remove the stale socket: "
 		    "%s", a->path, strerror(-rc));
 		goto out;
 	}
@@ -405,7 +363,7 @@ unix_bind(const struct addr *a, int mode, int *fdp, char *err, size_t errlen)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		rc = -errno;
-		seterr(err, errlen, "socket: %s", strerror(-rc));
+		errf(err, errlen, "socket: %s", strerror(-rc));
 		goto out;
 	}
 	unix_sockaddr(a, &sun);
@@ -419,7 +377,7 @@ unix_bind(const struct addr *a, int mode, int *fdp, char *err, size_t errlen)
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ? -errno : 0;
 	umask(old);
 	if (rc < 0) {
-		seterr(err, errlen, "cannot bind unix:%s: %s", a->path,
+		errf(err, errlen, "cannot bind unix:%s: %s", a->path,
 		    strerror(-rc));
 		goto out;
 	}
@@ -449,13 +407,13 @@ vsock_bind(const struct addr *a, int *fdp, char *err, size_t errlen)
 	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		rc = -errno;
-		seterr(err, errlen, "vsock socket: %s", strerror(-rc));
+		errf(err, errlen, "vsock socket: %s", strerror(-rc));
 		goto out;
 	}
 	vsock_sockaddr(a, &svm);
 	if (bind(fd, (struct sockaddr *)&svm, sizeof(svm)) < 0) {
 		rc = -errno;
-		seterr(err, errlen, "cannot bind vsock:%u:%u: %s",
+		errf(err, errlen, "cannot bind vsock:%u:%u: %s",
 		    (unsigned)a->cid, (unsigned)a->vport, strerror(-rc));
 		goto out;
 	}
@@ -487,7 +445,7 @@ tcp_resolve(uv_loop_t *loop, const struct addr *a,
 	if (strchr(a->host, ':') != NULL) {
 		rc = uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)ss);
 		if (rc < 0)
-			seterr(err, errlen, "tcp:[%s]: %s", a->host,
+			errf(err, errlen, "tcp:[%s]: %s", a->host,
 			    uv_strerror(rc));
 		return rc;
 	}
@@ -498,13 +456,13 @@ tcp_resolve(uv_loop_t *loop, const struct addr *a,
 	snprintf(port, sizeof(port), "%u", (unsigned)a->port);
 	rc = uv_getaddrinfo(loop, &gai, NULL, a->host, port, &hints);
 	if (rc < 0) {
-		seterr(err, errlen, "cannot resolve %s: %s", a->host,
+		errf(err, errlen, "cannot resolve %s: %s", a->host,
 		    uv_strerror(rc));
 		return rc;
 	}
 	if (gai.addrinfo->ai_addrlen > sizeof(*ss)) {
 		rc = -EAFNOSUPPORT;
-		seterr(err, errlen, "cannot resolve %s: odd address",
+		errf(err, errlen, "cannot resolve %s: odd address",
 		    a->host);
 	} else
 		memcpy(ss, gai.addrinfo->ai_addr, gai.addrinfo->ai_addrlen);
@@ -529,14 +487,14 @@ tcp_listen(uv_loop_t *loop, const struct addr *a, int backlog,
 	tcp = malloc(sizeof(*tcp));
 	if (tcp == NULL) {
 		rc = -ENOMEM;
-		seterr(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		goto out;
 	}
 	rc = uv_tcp_init(loop, tcp);
 	if (rc < 0) {
 		free(tcp);
 		tcp = NULL;
-		seterr(err, errlen, "uv_tcp_init: %s", uv_strerror(rc));
+		errf(err, errlen, "uv_tcp_init: %s", uv_strerror(rc));
 		goto out;
 	}
 	tcp->data = data;
@@ -545,7 +503,7 @@ tcp_listen(uv_loop_t *loop, const struct addr *a, int backlog,
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)tcp, backlog, cb);
 	if (rc < 0) {
-		seterr(err, errlen, "cannot listen on %s: %s", text,
+		errf(err, errlen, "cannot listen on %s: %s", text,
 		    uv_strerror(rc));
 		goto out;
 	}
@@ -579,7 +537,7 @@ addr_listen(uv_loop_t *loop, const struct addr *a, int mode, int backlog,
 		break;
 	default:
 		rc = -EINVAL;
-		seterr(err, errlen, "bad address kind %d", (int)a->kind);
+		errf(err, errlen, "bad address kind %d", (int)a->kind);
 		break;
 	}
 	if (rc < 0)
@@ -589,26 +547,26 @@ addr_listen(uv_loop_t *loop, const struct addr *a, int mode, int backlog,
 	ph = malloc(sizeof(*ph));
 	if (ph == NULL) {
 		rc = -ENOMEM;
-		seterr(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		goto out;
 	}
 	rc = uv_pipe_init(loop, ph, 0);
 	if (rc < 0) {
 		free(ph);
 		ph = NULL;
-		seterr(err, errlen, "uv_pipe_init: %s", uv_strerror(rc));
+		errf(err, errlen, "uv_pipe_init: %s", uv_strerror(rc));
 		goto out;
 	}
 	ph->data = data;
 	rc = uv_pipe_open(ph, fd);
 	if (rc < 0) {
-		seterr(err, errlen, "uv_pipe_open: %s", uv_strerror(rc));
+		errf(err, errlen, "uv_pipe_open: %s", uv_strerror(rc));
 		goto out;
 	}
 	fd = -1;	/* the handle closes it now */
 	rc = uv_listen((uv_stream_t *)ph, backlog, cb);
 	if (rc < 0) {
-		seterr(err, errlen, "cannot listen on %s: %s", text,
+		errf(err, errlen, "cannot listen on %s: %s", text,
 		    uv_strerror(rc));
 		goto out;
 	}
@@ -662,19 +620,19 @@ open_connected(uv_loop_t *loop, int fd, uv_connect_t *req, uv_stream_t **out,
 		free(ph);
 		ph = NULL;
 		rc = -ENOMEM;
-		seterr(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		goto out;
 	}
 	rc = uv_pipe_init(loop, ph, 0);
 	if (rc < 0) {
 		free(ph);
 		ph = NULL;
-		seterr(err, errlen, "uv_pipe_init: %s", uv_strerror(rc));
+		errf(err, errlen, "uv_pipe_init: %s", uv_strerror(rc));
 		goto out;
 	}
 	rc = uv_pipe_open(ph, fd);
 	if (rc < 0) {
-		seterr(err, errlen, "uv_pipe_open: %s", uv_strerror(rc));
+		errf(err, errlen, "uv_pipe_open: %s", uv_strerror(rc));
 		goto out;
 	}
 	fd = -1;
@@ -686,7 +644,7 @@ open_connected(uv_loop_t *loop, int fd, uv_connect_t *req, uv_stream_t **out,
 	rc = uv_write(&vc->write, (uv_stream_t *)ph, &buf, 1,
 	    vsock_connected);
 	if (rc < 0) {
-		seterr(err, errlen, "uv_write: %s", uv_strerror(rc));
+		errf(err, errlen, "uv_write: %s", uv_strerror(rc));
 		goto out;
 	}
 	vc = NULL;	/* freed by vsock_connected */
@@ -715,7 +673,7 @@ vsock_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
 	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		rc = -errno;
-		seterr(err, errlen, "vsock socket: %s", strerror(-rc));
+		errf(err, errlen, "vsock socket: %s", strerror(-rc));
 		goto out;
 	}
 	/* Best effort: the kernel's default is the same 2 s. */
@@ -724,7 +682,7 @@ vsock_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
 	vsock_sockaddr(a, &svm);
 	if (connect(fd, (struct sockaddr *)&svm, sizeof(svm)) < 0) {
 		rc = -errno;
-		seterr(err, errlen, "cannot connect to vsock:%u:%u: %s",
+		errf(err, errlen, "cannot connect to vsock:%u:%u: %s",
 		    (unsigned)a->cid, (unsigned)a->vport, strerror(-rc));
 		goto out;
 	}
@@ -751,14 +709,14 @@ addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
 		ph = malloc(sizeof(*ph));
 		if (ph == NULL) {
 			rc = -ENOMEM;
-			seterr(err, errlen, "out of memory");
+			errf(err, errlen, "out of memory");
 			goto out;
 		}
 		rc = uv_pipe_init(loop, ph, 0);
 		if (rc < 0) {
 			free(ph);
 			ph = NULL;
-			seterr(err, errlen, "uv_pipe_init: %s",
+			errf(err, errlen, "uv_pipe_init: %s",
 			    uv_strerror(rc));
 			goto out;
 		}
@@ -775,20 +733,20 @@ addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
 		tcp = malloc(sizeof(*tcp));
 		if (tcp == NULL) {
 			rc = -ENOMEM;
-			seterr(err, errlen, "out of memory");
+			errf(err, errlen, "out of memory");
 			goto out;
 		}
 		rc = uv_tcp_init(loop, tcp);
 		if (rc < 0) {
 			free(tcp);
 			tcp = NULL;
-			seterr(err, errlen, "uv_tcp_init: %s",
+			errf(err, errlen, "uv_tcp_init: %s",
 			    uv_strerror(rc));
 			goto out;
 		}
 		rc = uv_tcp_connect(req, tcp, (struct sockaddr *)&ss, cb);
 		if (rc < 0) {
-			seterr(err, errlen, "cannot connect to tcp:%s:%u: %s",
+			errf(err, errlen, "cannot connect to tcp:%s:%u: %s",
 			    a->host, (unsigned)a->port, uv_strerror(rc));
 			goto out;
 		}
@@ -800,7 +758,7 @@ addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
 		break;
 	default:
 		rc = -EINVAL;
-		seterr(err, errlen, "bad address kind %d", (int)a->kind);
+		errf(err, errlen, "bad address kind %d", (int)a->kind);
 		break;
 	}
 out:

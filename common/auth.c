@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "log.h"
 #include "statefile.h"
 #include "version.h"
 
@@ -22,11 +23,9 @@ fail(struct auth *a, int code, char *err, size_t errlen, const char *fmt, ...)
 
 	a->state = AUTH_FAILED;
 	a->error_code = code;
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	verrf(err, errlen, fmt, ap);
+	va_end(ap);
 	return code == PRINTREDIR__ERROR_CODE__ERR_AUTH_FAILED ? -EACCES : -EPROTO;
 }
 

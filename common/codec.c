@@ -7,6 +7,7 @@
 #include "codec.h"
 #include "frame.h"
 #include "hash.h"
+#include "log.h"
 
 /* Every block carries its size so that free needs no bookkeeping. */
 struct budget {
@@ -171,11 +172,9 @@ bad(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	verrf(err, errlen, fmt, ap);
+	va_end(ap);
 	return -EBADMSG;
 }
 

@@ -27,6 +27,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "log.h"
 
 /* Room for a sanitized name or value in a message. */
 #define SHOW_MAX 80
@@ -51,48 +52,6 @@ struct inih_opts {
 	int max_line;
 	char *inline_prefixes, *start_prefixes;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/*
- * Copies at most 64 bytes of text from the file for a message, escaping
- * what is not printable ASCII so that no terminal escape reaches a log.
- */
-static const char *
-show(const char *in, char *buf)
-{
-	size_t i = 0, n = 0;
-
-	/* Each step writes at most 4 bytes; keep room for "..." and NUL. */
-	for (; n < 64 && in[n] != '\0' && i + 8 <= SHOW_MAX; n++) {
-		unsigned char c = (unsigned char)in[n];
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			buf[i++] = (char)c;
-		else
-			i += (size_t)snprintf(buf + i, SHOW_MAX - i, "\\x%02x",
-			    c);
-	}
-	if (in[n] != '\0') {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-	return buf;
-}
 
 static size_t
 field_size(enum conf_type t)
@@ -241,12 +200,12 @@ set_value(const struct conf_key *k, const char *v, void *dst, char *msg,
 	int rc;
 
 	if (len > CONF_VALUE_MAX) {
-		seterr(msg, msglen, "value too long (%zu bytes, at most %d)",
+		errf(msg, msglen, "value too long (%zu bytes, at most %d)",
 		    len, CONF_VALUE_MAX);
 		return -EINVAL;
 	}
 	if (len == 0 && !(k->type == CONF_STRING && k->empty_ok)) {
-		seterr(msg, msglen, "empty value");
+		errf(msg, msglen, "empty value");
 		return -EINVAL;
 	}
 
@@ -255,7 +214,7 @@ set_value(const struct conf_key *k, const char *v, void *dst, char *msg,
 		char *s = strdup(v);
 
 		if (s == NULL) {
-			seterr(msg, msglen, "out of memory");
+			errf(msg, msglen, "out of memory");
 			return -ENOMEM;
 		}
 		free(*(char **)dst);
@@ -265,8 +224,8 @@ set_value(const struct conf_key *k, const char *v, void *dst, char *msg,
 	case CONF_BOOL:
 		if (parse_bool(v, dst) == 0)
 			return 0;
-		seterr(msg, msglen, "expected yes/no, true/false, on/off or "
-		    "1/0, got \"%s\"", show(v, shown));
+		errf(msg, msglen, "expected yes/no, true/false, on/off or "
+		    "1/0, got \"%s\"", log_quote(v, shown, SHOW_MAX));
 		return -EINVAL;
 	case CONF_INT:
 		rc = parse_int(v, &n);
@@ -277,11 +236,11 @@ set_value(const struct conf_key *k, const char *v, void *dst, char *msg,
 		lo = k->min == 0 && k->max == 0 ? LLONG_MIN : k->min;
 		hi = k->min == 0 && k->max == 0 ? LLONG_MAX : k->max;
 		if (rc == -EINVAL)
-			seterr(msg, msglen, "expected an integer from %lld to "
-			    "%lld, got \"%s\"", lo, hi, show(v, shown));
+			errf(msg, msglen, "expected an integer from %lld to "
+			    "%lld, got \"%s\"", lo, hi, log_quote(v, shown, SHOW_MAX));
 		else
-			seterr(msg, msglen, "%s is out of range (%lld to "
-			    "%lld)", show(v, shown), lo, hi);
+			errf(msg, msglen, "%s is out of range (%lld to "
+			    "%lld)", log_quote(v, shown, SHOW_MAX), lo, hi);
 		return -EINVAL;
 	case CONF_DURATION:
 		rc = parse_duration(v, &n);
@@ -290,18 +249,18 @@ set_value(const struct conf_key *k, const char *v, void *dst, char *msg,
 			return 0;
 		}
 		if (rc == -EINVAL)
-			seterr(msg, msglen, "expected a duration like 30, 30s, "
-			    "5m, 2h or 1d, got \"%s\"", show(v, shown));
+			errf(msg, msglen, "expected a duration like 30, 30s, "
+			    "5m, 2h or 1d, got \"%s\"", log_quote(v, shown, SHOW_MAX));
 		else
-			seterr(msg, msglen, "duration %s is out of range (%lld "
-			    "to %lld seconds)", show(v, shown),
+			errf(msg, msglen, "duration %s is out of range (%lld "
+			    "to %lld seconds)", log_quote(v, shown, SHOW_MAX),
 			    k->min == 0 && k->max == 0 ? 0 : k->min,
 			    k->min == 0 && k->max == 0 ? LLONG_MAX : k->max);
 		return -EINVAL;
 	case CONF_ADDR:
 		return addr_parse(v, dst, msg, msglen);
 	}
-	seterr(msg, msglen, "bad type %d in the schema", (int)k->type);
+	errf(msg, msglen, "bad type %d in the schema", (int)k->type);
 	return -EINVAL;
 }
 
@@ -374,7 +333,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return 0;
 	if (section[0] == '\0') {
 		parse_fail(p, -EINVAL, "key \"%s\" is outside any [section]",
-		    show(name, s1));
+		    log_quote(name, s1, SHOW_MAX));
 		return 0;
 	}
 	for (i = 0; i < p->nkeys; i++) {
@@ -388,12 +347,12 @@ handler(void *user, const char *section, const char *name, const char *value)
 	}
 	if (!known_section) {
 		parse_fail(p, -EINVAL, "unknown section [%s] (key \"%s\")",
-		    show(section, s1), show(name, s2));
+		    log_quote(section, s1, SHOW_MAX), log_quote(name, s2, SHOW_MAX));
 		return 0;
 	}
 	if (k == NULL) {
 		parse_fail(p, -EINVAL, "unknown key \"%s\" in [%s]",
-		    show(name, s1), show(section, s2));
+		    log_quote(name, s1, SHOW_MAX), log_quote(section, s2, SHOW_MAX));
 		return 0;
 	}
 	if (p->set_line[i] != 0) {
@@ -446,14 +405,14 @@ check_schema(const char *name, const struct conf_key *keys, size_t nkeys,
 		    field_size(k->type) == 0 ||
 		    ((k->type == CONF_INT || k->type == CONF_DURATION) &&
 		    k->min > k->max)) {
-			seterr(err, errlen, "%s: schema: bad entry %zu", name,
+			errf(err, errlen, "%s: schema: bad entry %zu", name,
 			    i);
 			return -EINVAL;
 		}
 		for (j = 0; j < i; j++) {
 			if (strcmp(keys[j].section, k->section) == 0 &&
 			    strcmp(keys[j].name, k->name) == 0) {
-				seterr(err, errlen, "%s: schema: key \"%s\" in "
+				errf(err, errlen, "%s: schema: key \"%s\" in "
 				    "[%s] twice", name, k->name, k->section);
 				return -EINVAL;
 			}
@@ -546,7 +505,7 @@ conf_load_buf(const char *name, const char *buf, size_t len,
 		goto out;
 	if (len > CONF_FILE_MAX) {
 		rc = -EFBIG;
-		seterr(err, errlen, "%s: file too large (%zu bytes, at most "
+		errf(err, errlen, "%s: file too large (%zu bytes, at most "
 		    "%d)", name, len, CONF_FILE_MAX);
 		goto out;
 	}
@@ -560,7 +519,7 @@ conf_load_buf(const char *name, const char *buf, size_t len,
 	p.set_line = calloc(nkeys > 0 ? nkeys : 1, sizeof(*p.set_line));
 	if (p.tmp == NULL || p.set_line == NULL) {
 		rc = -ENOMEM;
-		seterr(err, errlen, "%s: out of memory", name);
+		errf(err, errlen, "%s: out of memory", name);
 		goto out;
 	}
 
@@ -573,11 +532,11 @@ conf_load_buf(const char *name, const char *buf, size_t len,
 	}
 	if (rc == -2) {
 		rc = -ENOMEM;
-		seterr(err, errlen, "%s: out of memory", name);
+		errf(err, errlen, "%s: out of memory", name);
 		goto out;
 	}
 	if (rc != 0) {
-		seterr(err, errlen, "%s:%d: %s", name, rc,
+		errf(err, errlen, "%s:%d: %s", name, rc,
 		    syntax_hint(&p, rc));
 		rc = -EINVAL;
 		goto out;
@@ -591,7 +550,7 @@ conf_load_buf(const char *name, const char *buf, size_t len,
 		if (k->def == NULL) {
 			if (k->required) {
 				rc = -EINVAL;
-				seterr(err, errlen, "%s: missing required key "
+				errf(err, errlen, "%s: missing required key "
 				    "\"%s\" in [%s]", name, k->name,
 				    k->section);
 				goto out;
@@ -600,7 +559,7 @@ conf_load_buf(const char *name, const char *buf, size_t len,
 		}
 		rc = set_value(k, k->def, p.tmp + k->offset, msg, sizeof(msg));
 		if (rc < 0) {
-			seterr(err, errlen, "%s: schema: default of key \"%s\" "
+			errf(err, errlen, "%s: schema: default of key \"%s\" "
 			    "in [%s]: %s", name, k->name, k->section, msg);
 			goto out;
 		}
@@ -632,7 +591,7 @@ conf_load(const char *path, const struct conf_key *keys, size_t nkeys,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		seterr(err, errlen, "%s: cannot open: %s", path,
+		errf(err, errlen, "%s: cannot open: %s", path,
 		    strerror(-rc));
 		goto out;
 	}
@@ -643,7 +602,7 @@ conf_load(const char *path, const struct conf_key *keys, size_t nkeys,
 
 			if (cap > CONF_FILE_MAX) {
 				rc = -EFBIG;
-				seterr(err, errlen, "%s: file too large (at "
+				errf(err, errlen, "%s: file too large (at "
 				    "most %d bytes)", path, CONF_FILE_MAX);
 				goto out;
 			}
@@ -653,7 +612,7 @@ conf_load(const char *path, const struct conf_key *keys, size_t nkeys,
 			nbuf = realloc(buf, cap);
 			if (nbuf == NULL) {
 				rc = -ENOMEM;
-				seterr(err, errlen, "%s: out of memory", path);
+				errf(err, errlen, "%s: out of memory", path);
 				goto out;
 			}
 			buf = nbuf;
@@ -663,7 +622,7 @@ conf_load(const char *path, const struct conf_key *keys, size_t nkeys,
 			continue;
 		if (n < 0) {
 			rc = -errno;
-			seterr(err, errlen, "%s: cannot read: %s", path,
+			errf(err, errlen, "%s: cannot read: %s", path,
 			    strerror(-rc));
 			goto out;
 		}

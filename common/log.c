@@ -115,3 +115,42 @@ log_sample(const void *data, size_t len, char *out, size_t outlen)
 	out[o] = '\0';
 	return out;
 }
+
+const char *
+log_quote(const char *in, char *buf, size_t len)
+{
+	size_t i = 0, n = 0;
+
+	/* Each step writes at most 4 bytes; keep room for "..." and NUL. */
+	for (; n < 64 && in[n] != '\0' && i + 8 <= len; n++) {
+		unsigned char c = (unsigned char)in[n];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			buf[i++] = (char)c;
+		else
+			i += (size_t)snprintf(buf + i, len - i, "\\x%02x", c);
+	}
+	if (in[n] != '\0' && i + 4 <= len) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+void
+verrf(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (err != NULL && errlen > 0)
+		vsnprintf(err, errlen, fmt, ap);
+}
+
+void
+errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verrf(err, errlen, fmt, ap);
+	va_end(ap);
+}

@@ -45,4 +45,21 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
  */
 char *log_sample(const void *data, size_t len, char *out, size_t outlen);
 
+/*
+ * Copies at most 64 bytes of untrusted text (a config value, a name from a
+ * peer) into buf for a message, escaping '"', '\\' and anything that is not
+ * printable ASCII as \xNN, so that no terminal escape reaches a log; a
+ * longer text ends in "...".  len must be at least 12.  Returns buf.
+ */
+const char *log_quote(const char *in, char *buf, size_t len);
+
+/*
+ * Formats an error message into the caller's err[errlen], if there is one:
+ * the modules' way of saying why a call failed.
+ */
+void errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void verrf(char *err, size_t errlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 #endif

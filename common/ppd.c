@@ -21,6 +21,7 @@
 #include <cups/cups.h>
 #include <cups/ppd.h>
 
+#include "log.h"
 #include "ppd.h"
 
 /*
@@ -124,11 +125,9 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	verrf(err, errlen, fmt, ap);
+	va_end(ap);
 	return -EPERM;
 }
 
