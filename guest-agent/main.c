@@ -2,7 +2,6 @@
  * guest-agent: installs the host's printers in this guest's CUPS.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "agent.h"
 #include "auth.h"
+#include "cli.h"
 #include "log.h"
 #include "ppd.h"
 #include "statefile.h"
@@ -191,50 +191,18 @@ run(struct agent *a)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "syslog", no_argument, NULL, 's' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct agent a = { 0 };
 	const char *path = AGENT_CONF_DEFAULT;
 	char err[1024];
-	int c, debug = 0, use_syslog = 0, rc;
+	int debug, use_syslog, rc;
 
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return status_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "ppd-hashes") == 0)
 		return ppd_hashes_main(argc - 1, argv + 1);
-	while ((c = getopt_long(argc, argv, "c:dVh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'd':
-			debug = 1;
-			break;
-		case 's':
-			use_syslog = 1;
-			break;
-		case 'V':
-			printf("guest-agent (printredir) %s\n", PRINTREDIR_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			fprintf(stderr, "Try 'guest-agent --help'.\n");
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "guest-agent: unexpected argument \"%s\"\n"
-		    "Try 'guest-agent --help'.\n", argv[optind]);
-		return 2;
-	}
+	if ((rc = cli_daemon_args("guest-agent", argc, argv, usage, &path, &debug,
+	    &use_syslog)) >= 0)
+		return rc;
 	log_init("guest-agent", !use_syslog, debug);
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = agent_load_conf(path, &a.conf, err, sizeof(err))) != 0) {

@@ -7,7 +7,6 @@
  * has somewhere to go.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "cli.h"
 #include "broker.h"
 #include "log.h"
 #include "statefile.h"
@@ -142,48 +142,16 @@ run(struct broker *b)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "syslog", no_argument, NULL, 's' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct broker b = { 0 };
 	const char *path = BROKER_CONF_DEFAULT;
 	char err[1024];
-	int c, debug = 0, use_syslog = 0, rc;
+	int debug, use_syslog, rc;
 
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return status_main(argc - 1, argv + 1);
-	while ((c = getopt_long(argc, argv, "c:dVh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'd':
-			debug = 1;
-			break;
-		case 's':
-			use_syslog = 1;
-			break;
-		case 'V':
-			printf("host-broker (printredir) %s\n", PRINTREDIR_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			fprintf(stderr, "Try 'host-broker --help'.\n");
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "host-broker: unexpected argument \"%s\"\n"
-		    "Try 'host-broker --help'.\n", argv[optind]);
-		return 2;
-	}
+	if ((rc = cli_daemon_args("host-broker", argc, argv, usage, &path, &debug,
+	    &use_syslog)) >= 0)
+		return rc;
 	log_init("host-broker", !use_syslog, debug);
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = broker_load_conf(path, &b.conf, err, sizeof(err))) != 0) {
