@@ -470,6 +470,46 @@ tcp_resolve(uv_loop_t *loop, const struct addr *a,
 	return rc;
 }
 
+/*
+ * A new, initialised libuv handle, or NULL with *rc and err set (the memory
+ * of a handle that failed to initialise is freed: it cannot be closed).
+ */
+static uv_tcp_t *
+new_tcp(uv_loop_t *loop, int *rc, char *err, size_t errlen)
+{
+	uv_tcp_t *tcp = malloc(sizeof(*tcp));
+
+	if (tcp == NULL) {
+		*rc = -ENOMEM;
+		errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((*rc = uv_tcp_init(loop, tcp)) < 0) {
+		free(tcp);
+		errf(err, errlen, "uv_tcp_init: %s", uv_strerror(*rc));
+		return NULL;
+	}
+	return tcp;
+}
+
+static uv_pipe_t *
+new_pipe(uv_loop_t *loop, int *rc, char *err, size_t errlen)
+{
+	uv_pipe_t *ph = malloc(sizeof(*ph));
+
+	if (ph == NULL) {
+		*rc = -ENOMEM;
+		errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((*rc = uv_pipe_init(loop, ph, 0)) < 0) {
+		free(ph);
+		errf(err, errlen, "uv_pipe_init: %s", uv_strerror(*rc));
+		return NULL;
+	}
+	return ph;
+}
+
 static int
 tcp_listen(uv_loop_t *loop, const struct addr *a, int backlog,
     uv_connection_cb cb, void *data, uv_stream_t **out, char *err,
@@ -484,19 +524,8 @@ tcp_listen(uv_loop_t *loop, const struct addr *a, int backlog,
 	rc = tcp_resolve(loop, a, &ss, err, errlen);
 	if (rc < 0)
 		goto out;
-	tcp = malloc(sizeof(*tcp));
-	if (tcp == NULL) {
-		rc = -ENOMEM;
-		errf(err, errlen, "out of memory");
+	if ((tcp = new_tcp(loop, &rc, err, errlen)) == NULL)
 		goto out;
-	}
-	rc = uv_tcp_init(loop, tcp);
-	if (rc < 0) {
-		free(tcp);
-		tcp = NULL;
-		errf(err, errlen, "uv_tcp_init: %s", uv_strerror(rc));
-		goto out;
-	}
 	tcp->data = data;
 	/* libuv reports some bind errors (EADDRINUSE) only at listen. */
 	rc = uv_tcp_bind(tcp, (struct sockaddr *)&ss, 0);
@@ -544,19 +573,8 @@ addr_listen(uv_loop_t *loop, const struct addr *a, int mode, int backlog,
 		goto out;
 
 	addr_format(a, text, sizeof(text));
-	ph = malloc(sizeof(*ph));
-	if (ph == NULL) {
-		rc = -ENOMEM;
-		errf(err, errlen, "out of memory");
+	if ((ph = new_pipe(loop, &rc, err, errlen)) == NULL)
 		goto out;
-	}
-	rc = uv_pipe_init(loop, ph, 0);
-	if (rc < 0) {
-		free(ph);
-		ph = NULL;
-		errf(err, errlen, "uv_pipe_init: %s", uv_strerror(rc));
-		goto out;
-	}
 	ph->data = data;
 	rc = uv_pipe_open(ph, fd);
 	if (rc < 0) {
@@ -615,21 +633,13 @@ open_connected(uv_loop_t *loop, int fd, uv_connect_t *req, uv_stream_t **out,
 	int rc;
 
 	vc = malloc(sizeof(*vc));
-	ph = malloc(sizeof(*ph));
-	if (vc == NULL || ph == NULL) {
-		free(ph);
-		ph = NULL;
+	if (vc == NULL) {
 		rc = -ENOMEM;
 		errf(err, errlen, "out of memory");
 		goto out;
 	}
-	rc = uv_pipe_init(loop, ph, 0);
-	if (rc < 0) {
-		free(ph);
-		ph = NULL;
-		errf(err, errlen, "uv_pipe_init: %s", uv_strerror(rc));
+	if ((ph = new_pipe(loop, &rc, err, errlen)) == NULL)
 		goto out;
-	}
 	rc = uv_pipe_open(ph, fd);
 	if (rc < 0) {
 		errf(err, errlen, "uv_pipe_open: %s", uv_strerror(rc));
@@ -706,20 +716,8 @@ addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
 	*out = NULL;
 	switch (a->kind) {
 	case ADDR_UNIX:
-		ph = malloc(sizeof(*ph));
-		if (ph == NULL) {
-			rc = -ENOMEM;
-			errf(err, errlen, "out of memory");
+		if ((ph = new_pipe(loop, &rc, err, errlen)) == NULL)
 			goto out;
-		}
-		rc = uv_pipe_init(loop, ph, 0);
-		if (rc < 0) {
-			free(ph);
-			ph = NULL;
-			errf(err, errlen, "uv_pipe_init: %s",
-			    uv_strerror(rc));
-			goto out;
-		}
 		/* Reports every error, even ENOENT, through cb. */
 		uv_pipe_connect(req, ph, a->path, cb);
 		*out = (uv_stream_t *)ph;
@@ -730,20 +728,8 @@ addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
 		rc = tcp_resolve(loop, a, &ss, err, errlen);
 		if (rc < 0)
 			goto out;
-		tcp = malloc(sizeof(*tcp));
-		if (tcp == NULL) {
-			rc = -ENOMEM;
-			errf(err, errlen, "out of memory");
+		if ((tcp = new_tcp(loop, &rc, err, errlen)) == NULL)
 			goto out;
-		}
-		rc = uv_tcp_init(loop, tcp);
-		if (rc < 0) {
-			free(tcp);
-			tcp = NULL;
-			errf(err, errlen, "uv_tcp_init: %s",
-			    uv_strerror(rc));
-			goto out;
-		}
 		rc = uv_tcp_connect(req, tcp, (struct sockaddr *)&ss, cb);
 		if (rc < 0) {
 			errf(err, errlen, "cannot connect to tcp:%s:%u: %s",
