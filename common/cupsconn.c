@@ -49,3 +49,20 @@ cupsconn_valid_name(const char *name)
 			return 0;
 	return 1;
 }
+
+ipp_t *
+cupsconn_request(ipp_op_t op, const char *queue)
+{
+	char uri[HTTP_MAX_URI];
+	ipp_t *req = ippNewRequest(op);
+
+	if (queue != NULL)
+		httpAssembleURIf(HTTP_URI_CODING_ALL, uri, sizeof(uri), "ipp", NULL,
+		    "localhost", 0, "/printers/%s", queue);
+	else
+		snprintf(uri, sizeof(uri), "ipp://localhost/");
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL, uri);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
+	    NULL, cupsUser());
+	return req;
+}

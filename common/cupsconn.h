@@ -20,4 +20,11 @@ http_t *cupsconn_open(const char *spec, int timeout_ms, char *err, size_t errlen
  * space / \ ? ' " #.  Mirrors cupsd's validate_name(). */
 int cupsconn_valid_name(const char *name);
 
+/*
+ * A new IPP request with the operation attributes every one of ours
+ * carries: printer-uri (ipp://localhost/printers/QUEUE, or the scheduler's
+ * ipp://localhost/ when queue is NULL) and requesting-user-name.
+ */
+ipp_t *cupsconn_request(ipp_op_t op, const char *queue);
+
 #endif

@@ -277,16 +277,10 @@ static int
 put_queue(http_t *http, const struct want *w, const char *dev,
     const char *ppd_path, const char *mark, char *err, size_t errlen)
 {
-	char uri[1024];
 	ipp_t *req, *resp;
 	int ok;
 
-	httpAssembleURIf(HTTP_URI_CODING_ALL, uri, sizeof(uri), "ipp", NULL,
-	    "localhost", 0, "/printers/%s", w->name);
-	req = ippNewRequest(IPP_OP_CUPS_ADD_MODIFY_PRINTER);
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL, uri);
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
-	    NULL, cupsUser());
+	req = cupsconn_request(IPP_OP_CUPS_ADD_MODIFY_PRINTER, w->name);
 	ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_URI, "device-uri", NULL, dev);
 	ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_TEXT, "printer-info", NULL,
 	    w->info && *w->info ? w->info : w->name);
@@ -312,16 +306,10 @@ put_queue(http_t *http, const struct want *w, const char *dev,
 static int
 delete_queue(http_t *http, const char *name, char *err, size_t errlen)
 {
-	char uri[1024];
 	ipp_t *req, *resp;
 	int ok;
 
-	httpAssembleURIf(HTTP_URI_CODING_ALL, uri, sizeof(uri), "ipp", NULL,
-	    "localhost", 0, "/printers/%s", name);
-	req = ippNewRequest(IPP_OP_CUPS_DELETE_PRINTER);
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL, uri);
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
-	    NULL, cupsUser());
+	req = cupsconn_request(IPP_OP_CUPS_DELETE_PRINTER, name);
 	resp = cupsDoRequest(http, req, "/admin/");
 	ok = ipp_ok(resp) || cupsLastError() == IPP_STATUS_ERROR_NOT_FOUND;
 	if (!ok)

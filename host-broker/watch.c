@@ -288,11 +288,7 @@ subscribe(http_t *http, int *lease_until)
 	ipp_attribute_t *a;
 	int id = 0;
 
-	req = ippNewRequest(IPP_OP_CREATE_PRINTER_SUBSCRIPTIONS);
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL,
-	    "ipp://localhost/");
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
-	    NULL, cupsUser());
+	req = cupsconn_request(IPP_OP_CREATE_PRINTER_SUBSCRIPTIONS, NULL);
 	ippAddStrings(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_KEYWORD, "notify-events",
 	    sizeof(events) / sizeof(events[0]), NULL, events);
 	ippAddString(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_KEYWORD, "notify-pull-method",
@@ -314,13 +310,9 @@ subscribe(http_t *http, int *lease_until)
 static void
 renew(http_t *http, int id, int *lease_until)
 {
-	ipp_t *req = ippNewRequest(IPP_OP_RENEW_SUBSCRIPTION);
+	ipp_t *req = cupsconn_request(IPP_OP_RENEW_SUBSCRIPTION, NULL);
 
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL,
-	    "ipp://localhost/");
 	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "notify-subscription-id", id);
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
-	    NULL, cupsUser());
 	ippAddInteger(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_INTEGER,
 	    "notify-lease-duration", LEASE_SECS);
 	ippDelete(cupsDoRequest(http, req, "/"));
@@ -330,13 +322,9 @@ renew(http_t *http, int id, int *lease_until)
 static void
 unsubscribe(http_t *http, int id)
 {
-	ipp_t *req = ippNewRequest(IPP_OP_CANCEL_SUBSCRIPTION);
+	ipp_t *req = cupsconn_request(IPP_OP_CANCEL_SUBSCRIPTION, NULL);
 
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL,
-	    "ipp://localhost/");
 	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "notify-subscription-id", id);
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
-	    NULL, cupsUser());
 	ippDelete(cupsDoRequest(http, req, "/"));
 }
 
@@ -352,11 +340,7 @@ pull_events(http_t *http, int id, int *seq)
 	ipp_attribute_t *a;
 	int count = 0;
 
-	req = ippNewRequest(IPP_OP_GET_NOTIFICATIONS);
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL,
-	    "ipp://localhost/");
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
-	    NULL, cupsUser());
+	req = cupsconn_request(IPP_OP_GET_NOTIFICATIONS, NULL);
 	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER,
 	    "notify-subscription-ids", id);
 	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER,
