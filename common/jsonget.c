@@ -1,21 +1,75 @@
 /* Typed reads of json-c object members; see jsonget.h. */
 #include "jsonget.h"
 
+/* o[key] when it is of type t; NULL otherwise (json-c answers 0 for a NULL
+ * or non-object o). */
+static json_object *
+member(json_object *o, const char *key, json_type t)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t))
+		return NULL;
+	return v;
+}
+
 const char *
 jget_str(json_object *o, const char *key)
 {
-	json_object *v;
+	json_object *v = member(o, key, json_type_string);
 
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
+	return v ? json_object_get_string(v) : NULL;
+}
+
+int
+jget_i64(json_object *o, const char *key, int64_t *out)
+{
+	json_object *v = member(o, key, json_type_int);
+
+	if (v == NULL)
+		return 0;
+	*out = json_object_get_int64(v);
+	return 1;
+}
+
+int
+jget_u64(json_object *o, const char *key, uint64_t *out)
+{
+	json_object *v = member(o, key, json_type_int);
+
+	/* json-c keeps values above INT64_MAX unsigned; get_int64 then
+	 * saturates, so a negative one is negative for real. */
+	if (v == NULL || json_object_get_int64(v) < 0)
+		return 0;
+	*out = json_object_get_uint64(v);
+	return 1;
 }
 
 int64_t
-jget_int(json_object *o, const char *key)
+jget_int(json_object *o, const char *key, int64_t dflt)
 {
-	json_object *v;
+	int64_t v = dflt;
 
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+	jget_i64(o, key, &v);
+	return v;
+}
+
+int
+jget_bool(json_object *o, const char *key, int dflt)
+{
+	json_object *v = member(o, key, json_type_boolean);
+
+	return v ? json_object_get_boolean(v) : dflt;
+}
+
+json_object *
+jget_obj(json_object *o, const char *key)
+{
+	return member(o, key, json_type_object);
+}
+
+json_object *
+jget_arr(json_object *o, const char *key)
+{
+	return member(o, key, json_type_array);
 }

@@ -1,7 +1,10 @@
 /*
- * Typed reads of a json-c object's members for files the daemons wrote
- * themselves and may find damaged: a member that is missing or of another
- * type reads as "absent", never as an error.
+ * Typed reads of a json-c object's members, for everything the daemons read
+ * as JSON: state files they wrote themselves and may find damaged, lines
+ * from tray helpers, the broker's status document.  A member that is
+ * missing, null or of another type reads as absent, never as an error and
+ * never as a NULL the caller could trip on.  o itself may be NULL or not an
+ * object: every member then reads as absent.
  */
 #ifndef PRINTREDIR_JSONGET_H
 #define PRINTREDIR_JSONGET_H
@@ -9,10 +12,22 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
-/* The string value of o[key], or NULL when it is missing or not a string. */
+/* The string value of o[key], owned by o; NULL when absent. */
 const char *jget_str(json_object *o, const char *key);
 
-/* The integer value of o[key] (json-c's conversion), or 0 when missing. */
-int64_t jget_int(json_object *o, const char *key);
+/* o[key] when it is an integer: 1 and *out set, or 0 (absent) and *out
+ * untouched.  jget_u64 refuses negative values. */
+int jget_i64(json_object *o, const char *key, int64_t *out);
+int jget_u64(json_object *o, const char *key, uint64_t *out);
+
+/* The integer value of o[key], or dflt when absent. */
+int64_t jget_int(json_object *o, const char *key, int64_t dflt);
+
+/* The boolean value of o[key] (true or false only), or dflt when absent. */
+int jget_bool(json_object *o, const char *key, int dflt);
+
+/* o[key] when it is an object (or an array), owned by o; NULL when absent. */
+json_object *jget_obj(json_object *o, const char *key);
+json_object *jget_arr(json_object *o, const char *key);
 
 #endif

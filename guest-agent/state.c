@@ -144,9 +144,9 @@ state_load(struct agent *a)
 		json_object_put(doc);
 		return 0;
 	}
-	a->want_gen = (uint64_t)jget_int(doc, "want_generation");
-	a->applied_gen = (uint64_t)jget_int(doc, "applied_generation");
-	a->report_pending = (int)jget_int(doc, "report_pending");
+	a->want_gen = (uint64_t)jget_int(doc, "want_generation", 0);
+	a->applied_gen = (uint64_t)jget_int(doc, "applied_generation", 0);
+	a->report_pending = jget_bool(doc, "report_pending", 0);
 	{
 		json_object *v;
 
@@ -170,7 +170,7 @@ state_load(struct agent *a)
 			w->info = jdup(o, "info");
 			w->location = jdup(o, "location");
 			w->detail = jdup(o, "detail");
-			w->driver = (int)jget_int(o, "driver");
+			w->driver = (int)jget_int(o, "driver", 0);
 			if (w->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE &&
 			    (hex == NULL || hash_from_hex(hex, w->sha) != 0))
 				w->driver = PRINTREDIR__DRIVER_STATE__DRIVER_MISSING;
@@ -188,7 +188,7 @@ state_load(struct agent *a)
 			struct result *r = &a->results[a->nresults++];
 
 			r->name = jdup(o, "name");
-			r->state = (int)jget_int(o, "state");
+			r->state = (int)jget_int(o, "state", 0);
 			r->detail = jdup(o, "detail");
 			r->queue = jdup(o, "queue");
 		}
@@ -198,13 +198,13 @@ state_load(struct agent *a)
 		struct restart *r = &a->restart;
 		char *s;
 
-		r->phase = (int)jget_int(arr, "phase");
-		r->generation = (uint64_t)jget_int(arr, "generation");
-		r->deferrals = (uint32_t)jget_int(arr, "deferrals");
-		r->until = jget_int(arr, "until");
-		r->first_prompt = jget_int(arr, "first_prompt");
-		r->requested_at = jget_int(arr, "requested_at");
-		r->report_pending = (int)jget_int(arr, "report_pending");
+		r->phase = (int)jget_int(arr, "phase", 0);
+		r->generation = (uint64_t)jget_int(arr, "generation", 0);
+		r->deferrals = (uint32_t)jget_int(arr, "deferrals", 0);
+		r->until = jget_int(arr, "until", 0);
+		r->first_prompt = jget_int(arr, "first_prompt", 0);
+		r->requested_at = jget_int(arr, "requested_at", 0);
+		r->report_pending = jget_bool(arr, "report_pending", 0);
 		if ((s = jdup(arr, "boot_id")) != NULL)
 			snprintf(r->boot_id, sizeof(r->boot_id), "%s", s);
 		free(s);

@@ -175,11 +175,11 @@ load(void)
 
 		if (id == NULL || guest_find(id) || (g = guest_add(id)) == NULL)
 			continue;
-		g->last_seen = jget_int(o, "last_seen");
-		g->generation = (uint64_t)jget_int(o, "generation");
-		g->restart = (int)jget_int(o, "restart");
-		g->deferrals = (uint32_t)jget_int(o, "deferrals");
-		g->restart_until = jget_int(o, "restart_until");
+		g->last_seen = jget_int(o, "last_seen", 0);
+		g->generation = (uint64_t)jget_int(o, "generation", 0);
+		g->restart = (int)jget_int(o, "restart", 0);
+		g->deferrals = (uint32_t)jget_int(o, "deferrals", 0);
+		g->restart_until = jget_int(o, "restart_until", 0);
 		if (jget_str(o, "restart_detail"))
 			g->restart_detail = strdup(jget_str(o, "restart_detail"));
 		if (!json_object_object_get_ex(o, "printers", &ps) ||
@@ -192,7 +192,7 @@ load(void)
 			if (jget_str(p, "name") == NULL)
 				continue;
 			g->printers[g->nprinters].name = strdup(jget_str(p, "name"));
-			g->printers[g->nprinters].state = (int)jget_int(p, "state");
+			g->printers[g->nprinters].state = (int)jget_int(p, "state", 0);
 			g->printers[g->nprinters].detail = strdup(jget_str(p, "detail") ?
 			    jget_str(p, "detail") : "");
 			g->nprinters++;
