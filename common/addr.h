@@ -1,6 +1,8 @@
 /*
  * Endpoint addresses: the text form used in configuration files and on
- * command lines, and the libuv glue that listens on or connects to them.
+ * command lines.  This header and addr.c need no libuv, so that a program
+ * without a loop (guest-tray) can parse addresses; addr_uv.h has the glue
+ * that listens on, accepts from and connects to them.
  *
  * Text forms (the prefix is case-sensitive):
  *
@@ -13,17 +15,15 @@
  *   vsock:CID:PORT    CID decimal u32, or "any" (VMADDR_CID_ANY), "host" (2)
  *                     or "local" (1). PORT decimal u32.
  *
- * The text form never names port 0; addr_listen() nevertheless accepts a
- * struct addr built by hand with tcp port 0 and binds an ephemeral port
- * (see addr_bound_port()), which is what tests want.
+ * The text form never names port 0; addr_listen() (addr_uv.h) nevertheless
+ * accepts a struct addr built by hand with tcp port 0 and binds an
+ * ephemeral port, which is what tests want.
  */
 #ifndef PRINTREDIR_ADDR_H
 #define PRINTREDIR_ADDR_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include <uv.h>
 
 enum addr_kind {
 	ADDR_UNIX = 1,
@@ -55,81 +55,10 @@ int addr_parse(const char *text, struct addr *out, char *err, size_t errlen);
 /*
  * Writes the text form of *a (not NULL) to buf (len bytes, not NULL when
  * len > 0). The text parses back to an equal struct addr (as addr_parse()
- * writes it: unused fields zero). VMADDR_CID_ANY is written as "any". Returns 0, -ENOSPC if buf is too small (buf then
- * holds a truncated string when len > 0) or -EINVAL for a bad kind or an
+ * writes it: unused fields zero). VMADDR_CID_ANY is written as "any".
+ * Returns 0, -ENOSPC if buf is too small (buf then holds a truncated string when len > 0) or -EINVAL for a bad kind or an
  * empty path or host.
  */
 int addr_format(const struct addr *a, char *buf, size_t len);
-
-/*
- * Binds *a, listens with backlog and calls cb for each connection, with
- * handle->data set to data (may be NULL). On success *out is a new handle
- * allocated with malloc: a uv_pipe_t for unix and vsock (the server socket
- * is made by hand and given to uv_pipe_open; accept connections into a
- * uv_pipe_t), a uv_tcp_t for tcp. The caller owns it: uv_close() it and
- * free() it in the close callback. On failure *out is NULL, nothing is
- * left behind once the loop runs again, and err says why.
- *
- * unix: an existing socket file is removed first only when nobody answers
- * on it (connect fails with ECONNREFUSED); a live server gives -EADDRINUSE
- * (and sees that probe as a connection closed at once), a file that is not
- * a socket -EEXIST. The socket file is created with permissions mode & 0777
- * by setting the process umask around bind(), so call this from one thread
- * only (at startup). Closing the handle does not remove the file: call
- * addr_unlink(). mode is ignored for tcp and vsock.
- *
- * tcp: numeric hosts are used as they are; a hostname is resolved with a
- * blocking getaddrinfo (uv_getaddrinfo without callback) and the first
- * address is bound. Port 0 binds an ephemeral port.
- */
-int addr_listen(uv_loop_t *loop, const struct addr *a, int mode, int backlog,
-    uv_connection_cb cb, void *data, uv_stream_t **out, char *err,
-    size_t errlen);
-
-/*
- * Connects to *a. On success *out is a new handle allocated with malloc (a
- * uv_pipe_t for unix and vsock, a uv_tcp_t for tcp), owned by the caller
- * exactly as for addr_listen(), and cb(req, status) is called exactly once
- * from the loop, never from inside this call, with req->handle == *out.
- * status is 0 or a negative errno (UV_ECANCELED if *out is closed first);
- * on failure the caller still closes and frees *out. req (not NULL) is the
- * caller's and must live until cb; req->data is left alone.
- *
- * Returning an error instead means nothing was allocated, *out is NULL and
- * cb will not be called: every kind can fail either way, so callers handle
- * both.
- *
- * tcp: a hostname is resolved with a blocking getaddrinfo and only the first
- * address is tried; prefer numeric hosts.
- *
- * vsock: libuv has no vsock connect, so the AF_VSOCK socket is made and
- * connected by hand with a blocking connect() bounded by a 2 s timeout
- * (normally immediate: the peer is this machine's hypervisor), then given to
- * uv_pipe_open(). Connect errors are therefore returned synchronously. cb
- * is driven by a zero-length uv_write so that it runs from the loop and is
- * cancelled like any libuv request if *out is closed first.
- */
-int addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
-    uv_stream_t **out, uv_connect_cb cb, char *err, size_t errlen);
-
-/*
- * For a unix address: removes the socket file if it is a socket. Does
- * nothing for other kinds, for a missing file or for a file that is not a
- * socket. a may be NULL.
- */
-void addr_unlink(const struct addr *a);
-
-/*
- * For a unix address: creates the folder the socket lives in (and its
- * parents) with mode 0755 if missing, as /run/printredir must be at boot.
- * Returns 0 or a negative errno; does nothing for other kinds.
- */
-int addr_make_dir(const struct addr *a);
-
-/*
- * Returns the local port (1-65535) a tcp handle from addr_listen() is bound
- * to, -EINVAL if stream is not tcp, or another negative errno.
- */
-int addr_bound_port(uv_stream_t *stream);
 
 #endif

@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "addr.h"
+#include "addr_uv.h"
 #include "codec.h"
 #include "hash.h"
 

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <uv.h>
 
-#include "addr.h"
+#include "addr_uv.h"
 #include "codec.h"
 #include "hash.h"
 

@@ -17,7 +17,7 @@
 #include <check.h>
 #include <uv.h>
 
-#include "addr.h"
+#include "addr_uv.h"
 #include "runner.h"
 
 static char err[512];

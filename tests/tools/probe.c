@@ -27,7 +27,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "addr.h"
+#include "addr_uv.h"
 #include "compress.h"
 #include "hash.h"
 #include "log.h"

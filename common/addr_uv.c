@@ -1,0 +1,569 @@
+/*
+ * Endpoint addresses through libuv: listening on, accepting from and
+ * connecting to the addresses of addr.h.  See addr_uv.h.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <linux/vm_sockets.h>
+
+#include <uv.h>
+
+#include "addr_uv.h"
+#include "log.h"
+#include "statefile.h"
+
+/* How long a vsock connect() may block the loop. */
+#define VSOCK_CONNECT_TIMEOUT_SEC 2
+
+/* A vsock connect in flight: see addr_connect(). */
+struct vsock_connect {
+	uv_write_t write;
+	uv_connect_t *req;
+	uv_connect_cb cb;
+};
+
+static void
+free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Closes a handle that was initialized but never given to the caller. */
+static void
+discard(uv_handle_t *h)
+{
+	if (h != NULL)
+		uv_close(h, free_handle);
+}
+
+static void
+unix_sockaddr(const struct addr *a, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, a->path, sizeof(sun->sun_path));
+}
+
+/*
+ * Removes a stale socket at a->path: returns 0 if the path is now free,
+ * -EADDRINUSE if a server answers there, -EEXIST if it is not a socket.
+ */
+static int
+unix_clear_stale(const struct addr *a, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd = -1, rc;
+
+	if (lstat(a->path, &st) < 0) {
+		rc = errno == ENOENT ? 0 : -errno;
+		if (rc < 0)
+			errf(err, errlen, "unix:%s: %s", a->path,
+			    strerror(-rc));
+		goto out;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		rc = -EEXIST;
+		errf(err, errlen, "unix:%s: the path exists and is not a "
+		    "socket", a->path);
+		goto out;
+	}
+
+	/*
+	 * Non-blocking, so that a live server with a full backlog answers
+	 * EAGAIN instead of making us wait.
+	 */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		rc = -errno;
+		errf(err, errlen, "socket: %s", strerror(-rc));
+		goto out;
+	}
+	unix_sockaddr(a, &sun);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+	    errno == EAGAIN || errno == EINPROGRESS) {
+		rc = -EADDRINUSE;
+		errf(err, errlen, "unix:%s: another server is listening "
+		    "there", a->path);
+		goto out;
+	}
+	if (errno == ENOENT) {
+		rc = 0;		/* went away meanwhile */
+		goto out;
+	}
+	if (errno != ECONNREFUSED) {
+		rc = -errno;
+		errf(err, errlen, "unix:%s: cannot tell whether the "
+		    "existing socket is in use: %s", a->path, strerror(-rc));
+		goto out;
+	}
+	if (unlink(a->path) < 0 && errno != ENOENT) {
+		rc = -errno;
+		errf(err, errlen, "unix:%s: cannot remove the stale socket: "
+		    "%s", a->path, strerror(-rc));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Returns a bound unix socket in *fdp. */
+static int
+unix_bind(const struct addr *a, int mode, int *fdp, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd = -1, rc;
+
+	rc = unix_clear_stale(a, err, errlen);
+	if (rc < 0)
+		goto out;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		errf(err, errlen, "socket: %s", strerror(-rc));
+		goto out;
+	}
+	unix_sockaddr(a, &sun);
+
+	/*
+	 * fchmod() on a socket does not reach the file bind() creates, and a
+	 * chmod() after bind() leaves a window with the umask's permissions;
+	 * the umask applies at creation.
+	 */
+	old = umask(~(mode_t)mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ? -errno : 0;
+	umask(old);
+	if (rc < 0) {
+		errf(err, errlen, "cannot bind unix:%s: %s", a->path,
+		    strerror(-rc));
+		goto out;
+	}
+	*fdp = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void
+vsock_sockaddr(const struct addr *a, struct sockaddr_vm *svm)
+{
+	memset(svm, 0, sizeof(*svm));
+	svm->svm_family = AF_VSOCK;
+	svm->svm_cid = a->cid;
+	svm->svm_port = a->vport;
+}
+
+static int
+vsock_bind(const struct addr *a, int *fdp, char *err, size_t errlen)
+{
+	struct sockaddr_vm svm;
+	int fd, rc;
+
+	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		errf(err, errlen, "vsock socket: %s", strerror(-rc));
+		goto out;
+	}
+	vsock_sockaddr(a, &svm);
+	if (bind(fd, (struct sockaddr *)&svm, sizeof(svm)) < 0) {
+		rc = -errno;
+		errf(err, errlen, "cannot bind vsock:%u:%u: %s",
+		    (unsigned)a->cid, (unsigned)a->vport, strerror(-rc));
+		goto out;
+	}
+	*fdp = fd;
+	fd = -1;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/*
+ * Fills *ss from a tcp address. Numeric hosts need no lookup; a hostname
+ * takes a blocking getaddrinfo and its first answer.
+ */
+static int
+tcp_resolve(uv_loop_t *loop, const struct addr *a,
+    struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+	uv_getaddrinfo_t gai;
+	struct addrinfo hints;
+	char port[8];
+	int rc;
+
+	memset(ss, 0, sizeof(*ss));
+	if (uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)ss) == 0)
+		return 0;
+	if (strchr(a->host, ':') != NULL) {
+		rc = uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)ss);
+		if (rc < 0)
+			errf(err, errlen, "tcp:[%s]: %s", a->host,
+			    uv_strerror(rc));
+		return rc;
+	}
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%u", (unsigned)a->port);
+	rc = uv_getaddrinfo(loop, &gai, NULL, a->host, port, &hints);
+	if (rc < 0) {
+		errf(err, errlen, "cannot resolve %s: %s", a->host,
+		    uv_strerror(rc));
+		return rc;
+	}
+	if (gai.addrinfo->ai_addrlen > sizeof(*ss)) {
+		rc = -EAFNOSUPPORT;
+		errf(err, errlen, "cannot resolve %s: odd address",
+		    a->host);
+	} else
+		memcpy(ss, gai.addrinfo->ai_addr, gai.addrinfo->ai_addrlen);
+	uv_freeaddrinfo(gai.addrinfo);
+	return rc;
+}
+
+/*
+ * A new, initialised libuv handle, or NULL with *rc and err set (the memory
+ * of a handle that failed to initialise is freed: it cannot be closed).
+ */
+static uv_tcp_t *
+new_tcp(uv_loop_t *loop, int *rc, char *err, size_t errlen)
+{
+	uv_tcp_t *tcp = malloc(sizeof(*tcp));
+
+	if (tcp == NULL) {
+		*rc = -ENOMEM;
+		errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((*rc = uv_tcp_init(loop, tcp)) < 0) {
+		free(tcp);
+		errf(err, errlen, "uv_tcp_init: %s", uv_strerror(*rc));
+		return NULL;
+	}
+	return tcp;
+}
+
+static uv_pipe_t *
+new_pipe(uv_loop_t *loop, int *rc, char *err, size_t errlen)
+{
+	uv_pipe_t *ph = malloc(sizeof(*ph));
+
+	if (ph == NULL) {
+		*rc = -ENOMEM;
+		errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((*rc = uv_pipe_init(loop, ph, 0)) < 0) {
+		free(ph);
+		errf(err, errlen, "uv_pipe_init: %s", uv_strerror(*rc));
+		return NULL;
+	}
+	return ph;
+}
+
+static int
+tcp_listen(uv_loop_t *loop, const struct addr *a, int backlog,
+    uv_connection_cb cb, void *data, uv_stream_t **out, char *err,
+    size_t errlen)
+{
+	struct sockaddr_storage ss;
+	char text[ADDR_TEXT_MAX];
+	uv_tcp_t *tcp = NULL;
+	int rc;
+
+	addr_format(a, text, sizeof(text));
+	rc = tcp_resolve(loop, a, &ss, err, errlen);
+	if (rc < 0)
+		goto out;
+	if ((tcp = new_tcp(loop, &rc, err, errlen)) == NULL)
+		goto out;
+	tcp->data = data;
+	/* libuv reports some bind errors (EADDRINUSE) only at listen. */
+	rc = uv_tcp_bind(tcp, (struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)tcp, backlog, cb);
+	if (rc < 0) {
+		errf(err, errlen, "cannot listen on %s: %s", text,
+		    uv_strerror(rc));
+		goto out;
+	}
+	*out = (uv_stream_t *)tcp;
+	tcp = NULL;
+out:
+	discard((uv_handle_t *)tcp);
+	return rc;
+}
+
+int
+addr_listen(uv_loop_t *loop, const struct addr *a, int mode, int backlog,
+    uv_connection_cb cb, void *data, uv_stream_t **out, char *err,
+    size_t errlen)
+{
+	char text[ADDR_TEXT_MAX];
+	uv_pipe_t *ph = NULL;
+	int fd = -1, bound_unix = 0, rc;
+
+	*out = NULL;
+	switch (a->kind) {
+	case ADDR_TCP:
+		return tcp_listen(loop, a, backlog, cb, data, out, err,
+		    errlen);
+	case ADDR_UNIX:
+		rc = unix_bind(a, mode, &fd, err, errlen);
+		bound_unix = rc == 0;
+		break;
+	case ADDR_VSOCK:
+		rc = vsock_bind(a, &fd, err, errlen);
+		break;
+	default:
+		rc = -EINVAL;
+		errf(err, errlen, "bad address kind %d", (int)a->kind);
+		break;
+	}
+	if (rc < 0)
+		goto out;
+
+	addr_format(a, text, sizeof(text));
+	if ((ph = new_pipe(loop, &rc, err, errlen)) == NULL)
+		goto out;
+	ph->data = data;
+	rc = uv_pipe_open(ph, fd);
+	if (rc < 0) {
+		errf(err, errlen, "uv_pipe_open: %s", uv_strerror(rc));
+		goto out;
+	}
+	fd = -1;	/* the handle closes it now */
+	rc = uv_listen((uv_stream_t *)ph, backlog, cb);
+	if (rc < 0) {
+		errf(err, errlen, "cannot listen on %s: %s", text,
+		    uv_strerror(rc));
+		goto out;
+	}
+	*out = (uv_stream_t *)ph;
+	ph = NULL;
+out:
+	discard((uv_handle_t *)ph);
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0 && bound_unix)
+		addr_unlink(a);
+	return rc;
+}
+
+static void
+vsock_connected(uv_write_t *w, int status)
+{
+	struct vsock_connect *vc = (struct vsock_connect *)w;
+
+	/*
+	 * The write finishes inside uv_write(), so libuv reports it with
+	 * status 0 even when the pipe is closed before the callback runs;
+	 * the handle is still valid here (its close callback comes later).
+	 */
+	if (uv_is_closing((uv_handle_t *)w->handle))
+		status = UV_ECANCELED;
+	vc->req->handle = w->handle;
+	vc->cb(vc->req, status);
+	free(vc);
+}
+
+/*
+ * Hands a connected socket fd to a new uv_pipe_t and arranges for cb. The
+ * zero-length write completes on a later loop iteration, or with
+ * UV_ECANCELED if the pipe is closed first, which gives the caller the same
+ * callback contract as uv_pipe_connect(). Takes fd in every case.
+ */
+static int
+open_connected(uv_loop_t *loop, int fd, uv_connect_t *req, uv_stream_t **out,
+    uv_connect_cb cb, char *err, size_t errlen)
+{
+	static char nothing;
+	struct vsock_connect *vc = NULL;
+	uv_pipe_t *ph = NULL;
+	uv_buf_t buf = uv_buf_init(&nothing, 0);
+	int rc;
+
+	vc = malloc(sizeof(*vc));
+	if (vc == NULL) {
+		rc = -ENOMEM;
+		errf(err, errlen, "out of memory");
+		goto out;
+	}
+	if ((ph = new_pipe(loop, &rc, err, errlen)) == NULL)
+		goto out;
+	rc = uv_pipe_open(ph, fd);
+	if (rc < 0) {
+		errf(err, errlen, "uv_pipe_open: %s", uv_strerror(rc));
+		goto out;
+	}
+	fd = -1;
+	vc->req = req;
+	vc->cb = cb;
+	req->type = UV_CONNECT;
+	req->handle = (uv_stream_t *)ph;
+	req->cb = cb;
+	rc = uv_write(&vc->write, (uv_stream_t *)ph, &buf, 1,
+	    vsock_connected);
+	if (rc < 0) {
+		errf(err, errlen, "uv_write: %s", uv_strerror(rc));
+		goto out;
+	}
+	vc = NULL;	/* freed by vsock_connected */
+	*out = (uv_stream_t *)ph;
+	ph = NULL;
+out:
+	discard((uv_handle_t *)ph);
+	free(vc);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/*
+ * libuv cannot connect a vsock socket, so connect it by hand, blocking
+ * for at most VSOCK_CONNECT_TIMEOUT_SEC.
+ */
+static int
+vsock_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
+    uv_stream_t **out, uv_connect_cb cb, char *err, size_t errlen)
+{
+	struct sockaddr_vm svm;
+	struct timeval tv = { .tv_sec = VSOCK_CONNECT_TIMEOUT_SEC };
+	int fd, rc;
+
+	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		errf(err, errlen, "vsock socket: %s", strerror(-rc));
+		goto out;
+	}
+	/* Best effort: the kernel's default is the same 2 s. */
+	(void)setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv,
+	    sizeof(tv));
+	vsock_sockaddr(a, &svm);
+	if (connect(fd, (struct sockaddr *)&svm, sizeof(svm)) < 0) {
+		rc = -errno;
+		errf(err, errlen, "cannot connect to vsock:%u:%u: %s",
+		    (unsigned)a->cid, (unsigned)a->vport, strerror(-rc));
+		goto out;
+	}
+	rc = open_connected(loop, fd, req, out, cb, err, errlen);
+	fd = -1;	/* taken by open_connected */
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int
+addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
+    uv_stream_t **out, uv_connect_cb cb, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	uv_pipe_t *ph = NULL;
+	uv_tcp_t *tcp = NULL;
+	int rc;
+
+	*out = NULL;
+	switch (a->kind) {
+	case ADDR_UNIX:
+		if ((ph = new_pipe(loop, &rc, err, errlen)) == NULL)
+			goto out;
+		/* Reports every error, even ENOENT, through cb. */
+		uv_pipe_connect(req, ph, a->path, cb);
+		*out = (uv_stream_t *)ph;
+		ph = NULL;
+		rc = 0;
+		break;
+	case ADDR_TCP:
+		rc = tcp_resolve(loop, a, &ss, err, errlen);
+		if (rc < 0)
+			goto out;
+		if ((tcp = new_tcp(loop, &rc, err, errlen)) == NULL)
+			goto out;
+		rc = uv_tcp_connect(req, tcp, (struct sockaddr *)&ss, cb);
+		if (rc < 0) {
+			errf(err, errlen, "cannot connect to tcp:%s:%u: %s",
+			    a->host, (unsigned)a->port, uv_strerror(rc));
+			goto out;
+		}
+		*out = (uv_stream_t *)tcp;
+		tcp = NULL;
+		break;
+	case ADDR_VSOCK:
+		rc = vsock_connect(loop, a, req, out, cb, err, errlen);
+		break;
+	default:
+		rc = -EINVAL;
+		errf(err, errlen, "bad address kind %d", (int)a->kind);
+		break;
+	}
+out:
+	discard((uv_handle_t *)ph);
+	discard((uv_handle_t *)tcp);
+	return rc;
+}
+
+void
+addr_unlink(const struct addr *a)
+{
+	struct stat st;
+
+	if (a == NULL || a->kind != ADDR_UNIX)
+		return;
+	if (lstat(a->path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(a->path);
+}
+
+int
+addr_bound_port(uv_stream_t *stream)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss), rc;
+
+	if (stream == NULL || stream->type != UV_TCP)
+		return -EINVAL;
+	rc = uv_tcp_getsockname((uv_tcp_t *)stream, (struct sockaddr *)&ss,
+	    &len);
+	if (rc < 0)
+		return rc;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -EAFNOSUPPORT;
+}
+
+int
+addr_make_dir(const struct addr *a)
+{
+	char dir[sizeof(a->path)], *slash;
+
+	if (a == NULL || a->kind != ADDR_UNIX)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", a->path);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	return statefile_mkdirs(dir, 0755);
+}
