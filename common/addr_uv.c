@@ -370,6 +370,85 @@ out:
 	return rc;
 }
 
+/*
+ * Fills *cred from SO_PEERCRED when stream is a unix socket; known = 0 for
+ * other kinds.  Returns 0 or a negative errno.
+ */
+static int
+peer_cred(uv_stream_t *stream, struct addr_cred *cred)
+{
+	struct ucred uc;
+	socklen_t len;
+	uv_os_fd_t fd;
+	int domain, rc;
+
+	memset(cred, 0, sizeof(*cred));
+	if (stream->type != UV_NAMED_PIPE)
+		return 0;
+	if ((rc = uv_fileno((uv_handle_t *)stream, &fd)) < 0)
+		return rc;
+	len = sizeof(domain);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+		return -errno;
+	if (domain != AF_UNIX)
+		return 0;	/* vsock: the peer is a whole machine */
+	len = sizeof(uc);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return -errno;
+	cred->known = 1;
+	cred->uid = uc.uid;
+	cred->pid = uc.pid;
+	return 0;
+}
+
+/*
+ * libuv stops watching a server whose connection callback returns without
+ * accepting, and only uv_accept() starts it again: a connection we have no
+ * handle for would stop the server for good.  Drop it instead, so that
+ * the next one is served.  accepted_fd is libuv's own field on Unix.
+ */
+static void
+drop_pending(uv_stream_t *server)
+{
+	if (server->accepted_fd >= 0) {
+		close(server->accepted_fd);
+		server->accepted_fd = -1;
+	}
+}
+
+int
+addr_accept(uv_stream_t *server, uv_stream_t **out, struct addr_cred *cred)
+{
+	uv_stream_t *client = NULL;
+	int rc;
+
+	*out = NULL;
+	if (cred != NULL)
+		memset(cred, 0, sizeof(*cred));
+	if (server->type == UV_TCP)
+		client = (uv_stream_t *)new_tcp(server->loop, &rc, NULL, 0);
+	else if (server->type == UV_NAMED_PIPE)
+		client = (uv_stream_t *)new_pipe(server->loop, &rc, NULL, 0);
+	else {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (client == NULL) {
+		drop_pending(server);
+		goto out;
+	}
+	client->data = NULL;
+	if ((rc = uv_accept(server, client)) < 0)
+		goto out;
+	if (cred != NULL && (rc = peer_cred(client, cred)) < 0)
+		goto out;
+	*out = client;
+	client = NULL;
+out:
+	discard((uv_handle_t *)client);
+	return rc;
+}
+
 static void
 vsock_connected(uv_write_t *w, int status)
 {

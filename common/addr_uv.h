@@ -38,6 +38,34 @@ int addr_listen(uv_loop_t *loop, const struct addr *a, int mode, int backlog,
     uv_connection_cb cb, void *data, uv_stream_t **out, char *err,
     size_t errlen);
 
+/* Who is at the other end of an accepted connection, when the kernel says. */
+struct addr_cred {
+	int known;	/* 1 for a unix socket (SO_PEERCRED), else 0 */
+	uid_t uid;	/* the peer's effective uid when it connected */
+	pid_t pid;	/* the peer's process id when it connected */
+};
+
+/*
+ * Accepts one pending connection on server (a handle from addr_listen(),
+ * not NULL; call this from its connection callback after checking status).
+ * On success returns 0 and *out (not NULL) is a new handle of the kind the
+ * server takes, allocated with malloc: a uv_pipe_t for unix and vsock, a
+ * uv_tcp_t for tcp, on the server's loop, with data NULL.  The caller owns
+ * it exactly as for addr_listen(): uv_close() it and free() it in the close
+ * callback.
+ *
+ * cred may be NULL.  Otherwise it is always written: for a unix connection
+ * with the peer's uid and pid from SO_PEERCRED (known = 1), for tcp and
+ * vsock with known = 0 and the rest zero.
+ *
+ * On failure returns a negative errno (-ENOMEM, an error of uv_accept(), or
+ * of reading the peer's credentials), *out is NULL, and nothing is left
+ * behind once the loop runs again: the handle, if any, is closed and freed,
+ * and a connection that could not be accepted is dropped so that the
+ * server keeps serving the next ones.
+ */
+int addr_accept(uv_stream_t *server, uv_stream_t **out, struct addr_cred *cred);
+
 /*
  * Connects to *a. On success *out is a new handle allocated with malloc (a
  * uv_pipe_t for unix and vsock, a uv_tcp_t for tcp), owned by the caller

@@ -1,6 +1,7 @@
 /*
- * addr: text forms, and listening and connecting through libuv on real
- * sockets in the test's temporary folder and on loopback.
+ * addr and addr_uv: text forms, and listening, accepting and connecting
+ * through libuv on real sockets in the test's temporary folder and on
+ * loopback.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -293,6 +294,8 @@ struct xfer {
 	uv_write_t wserver, wclient;
 	char rserver[16], rclient[16];
 	size_t nserver, nclient;
+	struct addr_cred cred;		/* of the last connection accepted */
+	int accepted;
 	int connect_status;
 	int connected;
 	int timed_out;
@@ -380,31 +383,28 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 }
 
 /*
- * Accepts a connection; a newer one replaces the older, which matters when
- * a probe from addr_listen() reached the server first.
+ * Accepts a connection through addr_accept(); a newer one replaces the
+ * older, which matters when a probe from addr_listen() reached the server
+ * first.
  */
 static void
 on_connection(uv_stream_t *server, int status)
 {
 	struct xfer *x = server->data;
-	uv_stream_t *peer;
+	uv_stream_t *peer = (uv_stream_t *)x;	/* must be overwritten */
 
 	ck_assert_int_eq(status, 0);
 	close_if(&x->peer);
 	x->nserver = 0;
-	if (server->type == UV_TCP) {
-		peer = malloc(sizeof(uv_tcp_t));
-		ck_assert_ptr_nonnull(peer);
-		ck_assert_int_eq(uv_tcp_init(&x->loop, (uv_tcp_t *)peer), 0);
-	} else {
-		peer = malloc(sizeof(uv_pipe_t));
-		ck_assert_ptr_nonnull(peer);
-		ck_assert_int_eq(uv_pipe_init(&x->loop, (uv_pipe_t *)peer, 0),
-		    0);
-	}
+	memset(&x->cred, 0x5a, sizeof(x->cred));
+	ck_assert_int_eq(addr_accept(server, &peer, &x->cred), 0);
+	ck_assert_ptr_nonnull(peer);
+	ck_assert_int_eq(peer->type, server->type);
+	ck_assert_ptr_eq(peer->loop, server->loop);
+	ck_assert_ptr_null(peer->data);
+	x->accepted++;
 	peer->data = x;
 	x->peer = peer;
-	ck_assert_int_eq(uv_accept(server, peer), 0);
 	ck_assert_int_eq(uv_read_start(peer, alloc_cb, read_cb), 0);
 }
 
@@ -449,6 +449,25 @@ xfer_run(struct xfer *x)
 	ck_assert_int_eq(uv_loop_close(&x->loop), 0);
 }
 
+/*
+ * What addr_accept() said of the peer: this very process over a unix
+ * socket, nobody known over tcp or vsock.
+ */
+static void
+check_cred(const struct xfer *x, enum addr_kind kind)
+{
+	ck_assert_int_ge(x->accepted, 1);
+	if (kind == ADDR_UNIX) {
+		ck_assert_int_eq(x->cred.known, 1);
+		ck_assert_uint_eq(x->cred.uid, getuid());
+		ck_assert_int_eq(x->cred.pid, getpid());
+	} else {
+		ck_assert_int_eq(x->cred.known, 0);
+		ck_assert_uint_eq(x->cred.uid, 0);
+		ck_assert_int_eq(x->cred.pid, 0);
+	}
+}
+
 /* Listens on *a, connects to *to (the same unless a port is picked). */
 static void
 exchange(const struct addr *a, const struct addr *to)
@@ -472,6 +491,7 @@ exchange(const struct addr *a, const struct addr *to)
 	ck_assert_uint_eq(x.nclient, 4);
 	ck_assert_mem_eq(x.rserver, "ping", 4);
 	ck_assert_mem_eq(x.rclient, "pong", 4);
+	check_cred(&x, a->kind);
 }
 
 START_TEST(test_unix_exchange)
@@ -715,6 +735,7 @@ tcp_exchange(const char *host)
 	ck_assert_int_eq(x.connect_status, 0);
 	ck_assert_mem_eq(x.rserver, "ping", 4);
 	ck_assert_mem_eq(x.rclient, "pong", 4);
+	check_cred(&x, ADDR_TCP);
 }
 
 START_TEST(test_tcp_exchange)
@@ -846,6 +867,71 @@ START_TEST(test_vsock_loopback)
 }
 END_TEST
 
+/*
+ * With no connection pending, addr_accept() fails, gives nothing and
+ * leaves nothing open (xfer_run() closes the loop); cred may be NULL.
+ */
+START_TEST(test_accept_nothing_pending)
+{
+	struct addr a;
+	struct addr_cred cred;
+	struct xfer x;
+	uv_stream_t *peer = (uv_stream_t *)&x;
+	int rc;
+
+	sock_addr(&a, "idle.sock");
+	xfer_init(&x);
+	rc = addr_listen(&x.loop, &a, 0600, 8, on_connection, &x, &x.server,
+	    err, sizeof(err));
+	ck_assert_msg(rc == 0, "%s", err);
+	memset(&cred, 0x5a, sizeof(cred));
+	ck_assert_int_lt(addr_accept(x.server, &peer, &cred), 0);
+	ck_assert_ptr_null(peer);
+	ck_assert_int_eq(cred.known, 0);
+	peer = (uv_stream_t *)&x;
+	ck_assert_int_lt(addr_accept(x.server, &peer, NULL), 0);
+	ck_assert_ptr_null(peer);
+	xfer_finish(&x);
+	xfer_run(&x);
+	addr_unlink(&a);
+}
+END_TEST
+
+/* cred may be NULL on success too. */
+static void
+on_connection_no_cred(uv_stream_t *server, int status)
+{
+	struct xfer *x = server->data;
+
+	ck_assert_int_eq(status, 0);
+	close_if(&x->peer);
+	ck_assert_int_eq(addr_accept(server, &x->peer, NULL), 0);
+	x->accepted++;
+	x->peer->data = x;
+	ck_assert_int_eq(uv_read_start(x->peer, alloc_cb, read_cb), 0);
+}
+
+START_TEST(test_accept_without_cred)
+{
+	struct addr a;
+	struct xfer x;
+	int rc;
+
+	sock_addr(&a, "nocred.sock");
+	xfer_init(&x);
+	rc = addr_listen(&x.loop, &a, 0600, 8, on_connection_no_cred, &x,
+	    &x.server, err, sizeof(err));
+	ck_assert_msg(rc == 0, "%s", err);
+	rc = addr_connect(&x.loop, &a, &x.creq, &x.client, on_connect, err,
+	    sizeof(err));
+	ck_assert_msg(rc == 0, "%s", err);
+	xfer_run(&x);
+	ck_assert_int_eq(x.accepted, 1);
+	ck_assert_mem_eq(x.rclient, "pong", 4);
+	addr_unlink(&a);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -876,6 +962,8 @@ test_suite(void)
 	tcase_add_test(tc, test_tcp_bad_host);
 	tcase_add_test(tc, test_bound_port_not_tcp);
 	tcase_add_test(tc, test_vsock_loopback);
+	tcase_add_test(tc, test_accept_nothing_pending);
+	tcase_add_test(tc, test_accept_without_cred);
 	suite_add_tcase(s, tc);
 	return s;
 }
