@@ -40,7 +40,7 @@ struct control {
 
 /* One connection.  Freed once both of its handles are closed. */
 struct client {
-	uv_pipe_t pipe;
+	uv_stream_t *pipe;		/* from addr_accept(), freed when closed */
 	uv_timer_t timer;
 	uv_write_t wreq;
 	struct control *ctl;		/* NULL once detached by control_stop() */
@@ -57,6 +57,8 @@ client_closed(uv_handle_t *h)
 {
 	struct client *c = h->data;
 
+	if (h == (uv_handle_t *)c->pipe)
+		free(h);
 	if (--c->open_handles > 0)
 		return;
 	free(c->out);
@@ -82,7 +84,7 @@ client_close(struct client *c)
 		return;
 	c->closing = 1;
 	client_detach(c);
-	uv_close((uv_handle_t *)&c->pipe, client_closed);
+	uv_close((uv_handle_t *)c->pipe, client_closed);
 	uv_close((uv_handle_t *)&c->timer, client_closed);
 }
 
@@ -132,7 +134,7 @@ client_answer(struct client *c, const char *text)
 	/* The same time again to read the answer: a client that does not
 	 * read must not hold its buffer forever. */
 	uv_timer_start(&c->timer, on_timeout, CONTROL_TIMEOUT_MS, 0);
-	rc = uv_write(&c->wreq, (uv_stream_t *)&c->pipe, &buf, 1, on_written);
+	rc = uv_write(&c->wreq, c->pipe, &buf, 1, on_written);
 	if (rc < 0) {
 		log_debug("control: cannot answer a client: %s",
 		    uv_strerror(rc));
@@ -271,15 +273,15 @@ on_conn(uv_stream_t *server, int status)
 		log_warnx("control: out of memory for a client");
 		return;
 	}
-	rc = uv_pipe_init(server->loop, &c->pipe, 0);
+	rc = addr_accept(server, &c->pipe, NULL);
 	if (rc < 0) {
-		log_warnx("control: cannot set up a client: %s",
+		log_warnx("control: cannot accept a client: %s",
 		    uv_strerror(rc));
 		free(c);
 		return;
 	}
 	uv_timer_init(server->loop, &c->timer);	/* cannot fail */
-	c->pipe.data = c;
+	c->pipe->data = c;
 	c->timer.data = c;
 	c->open_handles = 2;
 	c->ctl = ctl;
@@ -289,11 +291,9 @@ on_conn(uv_stream_t *server, int status)
 	c->pprev = &ctl->clients;
 	ctl->clients = c;
 
-	rc = uv_accept(server, (uv_stream_t *)&c->pipe);
+	rc = uv_timer_start(&c->timer, on_timeout, CONTROL_TIMEOUT_MS, 0);
 	if (rc == 0)
-		rc = uv_timer_start(&c->timer, on_timeout, CONTROL_TIMEOUT_MS, 0);
-	if (rc == 0)
-		rc = uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+		rc = uv_read_start(c->pipe, on_alloc, on_read);
 	if (rc < 0) {
 		log_warnx("control: cannot serve a client: %s",
 		    uv_strerror(rc));

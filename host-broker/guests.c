@@ -455,26 +455,19 @@ on_connection(uv_stream_t *server, int status)
 	struct peer_config cfg = { 0 };
 	uv_stream_t *client;
 	char name[ADDR_TEXT_MAX + 16];
+	int rc;
 
 	if (status < 0) {
 		log_warnx("accepting a guest failed: %s", uv_strerror(status));
 		return;
 	}
-	if (server->type == UV_TCP) {
-		client = malloc(sizeof(uv_tcp_t));
-		if (client)
-			uv_tcp_init(b->loop, (uv_tcp_t *)client);
-	} else {
-		client = malloc(sizeof(uv_pipe_t));
-		if (client)
-			uv_pipe_init(b->loop, (uv_pipe_t *)client, 0);
-	}
-	if (client == NULL)
+	if ((rc = addr_accept(server, &client, NULL)) < 0) {
+		log_warnx("accepting a guest failed: %s", uv_strerror(rc));
 		return;
-	if (uv_accept(server, client) != 0 || nconnections >= MAX_CONNECTIONS) {
-		if (nconnections >= MAX_CONNECTIONS)
-			log_warnx("refusing a guest connection: %d already open",
-			    nconnections);
+	}
+	if (nconnections >= MAX_CONNECTIONS) {
+		log_warnx("refusing a guest connection: %d already open",
+		    nconnections);
 		uv_close((uv_handle_t *)client, (uv_close_cb)free);
 		return;
 	}
