@@ -19,6 +19,8 @@
 #include <json-c/json.h>
 
 #include "broker.h"
+#include "jsonget.h"
+#include "table.h"
 
 #define PROG "host-broker status"
 #define STATUS_TIMEOUT_SEC 5
@@ -31,367 +33,125 @@ enum {
 	EXIT_NO_BROKER = 3,	/* nobody answers on the control socket */
 };
 
-/* Characters between table columns. */
-#define GAP 2
-/* The longest cell in characters, "..." included; at least 4. */
-#define CELL_CAP_MAX 100
-/* A cell's bytes: a character is at most 4 bytes of UTF-8. */
-#define CELL_BYTES (4 * CELL_CAP_MAX + 1)
-#define MAX_COLS 6
+static void restart_text(json_object *row, const struct table_col *col,
+    char *buf, size_t len);
 
-enum cell_kind {
-	CELL_TEXT,
-	CELL_TIME,		/* unix seconds, shown in local time */
-	CELL_RESTART,		/* a guest's restart phase, with its deadline */
+static const struct table_col printer_cols[] = {
+	{ "PRINTER", "name", 40, TABLE_TEXT, 0, NULL },
+	{ "NETWORK", "network", 8, TABLE_TEXT, 0, NULL },
+	{ "REDIRECTED", "redirected", 8, TABLE_TEXT, 0, NULL },
+	{ "DRIVER", "driver", 12, TABLE_TEXT, 0, NULL },
+	{ "MAKE AND MODEL", "make_model", 30, TABLE_TEXT, 0, NULL },
+	{ "DETAIL", "detail", 100, TABLE_TEXT, 0, NULL },
 };
 
-struct column {
-	const char *head;
-	const char *key;
-	size_t cap;		/* characters, "..." included */
-	enum cell_kind kind;
-	int omit_missing;	/* print nothing instead of "-" */
-};
-
-static const struct column printer_cols[] = {
-	{ "PRINTER", "name", 40, CELL_TEXT, 0 },
-	{ "NETWORK", "network", 8, CELL_TEXT, 0 },
-	{ "REDIRECTED", "redirected", 8, CELL_TEXT, 0 },
-	{ "DRIVER", "driver", 12, CELL_TEXT, 0 },
-	{ "MAKE AND MODEL", "make_model", 30, CELL_TEXT, 0 },
-	{ "DETAIL", "detail", 100, CELL_TEXT, 0 },
-};
-
-static const struct column guest_cols[] = {
-	{ "GUEST", "id", 32, CELL_TEXT, 0 },
-	{ "CONNECTED", "connected", 8, CELL_TEXT, 0 },
-	{ "LAST SEEN", "last_seen", 24, CELL_TIME, 0 },
-	{ "GENERATION", "generation", 20, CELL_TEXT, 0 },
-	{ "RESTART", "restart", 40, CELL_RESTART, 0 },
-	{ "DEFERRALS", "deferrals", 10, CELL_TEXT, 0 },
+static const struct table_col guest_cols[] = {
+	{ "GUEST", "id", 32, TABLE_TEXT, 0, NULL },
+	{ "CONNECTED", "connected", 8, TABLE_TEXT, 0, NULL },
+	{ "LAST SEEN", "last_seen", 24, TABLE_TIME, 0, NULL },
+	{ "GENERATION", "generation", 20, TABLE_TEXT, 0, NULL },
+	{ "RESTART", "restart", 40, TABLE_TEXT, 0, restart_text },
+	{ "DEFERRALS", "deferrals", 10, TABLE_TEXT, 0, NULL },
 };
 
 /* A guest's printers, one indented line each under the guest's row. */
-static const struct column guest_printer_cols[] = {
-	{ "", "name", 40, CELL_TEXT, 0 },
-	{ "", "state", 24, CELL_TEXT, 0 },
-	{ "", "detail", 100, CELL_TEXT, 1 },
+static const struct table_col guest_printer_cols[] = {
+	{ "", "name", 40, TABLE_TEXT, 0, NULL },
+	{ "", "state", 24, TABLE_TEXT, 0, NULL },
+	{ "", "detail", 100, TABLE_TEXT, 1, NULL },
 };
 
 /* Why a restart failed or what it waits for: a line under the guest. */
-static const struct column restart_detail_col =
-	{ "", "restart_detail", 100, CELL_TEXT, 1 };
+static const struct table_col restart_detail_col =
+	{ "", "restart_detail", 100, TABLE_TEXT, 1, NULL };
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
-
-/*
- * Decodes one UTF-8 character at s (n bytes left, n > 0) into *cp and
- * returns its length, or 0 when the bytes there are not valid UTF-8.
- */
-static size_t
-utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len;
-	uint32_t c, min;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2;
-		c = s[0] & 0x1f;
-		min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		c = s[0] & 0x0f;
-		min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4;
-		c = s[0] & 0x07;
-		min = 0x10000;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/*
- * Copies text (len bytes, untrusted) into buf (CELL_BYTES) as at most cap
- * characters, the last three "..." when it is cut.  Control characters
- * (C0, DEL, C1: terminal escapes) and bytes that are not UTF-8 become '?'.
- * Returns the width in characters.
- */
-static size_t
-cell_put(const char *text, size_t len, size_t cap, char *buf)
-{
-	const unsigned char *s = (const unsigned char *)text;
-	size_t total = 0, keep, o = 0, w = 0, i, n;
-	uint32_t cp;
-
-	if (cap > CELL_CAP_MAX)
-		cap = CELL_CAP_MAX;
-	for (i = 0; i < len; i += n, total++)
-		if ((n = utf8_next(s + i, len - i, &cp)) == 0)
-			n = 1;
-	keep = total > cap ? cap - 3 : total;
-	for (i = 0; w < keep; i += n, w++) {
-		n = utf8_next(s + i, len - i, &cp);
-		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
-			buf[o++] = '?';
-			n = n == 0 ? 1 : n;
-		} else {
-			memcpy(buf + o, s + i, n);
-			o += n;
-		}
-	}
-	if (keep < total) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-		w += 3;
-	}
-	buf[o] = '\0';
-	return w;
-}
-
-/* Local time of unix seconds n into buf; "" for 0 or less. */
-static void
-local_time(int64_t n, const char *fmt, char *buf, size_t len)
-{
-	time_t t = (time_t)n;
-	struct tm tm;
-
-	buf[0] = '\0';
-	if (n <= 0)
-		return;
-	if (localtime_r(&t, &tm) == NULL || strftime(buf, len, fmt, &tm) == 0)
-		snprintf(buf, len, "%" PRId64, n);
-}
 
 /*
  * The restart phase, and for a deferred or forced restart the time it is
  * due ("deferred until 2026-11-25 04:00").
  */
-static size_t
-restart_text(struct json_object *row, const struct column *col, char *buf)
+static void
+restart_text(json_object *row, const struct table_col *col, char *buf,
+    size_t len)
 {
-	struct json_object *v = NULL, *u = NULL;
-	char when[48], tmp[128];
-	const char *phase;
+	char when[48];
+	const char *phase = jget_str(row, col->key);
+	int64_t until;
 
-	json_object_object_get_ex(row, col->key, &v);
-	json_object_object_get_ex(row, "restart_until", &u);
-	phase = json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
-	if (*phase == '\0')
+	if (phase == NULL || *phase == '\0')
 		phase = "-";
 	when[0] = '\0';
-	if (json_object_is_type(u, json_type_int) &&
+	if (jget_i64(row, "restart_until", &until) &&
 	    (strcmp(phase, "deferred") == 0 || strcmp(phase, "forced") == 0))
-		local_time(json_object_get_int64(u), "%Y-%m-%d %H:%M", when,
-		    sizeof(when));
-	snprintf(tmp, sizeof(tmp), "%.64s%s%s", phase, *when ? " until " : "",
-	    when);
-	return cell_put(tmp, strlen(tmp), col->cap, buf);
-}
-
-/* Renders row[col->key] into buf (CELL_BYTES); returns its width. */
-static size_t
-cell_text(struct json_object *row, const struct column *col, char *buf)
-{
-	struct json_object *v = NULL;
-	char tmp[64];
-	const char *s = NULL;
-	size_t len = 0;
-	int64_t n;
-
-	if (col->kind == CELL_RESTART)
-		return restart_text(row, col, buf);
-	json_object_object_get_ex(row, col->key, &v);
-	switch (json_object_get_type(v)) {
-	case json_type_boolean:
-		s = json_object_get_boolean(v) ? "yes" : "no";
-		len = strlen(s);
-		break;
-	case json_type_int:
-		n = json_object_get_int64(v);
-		if (col->kind == CELL_TIME)
-			local_time(n, "%Y-%m-%d %H:%M:%S", tmp, sizeof(tmp));
-		else
-			snprintf(tmp, sizeof(tmp), "%" PRId64, n);
-		s = tmp;
-		len = strlen(s);
-		break;
-	case json_type_double:
-		snprintf(tmp, sizeof(tmp), "%g", json_object_get_double(v));
-		s = tmp;
-		len = strlen(s);
-		break;
-	case json_type_string:
-		s = json_object_get_string(v);
-		len = (size_t)json_object_get_string_len(v);
-		break;
-	default:
-		/* null, missing, or an object or array where none belongs */
-		break;
-	}
-	if (s == NULL || len == 0) {
-		s = col->omit_missing ? "" : "-";
-		len = strlen(s);
-	}
-	return cell_put(s, len, col->cap, buf);
-}
-
-static size_t
-text_width(const char *s)
-{
-	char buf[CELL_BYTES];
-
-	return cell_put(s, strlen(s), CELL_CAP_MAX, buf);
-}
-
-/* Widens widths[] to fit row's cells. */
-static void
-fit_row(struct json_object *row, const struct column *cols, size_t n,
-    size_t *widths)
-{
-	char buf[CELL_BYTES];
-	size_t w;
-
-	for (size_t i = 0; i < n; i++) {
-		w = cell_text(row, &cols[i], buf);
-		if (w > widths[i])
-			widths[i] = w;
-	}
-}
-
-/*
- * Prints one line: each cell padded to its column's width, no padding
- * after the last non-empty cell, so that lines carry no trailing blanks.
- */
-static void
-print_cells(FILE *out, const char *indent, char cells[][CELL_BYTES],
-    const size_t *cw, const size_t *widths, size_t n)
-{
-	size_t last = n;
-
-	while (last > 0 && cells[last - 1][0] == '\0')
-		last--;
-	fputs(indent, out);
-	for (size_t i = 0; i < last; i++) {
-		fputs(cells[i], out);
-		if (i + 1 < last)
-			fprintf(out, "%*s", (int)(widths[i] - cw[i] + GAP), "");
-	}
-	fputc('\n', out);
-}
-
-static void
-print_head(FILE *out, const struct column *cols, size_t n,
-    const size_t *widths)
-{
-	char cells[MAX_COLS][CELL_BYTES];
-	size_t cw[MAX_COLS];
-
-	for (size_t i = 0; i < n; i++)
-		cw[i] = cell_put(cols[i].head, strlen(cols[i].head),
-		    CELL_CAP_MAX, cells[i]);
-	print_cells(out, "", cells, cw, widths, n);
-}
-
-static void
-print_row(FILE *out, const char *indent, struct json_object *row,
-    const struct column *cols, size_t n, const size_t *widths)
-{
-	char cells[MAX_COLS][CELL_BYTES];
-	size_t cw[MAX_COLS];
-
-	for (size_t i = 0; i < n; i++)
-		cw[i] = cell_text(row, &cols[i], cells[i]);
-	print_cells(out, indent, cells, cw, widths, n);
+		table_local_time(until, "%Y-%m-%d %H:%M", when, sizeof(when));
+	snprintf(buf, len, "%.64s%s%s", phase, *when ? " until " : "", when);
 }
 
 /* doc[key] when it is an array with at least one element, else NULL. */
-static struct json_object *
-nonempty_array(struct json_object *doc, const char *key)
+static json_object *
+nonempty_array(json_object *doc, const char *key)
 {
-	struct json_object *a = NULL;
+	json_object *a = jget_arr(doc, key);
 
-	if (!json_object_object_get_ex(doc, key, &a) ||
-	    !json_object_is_type(a, json_type_array) ||
-	    json_object_array_length(a) == 0)
-		return NULL;
-	return a;
+	return a != NULL && json_object_array_length(a) > 0 ? a : NULL;
 }
 
 static void
-render_printers(struct json_object *doc, FILE *out)
+render_printers(json_object *doc, FILE *out)
 {
-	const size_t n = NCOLS(printer_cols);
-	struct json_object *arr = nonempty_array(doc, "printers");
-	size_t widths[MAX_COLS], len;
+	json_object *arr = nonempty_array(doc, "printers");
+	struct table t;
+	size_t len;
 
 	if (arr == NULL) {
 		fputs("The host has no printers.\n", out);
 		return;
 	}
 	len = json_object_array_length(arr);
-	for (size_t i = 0; i < n; i++)
-		widths[i] = text_width(printer_cols[i].head);
+	table_init(&t, printer_cols, NCOLS(printer_cols));
 	for (size_t r = 0; r < len; r++)
-		fit_row(json_object_array_get_idx(arr, r), printer_cols, n,
-		    widths);
-	print_head(out, printer_cols, n, widths);
+		table_fit(&t, json_object_array_get_idx(arr, r));
+	table_print_head(&t, out);
 	for (size_t r = 0; r < len; r++)
-		print_row(out, "", json_object_array_get_idx(arr, r),
-		    printer_cols, n, widths);
+		table_print_row(&t, out, "", json_object_array_get_idx(arr, r));
 }
 
 static void
-render_guests(struct json_object *doc, FILE *out)
+render_guests(json_object *doc, FILE *out)
 {
-	const size_t n = NCOLS(guest_cols), np = NCOLS(guest_printer_cols);
-	struct json_object *arr = nonempty_array(doc, "guests"), *g, *ps;
-	size_t widths[MAX_COLS], pwidths[MAX_COLS] = { 0 }, len;
-	char detail[CELL_BYTES];
+	json_object *arr = nonempty_array(doc, "guests"), *g, *ps;
+	char detail[TABLE_CELL_BYTES];
+	struct table t, pt;
+	size_t len;
 
 	if (arr == NULL) {
 		fputs("No guests have connected yet.\n", out);
 		return;
 	}
 	len = json_object_array_length(arr);
-	for (size_t i = 0; i < n; i++)
-		widths[i] = text_width(guest_cols[i].head);
+	table_init(&t, guest_cols, NCOLS(guest_cols));
+	table_init(&pt, guest_printer_cols, NCOLS(guest_printer_cols));
 	for (size_t r = 0; r < len; r++) {
 		g = json_object_array_get_idx(arr, r);
-		fit_row(g, guest_cols, n, widths);
+		table_fit(&t, g);
 		if ((ps = nonempty_array(g, "printers")) == NULL)
 			continue;
 		for (size_t k = 0; k < json_object_array_length(ps); k++)
-			fit_row(json_object_array_get_idx(ps, k),
-			    guest_printer_cols, np, pwidths);
+			table_fit(&pt, json_object_array_get_idx(ps, k));
 	}
-	print_head(out, guest_cols, n, widths);
+	table_print_head(&t, out);
 	for (size_t r = 0; r < len; r++) {
 		g = json_object_array_get_idx(arr, r);
-		print_row(out, "", g, guest_cols, n, widths);
-		cell_text(g, &restart_detail_col, detail);
+		table_print_row(&t, out, "", g);
+		table_cell(g, &restart_detail_col, detail);
 		if (detail[0] != '\0')
 			fprintf(out, "  restart: %s\n", detail);
 		if ((ps = nonempty_array(g, "printers")) == NULL)
 			continue;
 		for (size_t k = 0; k < json_object_array_length(ps); k++)
-			print_row(out, "  ", json_object_array_get_idx(ps, k),
-			    guest_printer_cols, np, pwidths);
+			table_print_row(&pt, out, "  ",
+			    json_object_array_get_idx(ps, k));
 	}
 }
 
@@ -405,21 +165,20 @@ int status_render_table(struct json_object *doc, FILE *out);
 int
 status_render_table(struct json_object *doc, FILE *out)
 {
-	static const struct column head[] = {
-		{ "", "name", 64, CELL_TEXT, 0 },
-		{ "", "version", 64, CELL_TEXT, 0 },
-		{ "", "generation", 24, CELL_TEXT, 0 },
-		{ "", "host_cups", 64, CELL_TEXT, 0 },
-		{ "", "error", CELL_CAP_MAX, CELL_TEXT, 1 },
+	static const struct table_col head[] = {
+		{ "", "name", 64, TABLE_TEXT, 0, NULL },
+		{ "", "version", 64, TABLE_TEXT, 0, NULL },
+		{ "", "generation", 24, TABLE_TEXT, 0, NULL },
+		{ "", "host_cups", 64, TABLE_TEXT, 0, NULL },
+		{ "", "error", TABLE_CELL_MAX, TABLE_TEXT, 1, NULL },
 	};
-	char cells[NCOLS(head)][CELL_BYTES];
-	struct json_object *b = NULL;
+	char cells[NCOLS(head)][TABLE_CELL_BYTES];
+	json_object *b = jget_obj(doc, "broker");
 
-	if (!json_object_object_get_ex(doc, "broker", &b) ||
-	    !json_object_is_type(b, json_type_object))
+	if (b == NULL)
 		return -EINVAL;
 	for (size_t i = 0; i < NCOLS(head); i++)
-		cell_text(b, &head[i], cells[i]);
+		table_cell(b, &head[i], cells[i]);
 	fprintf(out, "broker %s (printredir %s), generation %s, host CUPS %s\n",
 	    cells[0], cells[1], cells[2], cells[3]);
 	if (cells[4][0] != '\0')
@@ -672,8 +431,9 @@ parse_answer(const char *buf, size_t len, struct json_object **docp,
     const char *sock, const char *conf_path)
 {
 	struct json_tokener *tok = NULL;
-	struct json_object *doc = NULL, *e = NULL;
+	struct json_object *doc = NULL;
 	enum json_tokener_error jerr;
+	const char *e;
 	char why[160];
 	size_t end;
 	int rc = EXIT_GARBLED;
@@ -703,13 +463,11 @@ parse_answer(const char *buf, size_t len, struct json_object **docp,
 		garbled(sock, conf_path, "the JSON is not an object");
 		goto out;
 	}
-	if (json_object_object_get_ex(doc, "error", &e) &&
-	    !json_object_object_get_ex(doc, "broker", NULL)) {
-		char msg[CELL_BYTES];
-		const char *s = json_object_get_string(e);
+	if ((e = jget_str(doc, "error")) != NULL &&
+	    jget_obj(doc, "broker") == NULL) {
+		char msg[TABLE_CELL_BYTES];
 
-		cell_put(s != NULL ? s : "?", s != NULL ? strlen(s) : 1,
-		    CELL_CAP_MAX, msg);
+		table_put(e, TABLE_CELL_MAX, msg);
 		fprintf(stderr, PROG ": the broker on %s refused the request: "
 		    "%s (are host-broker and this command from the same "
 		    "package?)\n", sock, msg);
