@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <json-c/json.h>
 
 #include "broker.h"
+#include "cli.h"
 #include "jsonget.h"
 #include "table.h"
 
@@ -203,69 +203,32 @@ usage(FILE *f)
 	    "                     the broker's control socket (default\n"
 	    "                     " BROKER_CONF_DEFAULT ")\n"
 	    "      --json         print the full status document as JSON\n"
+	    "  -V, --version      print the version\n"
 	    "  -h, --help         print this help\n"
 	    "\n"
 	    "Exit status: 0 done, 1 the broker's answer is unusable, 2 usage or\n"
 	    "configuration error, 3 no broker answers.\n");
 }
 
-static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, PROG ": ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
-	va_end(ap);
-	return EXIT_USAGE;
-}
-
 /*
  * Parses argv (argv[0] is "status").  Returns -1 to go on, else the exit
- * code.  getopt is not used: main.c may already have run it on the same
- * argv, and its state is global.
+ * code.
  */
 static int
 parse_args(int argc, char **argv, const char **conf_path, int *json)
 {
-	const char *a;
-	int i;
+	const struct cli_opt opts[] = {
+		{ 'c', "config", CLI_STRING, conf_path },
+		{ 0, "json", CLI_FLAG, json },
+		{ 0 },
+	};
+	const struct cli cli = { PROG, usage, opts, 0, 0, NULL };
+	int rc;
 
-	for (i = 1; i < argc; i++) {
-		a = argv[i];
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
-		}
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
-			return fflush(stdout) == 0 ? 0 : 1;
-		}
-		if (strcmp(a, "--json") == 0)
-			*json = 1;
-		else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-			if (i + 1 == argc)
-				return usage_error("option '%s' needs a file "
-				    "name", a);
-			*conf_path = argv[++i];
-		} else if (strncmp(a, "--config=", 9) == 0)
-			*conf_path = a + 9;
-		else if (strncmp(a, "-c", 2) == 0)
-			*conf_path = a + 2;
-		else if (a[0] == '-')
-			return usage_error("unknown option '%s'", a);
-		else
-			break;
-	}
-	if (i < argc)
-		return usage_error("unexpected argument '%s'", argv[i]);
+	if ((rc = cli_parse(&cli, argc, argv, NULL)) >= 0)
+		return rc;
 	if (**conf_path == '\0')
-		return usage_error("the configuration file name is empty");
+		return cli_error(&cli, "the configuration file name is empty");
 	return -1;
 }
 
