@@ -34,8 +34,9 @@
 
 #include <json-c/json.h>
 
-/* The longest cell in characters, "..." included. */
-#define TABLE_CELL_MAX 100
+/* The longest cell in characters, "..." included: room for the agent's
+ * longest reasons, yet a bound on what a hostile string can fill. */
+#define TABLE_CELL_MAX 512
 /* The bytes of a cell's buffer: a character is at most 4 bytes of UTF-8. */
 #define TABLE_CELL_BYTES (4 * TABLE_CELL_MAX + 1)
 /* The most columns a table has. */

@@ -1,159 +1,210 @@
 /*
  * `guest-agent status`: the agent's own view, read from its state file, for
- * the desk-side technician.  It needs no running agent.
+ * the desk-side technician.  It needs no running agent.  The state file
+ * holds what the broker and the guest's CUPS said (printer names, details,
+ * errors), so every string is printed through common/table, capped and
+ * safe for a terminal, never raw.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <json.h>
 
 #include "agent.h"
+#include "cli.h"
+#include "jsonget.h"
 #include "statefile.h"
+#include "table.h"
 
-static const char *
-jget(json_object *o, const char *key, const char *dflt)
+#define PROG "guest-agent status"
+#define STATUS_STATE_MAX (64 << 20)
+
+enum {
+	EXIT_DAMAGED = 1,	/* the state file is not the agent's JSON */
+	EXIT_USAGE = 2,		/* bad option or configuration */
+	EXIT_NO_STATE = 3,	/* no state file to read */
+};
+
+static const struct table_col result_cols[] = {
+	{ "PRINTER", "name", 40, TABLE_TEXT, 0, NULL },
+	{ "STATE", "state_name", 24, TABLE_TEXT, 0, NULL },
+	{ "DETAIL", "detail", TABLE_CELL_MAX, TABLE_TEXT, 0, NULL },
+};
+
+#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Writes the printers' table, or a line saying there are none. */
+static void
+render_results(json_object *doc, FILE *out)
 {
-	json_object *v;
+	json_object *arr = jget_arr(doc, "results");
+	size_t len = arr != NULL ? json_object_array_length(arr) : 0;
+	struct table t;
 
-	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-		return dflt;
-	return json_object_get_string(v);
+	if (len == 0) {
+		fputs("No printers yet.\n", out);
+		return;
+	}
+	table_init(&t, result_cols, NCOLS(result_cols));
+	for (size_t i = 0; i < len; i++)
+		table_fit(&t, json_object_array_get_idx(arr, i));
+	table_print_head(&t, out);
+	for (size_t i = 0; i < len; i++)
+		table_print_row(&t, out, "", json_object_array_get_idx(arr, i));
+}
+
+/*
+ * Writes the agent's state document doc (not NULL; not taken; members of
+ * any type, missing or null are shown as absent) as `guest-agent status`
+ * prints it, for the agent configured by conf (not NULL).  Returns 0, or
+ * -EIO when out fails.  Declared here for tests; status_main() is its user.
+ */
+int status_render(json_object *doc, const struct agent_conf *conf, FILE *out);
+
+int
+status_render(json_object *doc, const struct agent_conf *conf, FILE *out)
+{
+	json_object *link = jget_obj(doc, "link"), *r = jget_obj(doc, "restart");
+	char id[TABLE_CELL_BYTES], when[64], error[TABLE_CELL_BYTES];
+	char phase[TABLE_CELL_BYTES], detail[TABLE_CELL_BYTES];
+	uint64_t want = 0, applied = 0;
+	int64_t since = 0;
+	const char *p;
+
+	table_put(conf->guest_id, TABLE_CELL_MAX, id);
+	fprintf(out, "guest %s, redirection %s\n", id,
+	    conf->redirection ? "on" : "off");
+
+	jget_i64(link, "since", &since);
+	table_local_time(since, "%Y-%m-%d %H:%M:%S", when, sizeof(when));
+	table_put(jget_str(link, "error"), TABLE_CELL_MAX, error);
+	if (jget_bool(link, "connected", 0))
+		fprintf(out, "broker: connected since %s\n",
+		    *when != '\0' ? when : "-");
+	else
+		fprintf(out, "broker: not connected%s%s%s%s\n",
+		    *when != '\0' ? " since " : "", when,
+		    *error != '\0' ? ": " : "", error);
+
+	jget_u64(doc, "want_generation", &want);
+	jget_u64(doc, "applied_generation", &applied);
+	fprintf(out, "generation: %" PRIu64 " from the broker, %" PRIu64
+	    " applied%s\n", want, applied,
+	    jget_bool(doc, "report_pending", 0) ?
+	    ", report not yet delivered" : "");
+
+	p = jget_str(r, "phase_name");
+	if (p != NULL && *p != '\0' && strcmp(p, "unknown") != 0) {
+		table_put(p, 24, phase);
+		table_put(jget_str(r, "detail"), TABLE_CELL_MAX, detail);
+		fprintf(out, "restart: %s%s%s\n", phase,
+		    *detail != '\0' ? ": " : "", detail);
+	} else
+		fputs("restart: none\n", out);
+
+	fputc('\n', out);
+	render_results(doc, out);
+	return ferror(out) ? -EIO : 0;
+}
+
+/*
+ * Prints the status of the agent configured at conf_path (not NULL) on
+ * out, as the table or, with json, as the state document itself.  Says
+ * what went wrong on stderr.  Returns the exit status.  Declared here for
+ * tests, like status_render().
+ */
+int status_show(const char *conf_path, int json, FILE *out);
+
+int
+status_show(const char *conf_path, int json, FILE *out)
+{
+	struct agent_conf conf;
+	json_object *doc = NULL;
+	char err[1024], file[4200], *text = NULL;
+	const char *s;
+	int loaded = 0, rc;
+
+	if (agent_load_conf(conf_path, &conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	loaded = 1;
+	state_path(&conf, file, sizeof(file));
+	rc = statefile_read(file, STATUS_STATE_MAX, &text, NULL);
+	if (rc != 0) {
+		fprintf(stderr, PROG ": cannot read %s: %s (%s)\n", file,
+		    strerror(-rc), rc == -ENOENT ? "the agent has not run yet "
+		    "with this state_dir" : "check state_dir in the "
+		    "configuration");
+		rc = EXIT_NO_STATE;
+		goto out;
+	}
+	doc = json_tokener_parse(text);
+	if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
+		fprintf(stderr, PROG ": %s is damaged\n", file);
+		rc = EXIT_DAMAGED;
+		goto out;
+	}
+	if (json) {
+		/* json-c escapes control characters: this is safe as is. */
+		s = json_object_to_json_string_ext(doc,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+		fprintf(out, "%s\n", s != NULL ? s : "null");
+	} else
+		status_render(doc, &conf, out);
+	rc = 0;
+out:
+	json_object_put(doc);
+	free(text);
+	if (loaded)
+		agent_free_conf(&conf);
+	return rc;
 }
 
 static void
-render(json_object *doc, const struct agent_conf *conf, FILE *out)
+usage(FILE *f)
 {
-	json_object *link = NULL, *arr = NULL;
-	char when[64] = "-";
-	int64_t since = 0;
-	int w = 7;
-
-	json_object_object_get_ex(doc, "link", &link);
-	if (link) {
-		json_object *v;
-
-		if (json_object_object_get_ex(link, "since", &v))
-			since = json_object_get_int64(v);
-	}
-	if (since > 0) {
-		time_t t = (time_t)since;
-
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
-	}
-	fprintf(out, "guest %s, redirection %s\n", conf->guest_id,
-	    conf->redirection ? "on" : "off");
-	if (link && json_object_get_boolean(json_object_object_get(link, "connected")))
-		fprintf(out, "broker: connected since %s\n", when);
-	else
-		fprintf(out, "broker: not connected%s%s%s%s\n",
-		    since > 0 ? " since " : "", since > 0 ? when : "",
-		    link && *jget(link, "error", "") ? ": " : "",
-		    link ? jget(link, "error", "") : "");
-	fprintf(out, "generation: %s from the broker, %s applied%s\n",
-	    jget(doc, "want_generation", "0"), jget(doc, "applied_generation", "0"),
-	    json_object_get_boolean(json_object_object_get(doc, "report_pending")) ?
-	    ", report not yet delivered" : "");
-	{
-		json_object *r = NULL;
-
-		if (json_object_object_get_ex(doc, "restart", &r) &&
-		    strcmp(jget(r, "phase_name", "unknown"), "unknown") != 0)
-			fprintf(out, "restart: %s: %s\n", jget(r, "phase_name", "-"),
-			    jget(r, "detail", ""));
-		else
-			fprintf(out, "restart: none\n");
-	}
-	fprintf(out, "\n");
-	if (!json_object_object_get_ex(doc, "results", &arr) ||
-	    json_object_array_length(arr) == 0) {
-		fprintf(out, "No printers yet.\n");
-		return;
-	}
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		int n = (int)strlen(jget(json_object_array_get_idx(arr, i), "name", "-"));
-
-		if (n > w)
-			w = n;
-	}
-	fprintf(out, "%-*s  %-17s  %s\n", w, "PRINTER", "STATE", "DETAIL");
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		json_object *r = json_object_array_get_idx(arr, i);
-		const char *detail = jget(r, "detail", "");
-
-		fprintf(out, "%-*s  %-17s  %s\n", w, jget(r, "name", "-"),
-		    jget(r, "state_name", "-"), *detail ? detail : "-");
-	}
+	fprintf(f,
+	    "Usage: guest-agent status [-c FILE] [--json]\n"
+	    "\n"
+	    "Prints the agent's view from its state file: the broker link,\n"
+	    "the generation applied and every printer's state.\n"
+	    "\n"
+	    "  -c, --config FILE  agent configuration; its state_dir holds the\n"
+	    "                     state file (default " AGENT_CONF_DEFAULT ")\n"
+	    "      --json         print the state file as JSON\n"
+	    "  -V, --version      print the version\n"
+	    "  -h, --help         print this help\n"
+	    "\n"
+	    "Exit status: 0 done, 1 the state file is damaged, 2 usage or\n"
+	    "configuration error, 3 no state file.\n");
 }
 
 int
 status_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct agent_conf conf;
 	const char *path = AGENT_CONF_DEFAULT;
-	char err[1024], file[4200], *text = NULL;
-	json_object *doc;
-	int c, json = 0, rc;
+	int json = 0, rc;
+	const struct cli_opt opts[] = {
+		{ 'c', "config", CLI_STRING, &path },
+		{ 0, "json", CLI_FLAG, &json },
+		{ 0 },
+	};
+	const struct cli cli = { PROG, usage, opts, 0, 0, NULL };
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			printf("usage: guest-agent status [-c FILE] [--json]\n\n"
-			    "Prints the agent's view from its state file: the broker link,\n"
-			    "the generation applied and every printer's state.\n");
-			return 0;
-		default:
-			fprintf(stderr, "Try 'guest-agent status --help'.\n");
-			return 2;
-		}
+	if ((rc = cli_parse(&cli, argc, argv, NULL)) >= 0)
+		return rc;
+	if (*path == '\0')
+		return cli_error(&cli, "the configuration file name is empty");
+	rc = status_show(path, json, stdout);
+	if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+		fprintf(stderr, PROG ": cannot write the output: %s\n",
+		    strerror(errno));
+		rc = EXIT_DAMAGED;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "guest-agent status: unexpected argument \"%s\"\n"
-		    "Try 'guest-agent status --help'.\n", argv[optind]);
-		return 2;
-	}
-	if (agent_load_conf(path, &conf, err, sizeof(err)) != 0) {
-		fprintf(stderr, "guest-agent status: %s\n", err);
-		return 2;
-	}
-	state_path(&conf, file, sizeof(file));
-	rc = statefile_read(file, 64 << 20, &text, NULL);
-	if (rc != 0) {
-		fprintf(stderr, "guest-agent status: cannot read %s: %s (%s)\n", file,
-		    strerror(-rc), rc == -ENOENT ? "the agent has not run yet with "
-		    "this state_dir" : "check state_dir in the configuration");
-		agent_free_conf(&conf);
-		return 3;
-	}
-	doc = json_tokener_parse(text);
-	free(text);
-	if (doc == NULL) {
-		fprintf(stderr, "guest-agent status: %s is damaged\n", file);
-		agent_free_conf(&conf);
-		return 1;
-	}
-	if (json)
-		printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-		    JSON_C_TO_STRING_NOSLASHESCAPE));
-	else
-		render(doc, &conf, stdout);
-	json_object_put(doc);
-	agent_free_conf(&conf);
-	return 0;
+	return rc;
 }

@@ -27,6 +27,9 @@
 #define STATUS_ANSWER_MAX (16u << 20)
 #define SERVICE "printredir-broker"
 
+/* The longest cell of the table and of a message from the broker. */
+#define CELL_CAP_MAX 100
+
 enum {
 	EXIT_GARBLED = 1,	/* the answer is not a status document */
 	EXIT_USAGE = 2,		/* bad option or configuration */
@@ -170,7 +173,7 @@ status_render_table(struct json_object *doc, FILE *out)
 		{ "", "version", 64, TABLE_TEXT, 0, NULL },
 		{ "", "generation", 24, TABLE_TEXT, 0, NULL },
 		{ "", "host_cups", 64, TABLE_TEXT, 0, NULL },
-		{ "", "error", TABLE_CELL_MAX, TABLE_TEXT, 1, NULL },
+		{ "", "error", CELL_CAP_MAX, TABLE_TEXT, 1, NULL },
 	};
 	char cells[NCOLS(head)][TABLE_CELL_BYTES];
 	json_object *b = jget_obj(doc, "broker");
@@ -430,7 +433,7 @@ parse_answer(const char *buf, size_t len, struct json_object **docp,
 	    jget_obj(doc, "broker") == NULL) {
 		char msg[TABLE_CELL_BYTES];
 
-		table_put(e, TABLE_CELL_MAX, msg);
+		table_put(e, CELL_CAP_MAX, msg);
 		fprintf(stderr, PROG ": the broker on %s refused the request: "
 		    "%s (are host-broker and this command from the same "
 		    "package?)\n", sock, msg);
