@@ -5,12 +5,12 @@
  * "Restart now" and "Later", sends the answer back, and shows the countdown
  * of a forced restart.  It reconnects whenever the agent restarts.
  *
- *   guest-tray [-s unix:PATH] [-d]
+ *   guest-tray [-s unix:PATH] [-d] [-V] [-h]
  *
  * The protocol is the agent's (guest-agent/tray.c): one JSON object a line.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +23,9 @@
 #include <libnotify/notify.h>
 
 #include "addr.h"
+#include "cli.h"
 #include "jsonget.h"
-#include "version.h"
+#include "log.h"
 
 #define RECONNECT_S 2
 #define LINE_MAX_TRAY 4096
@@ -114,42 +115,60 @@ jstr(json_object *o, const char *key)
 	return v ? v : "";
 }
 
+/*
+ * Acts on one line from the agent.  Anything else than a prompt or a
+ * countdown with what it needs, of the right types, is ignored: a line
+ * must never stop the helper.
+ */
 static void
 handle(const char *line)
 {
-	json_object *o = json_tokener_parse(line), *v;
+	json_object *o = json_tokener_parse(line), *apps, *app;
 	char body[2048];
-	const char *type;
+	char quoted[48];
+	const char *type, *name;
+	int64_t n;
+	size_t off, listed = 0;
 
 	if (o == NULL || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return;
+		say("ignoring a line that is not a JSON object");
+		goto out;
 	}
 	type = jstr(o, "type");
 	if (strcmp(type, "prompt") == 0) {
-		size_t off;
-
+		if (!jget_i64(o, "id", &n)) {
+			say("ignoring a prompt without an integer id");
+			goto out;
+		}
 		off = (size_t)snprintf(body, sizeof(body),
 		    "New printers are ready: %s.\nApplications offer them after a "
 		    "restart of the workspace.\nOpen applications:", jstr(o, "printers"));
-		if (json_object_object_get_ex(o, "apps", &v) &&
-		    json_object_is_type(v, json_type_array))
-			for (size_t i = 0; i < json_object_array_length(v) &&
-			    off + 2 < sizeof(body); i++)
-				off += (size_t)snprintf(body + off, sizeof(body) - off, "%s%s",
-				    i ? ", " : " ", json_object_get_string(
-				    json_object_array_get_idx(v, i)));
-		json_object_object_get_ex(o, "id", &v);
+		apps = jget_arr(o, "apps");
+		for (size_t i = 0; apps != NULL &&
+		    i < json_object_array_length(apps) && off + 2 < sizeof(body); i++) {
+			app = json_object_array_get_idx(apps, i);
+			if (!json_object_is_type(app, json_type_string))
+				continue;
+			name = json_object_get_string(app);
+			off += (size_t)snprintf(body + off, sizeof(body) - off, "%s%s",
+			    listed++ > 0 ? ", " : " ", name);
+		}
 		say("prompt %s", body);
-		show("Restart to use the new printers", body, json_object_get_int64(v), 1);
+		show("Restart to use the new printers", body, n, 1);
 	} else if (strcmp(type, "countdown") == 0) {
-		json_object_object_get_ex(o, "seconds", &v);
+		if (!jget_i64(o, "seconds", &n)) {
+			say("ignoring a countdown without integer seconds");
+			goto out;
+		}
 		snprintf(body, sizeof(body), "The workspace restarts in %lld seconds "
 		    "to offer the new printers (%s). Save your work now.",
-		    (long long)json_object_get_int64(v), jstr(o, "printers"));
+		    (long long)n, jstr(o, "printers"));
 		say("countdown %s", body);
 		show("Workspace restart", body, 0, 0);
-	}
+	} else
+		say("ignoring a line of type \"%s\"",
+		    log_quote(type, quoted, sizeof(quoted)));
+out:
 	json_object_put(o);
 }
 
@@ -222,38 +241,43 @@ on_term(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "Usage: guest-tray [-s unix:PATH] [-d]\n"
+	    "\n"
+	    "Asks the desk user about workspace restarts for new printers.\n"
+	    "\n"
+	    "  -s, --socket unix:PATH  the agent's tray_socket (default unix:%s)\n"
+	    "  -d, --debug             say what happens on stderr\n"
+	    "  -V, --version           print the version\n"
+	    "  -h, --help              print this help\n", sock_path);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct addr a;
+	static struct addr a;
+	const char *sock = NULL;
 	char err[256];
-	int c;
+	int rc;
+	const struct cli_opt opts[] = {
+		{ 's', "socket", CLI_STRING, &sock },
+		{ 'd', "debug", CLI_FLAG, &debug },
+		{ 0 },
+	};
+	const struct cli cli = { "guest-tray", usage, opts, 0, 0, NULL };
 
-	while ((c = getopt(argc, argv, "s:dhV")) != -1) {
-		switch (c) {
-		case 's':
-			if (addr_parse(optarg, &a, err, sizeof(err)) != 0 || a.kind != ADDR_UNIX) {
-				fprintf(stderr, "guest-tray: -s wants unix:PATH (%s)\n", err);
-				return 2;
-			}
-			sock_path = strdup(a.path);
-			break;
-		case 'd':
-			debug = 1;
-			break;
-		case 'V':
-			printf("guest-tray (printredir) %s\n", PRINTREDIR_VERSION);
-			return 0;
-		case 'h':
-			printf("usage: guest-tray [-s unix:PATH] [-d]\n\n"
-			    "Asks the desk user about workspace restarts for new printers.\n"
-			    "  -s unix:PATH  the agent's tray_socket (default unix:%s)\n"
-			    "  -d            say what happens on stderr\n", sock_path);
-			return 0;
-		default:
-			fprintf(stderr, "Try 'guest-tray -h'.\n");
-			return 2;
-		}
+	if ((rc = cli_parse(&cli, argc, argv, NULL)) >= 0)
+		return rc;
+	if (sock != NULL) {
+		if (addr_parse(sock, &a, err, sizeof(err)) != 0)
+			return cli_error(&cli, "-s: %s", err);
+		if (a.kind != ADDR_UNIX)
+			return cli_error(&cli, "-s: the tray socket is a local "
+			    "unix:PATH address");
+		sock_path = a.path;
 	}
 	if (!notify_init("printredir")) {
 		fprintf(stderr, "guest-tray: cannot initialise libnotify\n");
