@@ -242,43 +242,31 @@ tcp_resolve(uv_loop_t *loop, const struct addr *a,
 }
 
 /*
- * A new, initialised libuv handle, or NULL with *rc and err set (the memory
- * of a handle that failed to initialise is freed: it cannot be closed).
+ * A new, initialised libuv stream of type UV_TCP or UV_NAMED_PIPE, or NULL
+ * with *rc and err set (the memory of a handle that failed to initialise is
+ * freed: it cannot be closed).
  */
-static uv_tcp_t *
-new_tcp(uv_loop_t *loop, int *rc, char *err, size_t errlen)
+static uv_stream_t *
+new_stream(uv_loop_t *loop, uv_handle_type type, int *rc, char *err,
+    size_t errlen)
 {
-	uv_tcp_t *tcp = malloc(sizeof(*tcp));
+	int tcp = type == UV_TCP;
+	uv_stream_t *s = malloc(tcp ? sizeof(uv_tcp_t) : sizeof(uv_pipe_t));
 
-	if (tcp == NULL) {
+	if (s == NULL) {
 		*rc = -ENOMEM;
 		errf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if ((*rc = uv_tcp_init(loop, tcp)) < 0) {
-		free(tcp);
-		errf(err, errlen, "uv_tcp_init: %s", uv_strerror(*rc));
+	*rc = tcp ? uv_tcp_init(loop, (uv_tcp_t *)s) :
+	    uv_pipe_init(loop, (uv_pipe_t *)s, 0);
+	if (*rc < 0) {
+		free(s);
+		errf(err, errlen, "%s: %s", tcp ? "uv_tcp_init" :
+		    "uv_pipe_init", uv_strerror(*rc));
 		return NULL;
 	}
-	return tcp;
-}
-
-static uv_pipe_t *
-new_pipe(uv_loop_t *loop, int *rc, char *err, size_t errlen)
-{
-	uv_pipe_t *ph = malloc(sizeof(*ph));
-
-	if (ph == NULL) {
-		*rc = -ENOMEM;
-		errf(err, errlen, "out of memory");
-		return NULL;
-	}
-	if ((*rc = uv_pipe_init(loop, ph, 0)) < 0) {
-		free(ph);
-		errf(err, errlen, "uv_pipe_init: %s", uv_strerror(*rc));
-		return NULL;
-	}
-	return ph;
+	return s;
 }
 
 static int
@@ -295,7 +283,8 @@ tcp_listen(uv_loop_t *loop, const struct addr *a, int backlog,
 	rc = tcp_resolve(loop, a, &ss, err, errlen);
 	if (rc < 0)
 		goto out;
-	if ((tcp = new_tcp(loop, &rc, err, errlen)) == NULL)
+	if ((tcp = (uv_tcp_t *)new_stream(loop, UV_TCP, &rc, err,
+	    errlen)) == NULL)
 		goto out;
 	tcp->data = data;
 	/* libuv reports some bind errors (EADDRINUSE) only at listen. */
@@ -344,7 +333,8 @@ addr_listen(uv_loop_t *loop, const struct addr *a, int mode, int backlog,
 		goto out;
 
 	addr_format(a, text, sizeof(text));
-	if ((ph = new_pipe(loop, &rc, err, errlen)) == NULL)
+	if ((ph = (uv_pipe_t *)new_stream(loop, UV_NAMED_PIPE, &rc,
+	    err, errlen)) == NULL)
 		goto out;
 	ph->data = data;
 	rc = uv_pipe_open(ph, fd);
@@ -425,15 +415,12 @@ addr_accept(uv_stream_t *server, uv_stream_t **out, struct addr_cred *cred)
 	*out = NULL;
 	if (cred != NULL)
 		memset(cred, 0, sizeof(*cred));
-	if (server->type == UV_TCP)
-		client = (uv_stream_t *)new_tcp(server->loop, &rc, NULL, 0);
-	else if (server->type == UV_NAMED_PIPE)
-		client = (uv_stream_t *)new_pipe(server->loop, &rc, NULL, 0);
-	else {
+	if (server->type != UV_TCP && server->type != UV_NAMED_PIPE) {
 		rc = -EINVAL;
 		goto out;
 	}
-	if (client == NULL) {
+	if ((client = new_stream(server->loop, server->type, &rc, NULL,
+	    0)) == NULL) {
 		drop_pending(server);
 		goto out;
 	}
@@ -488,7 +475,8 @@ open_connected(uv_loop_t *loop, int fd, uv_connect_t *req, uv_stream_t **out,
 		errf(err, errlen, "out of memory");
 		goto out;
 	}
-	if ((ph = new_pipe(loop, &rc, err, errlen)) == NULL)
+	if ((ph = (uv_pipe_t *)new_stream(loop, UV_NAMED_PIPE, &rc,
+	    err, errlen)) == NULL)
 		goto out;
 	rc = uv_pipe_open(ph, fd);
 	if (rc < 0) {
@@ -566,7 +554,8 @@ addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
 	*out = NULL;
 	switch (a->kind) {
 	case ADDR_UNIX:
-		if ((ph = new_pipe(loop, &rc, err, errlen)) == NULL)
+		if ((ph = (uv_pipe_t *)new_stream(loop, UV_NAMED_PIPE,
+		    &rc, err, errlen)) == NULL)
 			goto out;
 		/* Reports every error, even ENOENT, through cb. */
 		uv_pipe_connect(req, ph, a->path, cb);
@@ -578,7 +567,8 @@ addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
 		rc = tcp_resolve(loop, a, &ss, err, errlen);
 		if (rc < 0)
 			goto out;
-		if ((tcp = new_tcp(loop, &rc, err, errlen)) == NULL)
+		if ((tcp = (uv_tcp_t *)new_stream(loop, UV_TCP, &rc,
+		    err, errlen)) == NULL)
 			goto out;
 		rc = uv_tcp_connect(req, tcp, (struct sockaddr *)&ss, cb);
 		if (rc < 0) {
