@@ -1,5 +1,46 @@
 /* Typed reads of json-c object members; see jsonget.h. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "jsonget.h"
+
+json_object *
+jget_parse(const char *buf, size_t len, json_type t, char *err, size_t errlen)
+{
+	json_tokener *tok = NULL;
+	json_object *o = NULL;
+	char *text = NULL;
+	const char *why = NULL;
+
+	/* The NUL tells json-c that the input ends here ("12" is not cut). */
+	if (len >= INT_MAX || (text = malloc(len + 1)) == NULL ||
+	    (tok = json_tokener_new()) == NULL) {
+		why = len >= INT_MAX ? "too large" : "out of memory";
+		goto out;
+	}
+	memcpy(text, buf, len);
+	text[len] = '\0';
+	o = json_tokener_parse_ex(tok, text, (int)len + 1);
+	if (json_tokener_get_error(tok) == json_tokener_continue)
+		why = "cut short";
+	else if (json_tokener_get_error(tok) != json_tokener_success)
+		why = json_tokener_error_desc(json_tokener_get_error(tok));
+	else if (json_tokener_get_parse_end(tok) < len)
+		why = "bytes after the JSON value";
+	else if (!json_object_is_type(o, t))
+		why = t == json_type_object ? "not a JSON object" : "not of the expected type";
+out:
+	if (why) {
+		snprintf(err, errlen, "%s", why);
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	free(text);
+	return o;
+}
 
 /* o[key] when it is of type t; NULL otherwise (json-c answers 0 for a NULL
  * or non-object o). */

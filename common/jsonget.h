@@ -9,8 +9,17 @@
 #ifndef PRINTREDIR_JSONGET_H
 #define PRINTREDIR_JSONGET_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
+
+/*
+ * Parses buf (len bytes, need not be NUL-terminated) as one JSON value of
+ * type t (json_type_object, ...).  Returns it (json_object_put it), or NULL
+ * with why in err: not JSON, cut short, trailing bytes, or another type.
+ */
+json_object *jget_parse(const char *buf, size_t len, json_type t, char *err,
+    size_t errlen);
 
 /* The string value of o[key], owned by o; NULL when absent. */
 const char *jget_str(json_object *o, const char *key);
