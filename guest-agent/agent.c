@@ -1,7 +1,10 @@
 /*
- * The agent's core: its configuration, the broker's wish (the latest
- * printer set), the drivers it brought, and applying the wish to the guest's
- * CUPS on a worker thread, one pass at a time, reporting each pass.
+ * The agent's hub, the only module that knows every other one: its
+ * configuration, the broker's wish (the latest printer set) and the drivers
+ * it brought, applying the wish to the guest's CUPS on a worker thread one
+ * pass at a time, saving the state, building every report, and running the
+ * restart policy (restart.c) with real timers, trays and a process.  The
+ * leaves (link.c, tray.c) call back through the ops tables below.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -10,13 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "auth.h"
 #include "compress.h"
 #include "conf.h"
 #include "log.h"
 #include "statefile.h"
+#include "version.h"
 
 #define OFF(f) offsetof(struct agent_conf, f)
 #define RETRY_MIN_MS 1000
@@ -104,24 +110,11 @@ agent_free_conf(struct agent_conf *conf)
 	conf_free(agent_keys, NKEYS, conf);
 }
 
-void
-agent_free_wants(struct want *w, size_t n)
+/* The SHA-256 of every driver held in drivers_dir, for the Hello. */
+static size_t
+held_drivers(void *data, uint8_t (**out)[HASH_LEN])
 {
-	for (size_t i = 0; i < n; i++) {
-		free(w[i].name);
-		free(w[i].uri);
-		free(w[i].host_device_uri);
-		free(w[i].make_model);
-		free(w[i].info);
-		free(w[i].location);
-		free(w[i].detail);
-	}
-	free(w);
-}
-
-size_t
-agent_held_drivers(const struct agent *a, uint8_t (**out)[HASH_LEN])
-{
+	struct agent *a = data;
 	DIR *d = opendir(a->drivers_dir);
 	struct dirent *e;
 	size_t n = 0;
@@ -187,76 +180,243 @@ store_driver(struct agent *a, const Printredir__Driver *d)
 	free(ppd);
 }
 
-static char *
-dupz(const char *s)
+/* --- state and reports -------------------------------------------------------- */
+
+static void
+save(struct agent *a)
 {
-	return strdup(s ? s : "");
+	struct state s = {
+		.guest_id = a->conf.guest_id, .wish = &a->wish, .applied = &a->applied,
+		.link = &a->link_status, .restart = &a->restart,
+	};
+
+	state_save(a->conf.state_dir, &s);
 }
 
-static int
-copy_wants(const struct want *from, size_t n, struct want **out)
+/* Sends the last install report if the broker has not had it. */
+static void
+flush_report(struct agent *a)
 {
-	struct want *v = calloc(n + 1, sizeof(*v));
+	codec_env_t env;
+	Printredir__InstallReport r = PRINTREDIR__INSTALL_REPORT__INIT;
+	Printredir__PrinterReport *v, **pv;
+	const struct applied *ap = &a->applied;
 
-	*out = v;
-	if (v == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		v[i] = from[i];
-		v[i].name = dupz(from[i].name);
-		v[i].uri = dupz(from[i].uri);
-		v[i].host_device_uri = dupz(from[i].host_device_uri);
-		v[i].make_model = dupz(from[i].make_model);
-		v[i].info = dupz(from[i].info);
-		v[i].location = dupz(from[i].location);
-		v[i].detail = dupz(from[i].detail);
+	if (!ap->report_pending || a->apply.busy)
+		return;
+	v = calloc(ap->n + 1, sizeof(*v));
+	pv = calloc(ap->n + 1, sizeof(*pv));
+	if (v == NULL || pv == NULL)
+		goto out;
+	for (size_t i = 0; i < ap->n; i++) {
+		printredir__printer_report__init(&v[i]);
+		v[i].name = ap->results[i].name;
+		v[i].has_state = 1;
+		v[i].state = ap->results[i].state;
+		v[i].detail = ap->results[i].detail;
+		v[i].guest_queue = ap->results[i].queue && *ap->results[i].queue ?
+		    ap->results[i].queue : NULL;
+		pv[i] = &v[i];
 	}
-	return 0;
+	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_INSTALL_REPORT);
+	env.install_report = &r;
+	r.has_generation = 1;
+	r.generation = ap->gen ? ap->gen : a->wish.gen;
+	r.n_printers = ap->n;
+	r.printers = pv;
+	if (link_send(a->link, &env) == 0) {
+		a->applied.report_pending = 0;
+		save(a);
+	}
+out:
+	free(v);
+	free(pv);
 }
 
-void
-agent_on_printer_set(struct agent *a, const Printredir__PrinterSet *set)
+/* Sends the restart state if the broker has not had it. */
+static void
+flush_restart(struct agent *a)
 {
-	struct want *v;
-	size_t n = set->n_printers;
+	codec_env_t env;
+	Printredir__RestartState rs = PRINTREDIR__RESTART_STATE__INIT;
+	struct restart *r = &a->restart;
 
-	for (size_t i = 0; i < set->n_drivers; i++)
-		store_driver(a, set->drivers[i]);
-	if (set->generation == a->want_gen && a->applied_gen == a->want_gen &&
-	    a->applied_redirection == a->conf.redirection && a->nresults > 0) {
-		/* A replay: nothing to do but make sure the broker has the report. */
-		log_debug("generation %llu again: already applied",
-		    (unsigned long long)set->generation);
-		a->report_pending = 1;
-		agent_flush_report(a);
+	if (!r->report_pending || r->phase == 0)
+		return;
+	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_RESTART_STATE);
+	env.restart_state = &rs;
+	rs.has_phase = 1;
+	rs.phase = r->phase;
+	rs.has_until = r->until != 0;
+	rs.until = r->until;
+	rs.has_deferrals = 1;
+	rs.deferrals = r->deferrals;
+	rs.detail = r->detail;
+	rs.has_generation = 1;
+	rs.generation = r->generation;
+	if (link_send(a->link, &env) == 0) {
+		r->report_pending = 0;
+		save(a);
+	}
+}
+
+/* --- the restart policy's actions ---------------------------------------------- */
+
+static void restart_event(struct agent *a, struct restart_input *in);
+
+static void
+on_restart_timer(uv_timer_t *t)
+{
+	struct restart_input in = { .event = RESTART_EV_TIMER };
+
+	restart_event(t->data, &in);
+}
+
+/* Keeps the one timer in step with restart.timer_at. */
+static void
+sync_timer(struct agent *a)
+{
+	struct timespec ts;
+	int64_t ms;
+
+	if (a->stopping)
+		return;
+	if (a->restart.timer_at == 0) {
+		uv_timer_stop(&a->restarter.timer);
 		return;
 	}
-	v = calloc(n + 1, sizeof(*v));
-	if (v == NULL)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		const Printredir__Printer *p = set->printers[i];
-
-		v[i].name = dupz(p->name);
-		v[i].uri = dupz(p->uri);
-		v[i].host_device_uri = dupz(p->host_device_uri);
-		v[i].make_model = dupz(p->make_model);
-		v[i].info = dupz(p->info);
-		v[i].location = dupz(p->location);
-		v[i].detail = dupz(p->detail);
-		v[i].driver = p->driver_state;
-		if (p->has_driver_sha256 && p->driver_sha256.len == HASH_LEN)
-			memcpy(v[i].sha, p->driver_sha256.data, HASH_LEN);
-	}
-	agent_free_wants(a->want, a->nwant);
-	a->want = v;
-	a->nwant = n;
-	a->want_gen = set->generation;
-	log_info("generation %llu from the broker: %zu printers",
-	    (unsigned long long)set->generation, n);
-	state_save(a);
-	agent_apply(a);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = a->restart.timer_at * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	uv_timer_start(&a->restarter.timer, on_restart_timer, ms > 0 ? (uint64_t)ms : 0, 0);
 }
+
+static void
+on_restart_exit(uv_process_t *p, int64_t status, int signo)
+{
+	struct agent *a = p->data;
+	struct restart_input in = { .event = RESTART_EV_EXITED, .status = status,
+	    .signo = signo };
+
+	a->restarter.running = 0;
+	uv_close((uv_handle_t *)p, NULL);
+	if (status == 0 && signo == 0)
+		log_info("restart command finished; waiting for the new boot");
+	if (!a->stopping)
+		restart_event(a, &in);
+}
+
+/* Runs the restart command, split on blanks: the administrator's words,
+ * never a shell's, and nothing from the wire. */
+static void
+run_restart(struct agent *a)
+{
+	char cmd[1024], *argv[33], *save_ptr = NULL, *tok;
+	uv_process_options_t opt = { 0 };
+	struct restart_input in = { .event = RESTART_EV_EXITED };
+	int argc = 0, rc;
+
+	if (a->restarter.running)
+		return;
+	snprintf(cmd, sizeof(cmd), "%s", a->conf.restart_command);
+	for (tok = strtok_r(cmd, " \t", &save_ptr); tok && argc < 32;
+	    tok = strtok_r(NULL, " \t", &save_ptr))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	opt.file = argv[0];
+	opt.args = argv;
+	opt.exit_cb = on_restart_exit;
+	a->restarter.proc.data = a;
+	if (argc == 0 || (rc = uv_spawn(a->loop, &a->restarter.proc, &opt)) != 0) {
+		if (argc > 0)
+			uv_close((uv_handle_t *)&a->restarter.proc, NULL);
+		in.error = argc == 0 ? "the command is empty" : uv_strerror(rc);
+		restart_event(a, &in);
+		return;
+	}
+	a->restarter.running = 1;
+}
+
+/* Asks the restart policy and does what it says. */
+static void
+restart_event(struct agent *a, struct restart_input *in)
+{
+	const struct restart_policy pol = {
+		.enabled = a->conf.restart_command[0] != '\0',
+		.command = a->conf.restart_command,
+		.defer_interval = a->conf.defer_interval,
+		.max_deferrals = a->conf.max_deferrals,
+		.deadline = a->conf.deadline,
+		.countdown = a->conf.countdown,
+	};
+	struct restart_actions act;
+	char **apps = NULL;
+	size_t napps = 0;
+
+	in->now = time(NULL);
+	in->ntrays = tray_count(a->trays);
+	in->boot_id = a->boot_id;
+	log_debug("restart event %s in phase %s", restart_event_name(in->event),
+	    codec_restart_phase_name(a->restart.phase));
+	restart_step(&a->restart, &pol, in, &act);
+	if (act.todo & RESTART_DO_IGNORED)
+		log_debug("restart: ignoring an answer to prompt %llu",
+		    (unsigned long long)in->prompt_id);
+	if (act.todo & RESTART_DO_REPORT) {
+		log_info("restart %s: %s", codec_restart_phase_name(a->restart.phase),
+		    a->restart.detail);
+		save(a);
+		flush_restart(a);
+	}
+	if (act.todo & RESTART_DO_COUNTDOWN)
+		tray_countdown(a->trays, a->conf.countdown, a->restart.printers);
+	/* The policy prompts only when in->ntrays trays can ask: these. */
+	if (act.todo & RESTART_DO_PROMPT)
+		tray_prompt(a->trays, a->restart.prompt_id, a->restart.printers,
+		    in->apps, in->napps);
+	sync_timer(a);
+	if (act.todo & RESTART_DO_RUN)
+		run_restart(a);
+	if (act.todo & RESTART_DO_CHECK_APPS) {
+		struct restart_input ai = { .event = RESTART_EV_APPS };
+
+		if (apps_running("/proc", a->conf.apps_uid_min, a->conf.apps_ignore,
+		    &apps, &napps) != 0) {
+			/* Never restart silently on a guess: ask instead. */
+			log_warn("cannot list running applications; asking the user");
+			apps_free(apps, napps);
+			napps = 0;
+			if ((apps = calloc(1, sizeof(*apps))) != NULL &&
+			    (apps[0] = strdup("(unknown)")) != NULL)
+				napps = 1;
+		}
+		ai.apps = apps;
+		ai.napps = napps;
+		restart_event(a, &ai);
+		apps_free(apps, napps);
+	}
+}
+
+static void
+on_tray_count(void *data, int ntrays)
+{
+	struct restart_input in = { .event = RESTART_EV_TRAYS };
+
+	(void)ntrays;	/* restart_event counts them itself */
+	restart_event(data, &in);
+}
+
+static void
+on_tray_answer(void *data, uint64_t id, int now)
+{
+	struct restart_input in = { .event = RESTART_EV_ANSWER, .prompt_id = id,
+	    .restart_now = now };
+
+	restart_event(data, &in);
+}
+
+static const struct tray_ops tray_ops = {
+	.on_count = on_tray_count, .on_answer = on_tray_answer,
+};
 
 /* --- applying, on a worker thread ---------------------------------------------- */
 
@@ -271,6 +431,9 @@ struct job {
 	int rc;
 };
 
+static void apply(struct agent *a);
+static void reload(struct agent *a);
+
 static void
 work(uv_work_t *req)
 {
@@ -284,37 +447,42 @@ work(uv_work_t *req)
 static void
 on_retry(uv_timer_t *t)
 {
-	agent_apply(t->data);
+	apply(t->data);
 }
 
 /* Arms the retry timer: 1 s, then doubling up to max_ms. */
 static void
 backoff(struct agent *a, unsigned max_ms)
 {
-	a->retry_ms = a->retry_ms ? a->retry_ms * 2 : RETRY_MIN_MS;
-	if (a->retry_ms > max_ms)
-		a->retry_ms = max_ms;
+	struct applier *ap = &a->apply;
+
+	ap->retry_ms = ap->retry_ms ? ap->retry_ms * 2 : RETRY_MIN_MS;
+	if (ap->retry_ms > max_ms)
+		ap->retry_ms = max_ms;
 	if (!a->stopping)
-		uv_timer_start(&a->retry, on_retry, a->retry_ms, 0);
+		uv_timer_start(&ap->retry, on_retry, ap->retry_ms, 0);
 }
 
 /* Only a pass that added or changed a queue needs a restart. */
 static void
 need_restart(struct agent *a, uint64_t gen)
 {
+	struct restart_input in = { .event = RESTART_EV_CHANGED, .generation = gen };
 	char names[512] = "";
 	size_t o = 0, n = 0;
 
-	for (size_t i = 0; i < a->nresults; i++) {
-		if (!a->results[i].changed)
+	for (size_t i = 0; i < a->applied.n; i++) {
+		if (!a->applied.results[i].changed)
 			continue;
 		if (o + 4 < sizeof(names))
 			o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s",
-			    n ? ", " : "", a->results[i].name);
+			    n ? ", " : "", a->applied.results[i].name);
 		n++;
 	}
-	if (n > 0)
-		restart_needed(a, gen, names);
+	if (n == 0)
+		return;
+	in.printers = names;
+	restart_event(a, &in);
 }
 
 static void
@@ -322,25 +490,25 @@ after_work(uv_work_t *req, int status)
 {
 	struct job *j = req->data;
 	struct agent *a = j->a;
-	size_t nfailed;
+	struct applied *ap = &a->applied;
+	size_t nfailed = 0;
 
 	(void)status;
-	a->busy = 0;
-	install_free_results(a->results, a->nresults);
-	a->results = j->results;
-	a->nresults = j->nresults;
-	a->applied_gen = j->gen;
-	a->applied_redirection = j->redirection;
-	a->report_pending = 1;
-	nfailed = 0;
+	a->apply.busy = 0;
+	result_free(ap->results, ap->n);
+	ap->results = j->results;
+	ap->n = j->nresults;
+	ap->gen = j->gen;
+	ap->redirection = j->redirection;
+	ap->report_pending = 1;
 	for (size_t i = 0; i < j->nresults; i++)
 		nfailed += j->results[i].state == PRINTREDIR__PRINTER_STATE__PRINTER_FAILED;
 	if (j->rc == -EHOSTDOWN) {
 		backoff(a, RETRY_MAX_MS);
 		log_warnx("guest print service unavailable; trying again in %u s",
-		    a->retry_ms / 1000);
+		    a->apply.retry_ms / 1000);
 		/* Not applied after all: a restart must try again. */
-		a->applied_gen = 0;
+		ap->gen = 0;
 	} else {
 		log_info("generation %llu applied (%zu reports)",
 		    (unsigned long long)j->gen, j->nresults);
@@ -348,84 +516,313 @@ after_work(uv_work_t *req, int status)
 			/* Each pass is idempotent: the next one redoes only these. */
 			backoff(a, FAILED_RETRY_MAX_MS);
 			log_warnx("%zu printer%s failed to install; trying again in %u s",
-			    nfailed, nfailed == 1 ? "" : "s", a->retry_ms / 1000);
+			    nfailed, nfailed == 1 ? "" : "s", a->apply.retry_ms / 1000);
 		} else {
-			a->retry_ms = 0;
+			a->apply.retry_ms = 0;
 		}
 	}
-	state_save(a);
-	agent_flush_report(a);
-	if (j->rc == 0)
+	save(a);
+	flush_report(a);
+	if (j->rc == 0 && !a->stopping)
 		need_restart(a, j->gen);
-	agent_free_wants(j->want, j->nwant);
+	want_free(j->want, j->nwant);
 	free(j);
-	if (a->again && !a->stopping) {
-		a->again = 0;
-		agent_apply(a);
+	if (a->stopping)
+		return;
+	if (a->apply.reload) {
+		/* reload() applies again when it takes the new configuration. */
+		a->apply.reload = 0;
+		a->apply.again = 0;
+		reload(a);
+	} else if (a->apply.again) {
+		a->apply.again = 0;
+		apply(a);
 	}
 }
 
-void
-agent_apply(struct agent *a)
+/* Starts (or queues) applying the current wish to the guest's CUPS. */
+static void
+apply(struct agent *a)
 {
 	struct job *j;
 
 	if (a->stopping)
 		return;
-	if (a->busy) {
-		a->again = 1;
+	if (a->apply.busy) {
+		a->apply.again = 1;
 		return;
 	}
-	uv_timer_stop(&a->retry);
+	uv_timer_stop(&a->apply.retry);
 	j = calloc(1, sizeof(*j));
-	if (j == NULL || copy_wants(a->want, a->nwant, &j->want) != 0) {
+	if (j == NULL || want_copy(a->wish.want, a->wish.n, &j->want) != 0) {
 		free(j);
 		log_warnx("out of memory; the printer set is applied later");
+		backoff(a, RETRY_MAX_MS);
 		return;
 	}
 	j->a = a;
-	j->nwant = a->nwant;
-	j->gen = a->want_gen;
+	j->nwant = a->wish.n;
+	j->gen = a->wish.gen;
 	j->redirection = a->conf.redirection;
-	a->work.data = j;
-	a->busy = 1;
-	uv_queue_work(a->loop, &a->work, work, after_work);
+	a->apply.work.data = j;
+	a->apply.busy = 1;
+	uv_queue_work(a->loop, &a->apply.work, work, after_work);
+}
+
+/* --- the broker link's callbacks ------------------------------------------------- */
+
+static void
+on_link_up(void *data, const char *broker_id)
+{
+	struct agent *a = data;
+
+	(void)broker_id;
+	a->link_status.up = 1;
+	a->link_status.error[0] = '\0';
+	a->link_status.since = time(NULL);
+	save(a);
+	/* What the broker may have missed while the link was down. */
+	flush_report(a);
+	flush_restart(a);
+}
+
+static void
+on_link_down(void *data, const char *reason, int was_up)
+{
+	struct agent *a = data;
+
+	/* A broker that stays away fails the same way every few seconds:
+	 * write the state only when something changed. */
+	if (!was_up && strcmp(a->link_status.error, reason) == 0)
+		return;
+	snprintf(a->link_status.error, sizeof(a->link_status.error), "%s", reason);
+	if (was_up) {
+		a->link_status.up = 0;
+		a->link_status.since = time(NULL);
+	}
+	save(a);
+}
+
+/* A validated PrinterSet from the broker: store its drivers, make it the
+ * wish, apply it. */
+static void
+on_printer_set(void *data, const Printredir__PrinterSet *set)
+{
+	struct agent *a = data;
+	struct want *v;
+	size_t n = set->n_printers;
+
+	for (size_t i = 0; i < set->n_drivers; i++)
+		store_driver(a, set->drivers[i]);
+	if (set->generation == a->wish.gen && a->applied.gen == a->wish.gen &&
+	    a->applied.redirection == a->conf.redirection && a->applied.n > 0) {
+		/* A replay: nothing to do but make sure the broker has the report. */
+		log_debug("generation %llu again: already applied",
+		    (unsigned long long)set->generation);
+		a->applied.report_pending = 1;
+		flush_report(a);
+		return;
+	}
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const Printredir__Printer *p = set->printers[i];
+		const struct want w = {
+			.name = p->name, .uri = p->uri,
+			.host_device_uri = p->host_device_uri, .make_model = p->make_model,
+			.info = p->info, .location = p->location, .detail = p->detail,
+			.driver = p->driver_state,
+		};
+
+		v[i] = w;
+		if (p->has_driver_sha256 && p->driver_sha256.len == HASH_LEN)
+			memcpy(v[i].sha, p->driver_sha256.data, HASH_LEN);
+	}
+	/* v borrows the message's strings: copy it into the wish. */
+	want_free(a->wish.want, a->wish.n);
+	a->wish.want = NULL;
+	a->wish.n = 0;
+	if (want_copy(v, n, &a->wish.want) == 0)
+		a->wish.n = n;
+	free(v);
+	a->wish.gen = set->generation;
+	log_info("generation %llu from the broker: %zu printers",
+	    (unsigned long long)set->generation, n);
+	save(a);
+	apply(a);
+}
+
+static const struct link_ops link_ops = {
+	.on_up = on_link_up, .on_down = on_link_down,
+	.on_printer_set = on_printer_set, .held_drivers = held_drivers,
+};
+
+/* --- start, reload, stop ------------------------------------------------------------ */
+
+static void
+read_boot_id(struct agent *a)
+{
+	char *text = NULL;
+	int rc;
+
+	a->boot_id[0] = '\0';
+	if ((rc = statefile_read(a->conf.boot_id_file, 256, &text, NULL)) != 0) {
+		log_warnx("cannot read boot_id_file %s: %s", a->conf.boot_id_file,
+		    strerror(-rc));
+		return;
+	}
+	text[strcspn(text, "\r\n")] = '\0';
+	snprintf(a->boot_id, sizeof(a->boot_id), "%s", text);
+	free(text);
+}
+
+int
+agent_start(struct agent *a)
+{
+	struct state s = {
+		.wish = &a->wish, .applied = &a->applied, .link = &a->link_status,
+		.restart = &a->restart,
+	};
+	const struct link_config lc = {
+		.broker = a->conf.broker, .guest_id = a->conf.guest_id,
+		.frame_cap = (size_t)a->conf.frame_cap,
+	};
+	struct link_config cfg = lc;
+	struct restart_input start = { .event = RESTART_EV_START };
+	char err[1024];
+	int rc;
+
+	if ((rc = auth_load_key(a->conf.key_file, &a->key, &a->keylen, err,
+	    sizeof(err))) != 0) {
+		log_warnx("%s", err);
+		return 2;
+	}
+	snprintf(a->drivers_dir, sizeof(a->drivers_dir), "%s/drivers", a->conf.state_dir);
+	if ((rc = statefile_mkdirs(a->conf.state_dir, 0700)) != 0 ||
+	    (rc = statefile_mkdirs(a->drivers_dir, 0700)) != 0) {
+		log_warnx("cannot create %s: %s", a->drivers_dir, strerror(-rc));
+		return 1;
+	}
+	/* A fresh agent has applied nothing, with redirection on: it need not
+	 * apply anything before the broker speaks, unless it is off. */
+	a->applied.redirection = 1;
+	state_load(a->conf.state_dir, &s);
+	read_boot_id(a);
+	uv_timer_init(a->loop, &a->apply.retry);
+	a->apply.retry.data = a;
+	uv_timer_init(a->loop, &a->restarter.timer);
+	a->restarter.timer.data = a;
+	a->started = 1;
+	log_info("printredir %s agent \"%s\" started", PRINTREDIR_VERSION,
+	    a->conf.guest_id);
+	/* Finish what a previous run left: a restart under way, a wish not
+	 * applied, a report not delivered, or a redirection switch. */
+	a->trays = tray_start(a->loop, &a->conf.tray_socket, a->conf.apps_uid_min,
+	    &tray_ops, a);
+	restart_event(a, &start);
+	if (a->wish.gen != a->applied.gen ||
+	    a->applied.redirection != a->conf.redirection)
+		apply(a);
+	cfg.key = a->key;
+	cfg.keylen = a->keylen;
+	if ((a->link = link_start(a->loop, &cfg, &link_ops, a)) == NULL) {
+		log_warnx("out of memory");
+		return 1;
+	}
+	return 0;
+}
+
+static void
+swap_str(char **x, char **y)
+{
+	char *t = *x;
+
+	*x = *y;
+	*y = t;
+}
+
+/* Takes the configuration from conf_path; the install worker must be idle,
+ * since it reads a->conf. */
+static void
+reload(struct agent *a)
+{
+	struct agent_conf conf;
+	char err[1024];
+
+	if (agent_load_conf(a->conf_path, &conf, err, sizeof(err)) != 0) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		return;
+	}
+	/* redirection, filter_dir, allow_commands, cups, max_ppd and [restart]
+	 * change live; the rest at the next start. */
+	if (memcmp(&conf.broker, &a->conf.broker, sizeof(conf.broker)) != 0 ||
+	    memcmp(&conf.tray_socket, &a->conf.tray_socket, sizeof(conf.tray_socket)) != 0 ||
+	    strcmp(conf.state_dir, a->conf.state_dir) != 0 ||
+	    strcmp(conf.key_file, a->conf.key_file) != 0 ||
+	    strcmp(conf.guest_id, a->conf.guest_id) != 0)
+		log_warnx("reload: broker, tray_socket, state_dir, key_file and guest_id "
+		    "take effect at the next start");
+	conf.broker = a->conf.broker;
+	conf.tray_socket = a->conf.tray_socket;
+	swap_str(&conf.state_dir, &a->conf.state_dir);
+	swap_str(&conf.key_file, &a->conf.key_file);
+	swap_str(&conf.guest_id, &a->conf.guest_id);
+	agent_free_conf(&a->conf);
+	a->conf = conf;
+	log_info("configuration reloaded from %s (redirection %s)", a->conf_path,
+	    a->conf.redirection ? "on" : "off");
+	apply(a);
 }
 
 void
-agent_flush_report(struct agent *a)
+agent_reload(struct agent *a)
 {
-	codec_env_t env;
-	Printredir__InstallReport r = PRINTREDIR__INSTALL_REPORT__INIT;
-	Printredir__PrinterReport *v, **pv;
-
-	if (!a->report_pending || a->busy)
+	if (a->stopping)
 		return;
-	v = calloc(a->nresults + 1, sizeof(*v));
-	pv = calloc(a->nresults + 1, sizeof(*pv));
-	if (v == NULL || pv == NULL)
-		goto out;
-	for (size_t i = 0; i < a->nresults; i++) {
-		printredir__printer_report__init(&v[i]);
-		v[i].name = a->results[i].name;
-		v[i].has_state = 1;
-		v[i].state = a->results[i].state;
-		v[i].detail = a->results[i].detail;
-		v[i].guest_queue = a->results[i].queue && *a->results[i].queue ?
-		    a->results[i].queue : NULL;
-		pv[i] = &v[i];
+	if (a->apply.busy) {
+		log_info("reload: an install pass is running; the new configuration "
+		    "is taken when it ends");
+		a->apply.reload = 1;
+		return;
 	}
-	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_INSTALL_REPORT);
-	env.install_report = &r;
-	r.has_generation = 1;
-	r.generation = a->applied_gen ? a->applied_gen : a->want_gen;
-	r.n_printers = a->nresults;
-	r.printers = pv;
-	if (link_send(a, &env) == 0) {
-		a->report_pending = 0;
-		state_save(a);
+	reload(a);
+}
+
+static void
+close_timer(uv_timer_t *t)
+{
+	if (t->loop && !uv_is_closing((uv_handle_t *)t))
+		uv_close((uv_handle_t *)t, NULL);
+}
+
+void
+agent_stop(struct agent *a)
+{
+	if (a->stopping)
+		return;
+	a->stopping = 1;
+	close_timer(&a->restarter.timer);
+	close_timer(&a->apply.retry);
+	tray_stop(a->trays);
+	a->trays = NULL;
+	link_stop(a->link);
+	a->link = NULL;
+}
+
+void
+agent_free(struct agent *a)
+{
+	struct state s = {
+		.wish = &a->wish, .applied = &a->applied, .link = &a->link_status,
+		.restart = &a->restart,
+	};
+
+	if (a->started) {
+		a->link_status.up = 0;
+		save(a);
 	}
-out:
-	free(v);
-	free(pv);
+	state_free(&s);
+	agent_free_conf(&a->conf);
+	free(a->key);
+	a->key = NULL;
 }

@@ -2,16 +2,28 @@
  * guest-agent: the daemon's private header.  Read it and you know the
  * daemon: what each file does and the functions it offers the others.
  *
- *   main.c     start-up, signals, dispatch to the `status` subcommand
- *   agent.c    configuration, the desired set, applying generations
- *   link.c     the connection to the broker: backoff, handshake, reports
- *   install.c  the guest's CUPS: queues and drivers, duplicates, ownership
- *   state.c    what the agent owns and reported, on disk, atomically
- *   status.c   the `guest-agent status` client
- *   restart.c  the workspace restart policy: silent, prompted, deferred, forced
- *   apps.c     which applications run in the guest (/proc)
- *   tray.c     the socket the per-session tray helpers connect to
- *   tray-main.c  the tray helper itself (build/guest-tray, libnotify)
+ *   main.c     the command line, signals, the `status` and `ppd-hashes`
+ *              subcommands; it talks to the hub only
+ *   agent.c    the hub, and the only module that knows every other one:
+ *              configuration, the broker's wish, applying it on a worker
+ *              thread, saving state, building every report, and turning the
+ *              restart policy's actions into timers, prompts and a process
+ *   link.c     leaf: the connection to the broker (connect, backoff,
+ *              handshake); calls up through struct link_ops
+ *   tray.c     leaf: the socket the per-session tray helpers connect to and
+ *              its line protocol; calls up through struct tray_ops
+ *   restart.c  leaf: the workspace restart policy, a pure state machine
+ *   install.c  leaf: the guest's CUPS, queues and drivers (worker thread)
+ *   state.c    leaf: the state file, agent.json, atomically
+ *   apps.c     leaf: which applications run in the guest (/proc)
+ *   want.c     the wants and results the hub hands between modules: copy,
+ *              free (data only; every module may use it)
+ *   status.c   the `guest-agent status` client (reads agent.json)
+ *   guest-tray.c  the per-session tray helper (its own program, libnotify)
+ *   backend.c  the guest queues' CUPS backend (its own program)
+ *
+ * Leaves never call each other: only agent.c (and main.c, through agent.c)
+ * calls into them, and they call back through the ops tables they are given.
  */
 #ifndef PRINTREDIR_AGENT_H
 #define PRINTREDIR_AGENT_H
@@ -55,21 +67,6 @@ struct agent_conf {
 	struct addr tray_socket;
 };
 
-/* The workspace restart, persisted with the rest of the state. */
-struct restart {
-	int phase;			/* Printredir__RestartPhase */
-	uint64_t generation;		/* the change that needs it */
-	uint32_t deferrals;
-	int64_t until;			/* deferred until / forced at */
-	int64_t first_prompt;		/* the deadline counts from here */
-	int64_t requested_at;		/* when the command ran */
-	char boot_id[64];		/* the boot the agent asked to leave */
-	char printers[512];		/* the new printers, for the user */
-	char detail[512];
-	int report_pending;
-	int nobody_asked;		/* deferred because no tray was there */
-};
-
 /* One printer the broker wants in the guest (from a PrinterSet). */
 struct want {
 	char *name;			/* host queue name = guest queue name */
@@ -92,6 +89,66 @@ struct result {
 	int changed;			/* a queue was added or modified for it */
 };
 
+/* The broker's latest wish, persisted so that a restart can finish it. */
+struct wish {
+	uint64_t gen;
+	struct want *want;
+	size_t n;
+};
+
+/* What was applied last, and whether the broker has heard of it. */
+struct applied {
+	uint64_t gen;
+	int redirection;
+	struct result *results;
+	size_t n;
+	int report_pending;
+};
+
+/* The broker link as the state file and `status` show it. */
+struct link_status {
+	int up;
+	int64_t since;
+	char error[512];
+};
+
+/* The workspace restart (restart.c), persisted but for the marked fields. */
+struct restart {
+	int phase;			/* Printredir__RestartPhase */
+	uint64_t generation;		/* the change that needs it */
+	uint32_t deferrals;
+	int64_t until;			/* deferred until / forced at / retried at */
+	int64_t first_prompt;		/* the deadline counts from here */
+	int64_t requested_at;		/* when the command ran */
+	char boot_id[64];		/* the boot the agent asked to leave */
+	char printers[512];		/* the new printers, for the user */
+	char detail[512];
+	int report_pending;		/* the broker has not had this state */
+	int nobody_asked;		/* deferred because no tray was there */
+	/* Not persisted: */
+	uint64_t prompt_id;		/* the prompt an answer must name */
+	int64_t timer_at;		/* when RESTART_EV_TIMER is due; 0 none */
+};
+
+struct link;
+struct trays;
+
+/* The hub's own pieces: applying runs on a worker thread, one at a time. */
+struct applier {
+	int busy;
+	int again;			/* apply once more when this pass ends */
+	int reload;			/* a SIGHUP came during the pass */
+	uv_work_t work;
+	uv_timer_t retry;		/* guest CUPS unavailable or installs failed */
+	unsigned retry_ms;
+};
+
+struct restarter {
+	uv_timer_t timer;
+	uv_process_t proc;
+	int running;
+};
+
 struct agent {
 	uv_loop_t *loop;
 	struct agent_conf conf;
@@ -99,95 +156,197 @@ struct agent {
 	uint8_t *key;
 	size_t keylen;
 	char drivers_dir[4096];
+	char boot_id[64];		/* this boot's id, read once at start */
+	int started, stopping;
 
-	/* The broker's latest wish, persisted so a restart can finish it. */
-	uint64_t want_gen;
-	struct want *want;
-	size_t nwant;
-
-	/* What was applied last, and whether the broker has heard of it. */
-	uint64_t applied_gen;
-	int applied_redirection;
-	struct result *results;
-	size_t nresults;
-	int report_pending;
-
-	/* Applying runs on a worker thread, one at a time. */
-	int busy, again;
-	uv_work_t work;
-	uv_timer_t retry;		/* guest CUPS unavailable or installs failed */
-	unsigned retry_ms;
-
+	struct wish wish;
+	struct applied applied;
+	struct link_status link_status;
 	struct restart restart;
-	uv_timer_t restart_timer;
-	uv_process_t restart_proc;
-	int restart_running;
-	uint64_t prompt_id;
 
-	/* Tray helpers (tray.c). */
-	uv_stream_t *tray_server;
-	struct tray *trays;
-
-	/* The broker link. */
-	struct peer *peer;
-	uv_timer_t reconnect;
-	unsigned backoff_ms;
-	uv_connect_t connect_req;
-	int connecting, stopping, link_up;
-	char link_error[512];
-	int64_t link_since;
+	struct applier apply;
+	struct restarter restarter;
+	struct link *link;
+	struct trays *trays;
 };
 
-/* --- agent.c ---------------------------------------------------------------- */
+/* --- agent.c: the hub ------------------------------------------------------ */
 int agent_load_conf(const char *path, struct agent_conf *conf, char *err,
     size_t errlen);
 void agent_free_conf(struct agent_conf *conf);
-/* A validated PrinterSet from the broker: store its drivers, make it the
- * wish, apply it.  Does not take env. */
-void agent_on_printer_set(struct agent *a, const Printredir__PrinterSet *set);
-/* Starts (or queues) applying the current wish to the guest's CUPS. */
-void agent_apply(struct agent *a);
-/* Sends the last install report if the broker has not had it. */
-void agent_flush_report(struct agent *a);
-/* The SHA-256 of every driver held in drivers_dir; caller frees *out. */
-size_t agent_held_drivers(const struct agent *a, uint8_t (**out)[HASH_LEN]);
-void agent_free_wants(struct want *w, size_t n);
+/* Loads the key and the state, starts every module; a->conf and
+ * a->conf_path are set.  0, or the exit status to stop with. */
+int agent_start(struct agent *a);
+/* SIGHUP: reloads the configuration now, or after the install pass that
+ * runs. */
+void agent_reload(struct agent *a);
+/* Closes every handle; the loop then ends.  Safe to call more than once. */
+void agent_stop(struct agent *a);
+/* After the loop has ended: saves the state and frees everything. */
+void agent_free(struct agent *a);
 
-/* --- link.c ---------------------------------------------------------------- */
-void link_start(struct agent *a);
-void link_stop(struct agent *a);
+/* --- want.c: wants and results, copied and freed the same everywhere ------- */
+/* Frees w[0..n-1] and w; NULL is allowed. */
+void want_free(struct want *w, size_t n);
+/* A deep copy of from[0..n-1] into *out (want_free it): 0 or -ENOMEM. */
+int want_copy(const struct want *from, size_t n, struct want **out);
+/* Frees r[0..n-1] and r; NULL is allowed. */
+void result_free(struct result *r, size_t n);
+
+/* --- link.c: the broker connection ------------------------------------------- */
+struct link_ops {
+	/* The handshake succeeded with broker id. */
+	void (*on_up)(void *data, const char *broker_id);
+	/* The link is down or could not come up; was_up says which.  The link
+	 * keeps trying. */
+	void (*on_down)(void *data, const char *reason, int was_up);
+	/* A validated PrinterSet; borrowed for the call. */
+	void (*on_printer_set)(void *data, const Printredir__PrinterSet *set);
+	/* The driver hashes held, for the Hello; *out is the callee's malloc. */
+	size_t (*held_drivers)(void *data, uint8_t (**out)[HASH_LEN]);
+};
+
+struct link_config {
+	struct addr broker;
+	const uint8_t *key;		/* borrowed for the link's life */
+	size_t keylen;
+	const char *guest_id;		/* borrowed */
+	size_t frame_cap;
+};
+
+/* Starts connecting (forever, with backoff).  NULL when out of memory. */
+struct link *link_start(uv_loop_t *loop, const struct link_config *cfg,
+    const struct link_ops *ops, void *data);
+/* Closes the link; it frees itself once its handles are closed.  NULL is
+ * allowed. */
+void link_stop(struct link *l);
 /* Sends env when the link is up: 0, or -ENOTCONN. */
-int link_send(struct agent *a, const codec_env_t *env);
+int link_send(struct link *l, const codec_env_t *env);
 
-/* --- state.c ---------------------------------------------------------------- */
-/* Loads state_dir/agent.json into a (missing file: a fresh agent). */
-int state_load(struct agent *a);
-/* Writes it atomically; logs and returns the error. */
-int state_save(const struct agent *a);
-/* The path of the state file (for status). */
-void state_path(const struct agent_conf *conf, char *out, size_t len);
+/* --- tray.c: the tray helpers' socket ------------------------------------- */
+struct tray_ops {
+	/* The number of trays that can ask the user changed. */
+	void (*on_count)(void *data, int ntrays);
+	/* A tray answered prompt id: restart now (1) or later (0). */
+	void (*on_answer)(void *data, uint64_t id, int now);
+};
 
-/* --- restart.c --------------------------------------------------------------- */
-void restart_start(struct agent *a);	/* after state_load: finish a restart */
-void restart_stop(struct agent *a);
-/* A pass installed or changed queues of generation gen: a restart is due. */
-void restart_needed(struct agent *a, uint64_t gen, const char *printers);
-/* Sends the restart state if the broker has not had it. */
-void restart_flush(struct agent *a);
-/* A tray answered prompt id: now (1) or later (0). */
-void restart_answer(struct agent *a, uint64_t id, int now);
-/* The trays changed (one connected or left). */
-void restart_trays_changed(struct agent *a);
+/* One line from a tray, decoded. */
+enum tray_msg_type { TRAY_MSG_HELLO = 1, TRAY_MSG_ANSWER };
+struct tray_msg {
+	enum tray_msg_type type;
+	int notifications;		/* hello: the session can show them */
+	uint64_t id;			/* answer */
+	int now;			/* answer: 1 now, 0 later */
+};
 
-/* --- tray.c ------------------------------------------------------------------ */
-int tray_start(struct agent *a);
-void tray_stop(struct agent *a);
-/* Asks every connected tray; returns how many were asked. */
-int tray_prompt(struct agent *a, uint64_t id, const char *printers,
-    char **apps, size_t napps);
+/*
+ * Decodes one line (len bytes, no newline; need not be NUL-terminated).
+ * 0 and *msg filled, or -EBADMSG with why in err: not JSON, not an object,
+ * an unknown type, or a member missing, null or of the wrong type.
+ */
+int tray_parse_line(const char *line, size_t len, struct tray_msg *msg, char *err,
+    size_t errlen);
+/* Listens on sock; a tray is accepted from root or a uid >= uid_min.  NULL
+ * when the socket cannot be made (logged: restarts are then deferred until
+ * forced). */
+struct trays *tray_start(uv_loop_t *loop, const struct addr *sock, long long uid_min,
+    const struct tray_ops *ops, void *data);
+/* Closes every tray and the socket.  NULL is allowed. */
+void tray_stop(struct trays *t);
+/* Asks every tray that can; returns how many were asked. */
+int tray_prompt(struct trays *t, uint64_t id, const char *printers,
+    char *const *apps, size_t napps);
 /* Tells every tray a forced restart comes in secs seconds. */
-void tray_countdown(struct agent *a, long long secs, const char *printers);
-int tray_count(const struct agent *a);
+void tray_countdown(struct trays *t, long long secs, const char *printers);
+/* Trays that can ask the user (0 for NULL). */
+int tray_count(const struct trays *t);
+
+/* --- restart.c: the restart policy, pure (no timers, no I/O) --------------- */
+struct restart_policy {
+	int enabled;			/* a restart command is configured */
+	const char *command;		/* for messages only */
+	long long defer_interval;	/* seconds */
+	long long max_deferrals;
+	long long deadline;		/* seconds from the first prompt */
+	long long countdown;		/* seconds of notice before forcing */
+};
+
+enum restart_event {
+	RESTART_EV_START,	/* the agent started with this state (boot_id) */
+	RESTART_EV_CHANGED,	/* a pass added or changed queues (generation, printers) */
+	RESTART_EV_APPS,	/* the answer to RESTART_DO_CHECK_APPS (apps, napps) */
+	RESTART_EV_TIMER,	/* timer_at has come */
+	RESTART_EV_ANSWER,	/* a tray answered (prompt_id, restart_now) */
+	RESTART_EV_TRAYS,	/* the number of trays that can ask changed (ntrays) */
+	RESTART_EV_EXITED,	/* the command exited (status, signo) or could not start (error) */
+};
+
+struct restart_input {
+	enum restart_event event;
+	int64_t now;			/* unix seconds */
+	int ntrays;			/* trays that can ask the user, always */
+	const char *boot_id;		/* this boot's id, always ("" unknown) */
+	uint64_t generation;		/* CHANGED */
+	const char *printers;		/* CHANGED: the new printers, for the user */
+	char *const *apps;		/* APPS: the applications running */
+	size_t napps;
+	uint64_t prompt_id;		/* ANSWER */
+	int restart_now;		/* ANSWER */
+	int64_t status;			/* EXITED */
+	int signo;			/* EXITED */
+	const char *error;		/* EXITED: the command could not start */
+};
+
+/* What the hub does after a step, in this order. */
+enum {
+	RESTART_DO_REPORT = 1 << 0,	/* the phase changed: log, save, report it */
+	RESTART_DO_CHECK_APPS = 1 << 1,	/* list the applications, step RESTART_EV_APPS */
+	RESTART_DO_PROMPT = 1 << 2,	/* ask the trays (prompt_id, printers, apps) */
+	RESTART_DO_COUNTDOWN = 1 << 3,	/* tell the trays: forced in countdown */
+	RESTART_DO_RUN = 1 << 4,	/* run the command, step RESTART_EV_EXITED */
+	RESTART_DO_IGNORED = 1 << 5,	/* the event did not apply (a stale answer) */
+};
+
+struct restart_actions {
+	unsigned todo;			/* RESTART_DO_* */
+};
+
+/*
+ * Advances r by one event.  Afterwards r->timer_at is when the hub must
+ * step RESTART_EV_TIMER (0: no timer), and out says what else to do.
+ * Nothing here reads a clock, a file or a socket: every input is in in.
+ */
+void restart_step(struct restart *r, const struct restart_policy *pol,
+    const struct restart_input *in, struct restart_actions *out);
+const char *restart_event_name(enum restart_event ev);
+
+/* --- state.c: agent.json ---------------------------------------------------- */
+/* The parts of the agent the state file holds; borrowed views. */
+struct state {
+	const char *guest_id;
+	struct wish *wish;
+	struct applied *applied;
+	struct link_status *link;
+	struct restart *restart;
+};
+
+/* The path of the state file under state_dir. */
+void state_path(const char *state_dir, char *out, size_t len);
+/* Writes s atomically to state_dir/agent.json; logs and returns the error. */
+int state_save(const char *state_dir, const struct state *s);
+/*
+ * Reads state_dir/agent.json into s (whose parts start empty).  A missing
+ * file is a fresh agent (0).  A damaged file, or a member that is missing,
+ * null or of the wrong type, is logged and ignored: the agent starts from
+ * the guest's CUPS alone for what it could not read.  Returns 0 or a
+ * negative errno from reading the file.
+ */
+int state_load(const char *state_dir, struct state *s);
+/* The same on a buffer (for tests and fuzzing); what it ignored is logged. */
+int state_parse(const char *text, size_t len, struct state *s);
+/* Frees what state_load put in s's parts. */
+void state_free(struct state *s);
 
 /* --- apps.c ---------------------------------------------------------------- */
 /*
@@ -217,7 +376,7 @@ struct install_ctx {
  * printers an equivalent hand-made queue already serves, and never touches a
  * queue without the agent's mark.  With redirection off, pass nwant == 0 and
  * every agent-owned queue is removed.  *results (caller frees with
- * install_free_results) gets one line per wanted printer and one per queue
+ * result_free) gets one line per wanted printer and one per queue
  * removed.  Every driver passes ppd_check_safe (common/ppd.h) before cupsd
  * sees it; one that fails is reported driver-rejected with the reason.
  * Returns 0, or -EHOSTDOWN when the guest's CUPS cannot be reached (results
@@ -225,6 +384,5 @@ struct install_ctx {
  */
 int install_apply(const struct install_ctx *ctx, const struct want *want,
     size_t nwant, struct result **results, size_t *nresults);
-void install_free_results(struct result *r, size_t n);
 
 #endif

@@ -551,14 +551,3 @@ out:
 	*nresults = nres;
 	return rc;
 }
-
-void
-install_free_results(struct result *r, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(r[i].name);
-		free(r[i].detail);
-		free(r[i].queue);
-	}
-	free(r);
-}

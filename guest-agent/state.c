@@ -1,9 +1,15 @@
 /*
  * The agent's state on disk: the broker's latest wish, what was applied and
- * reported, and the link.  One JSON file written atomically (common/
- * statefile.c), so a crash at any instant leaves either the old state or the
- * new one.  The queues themselves carry the agent's mark in the guest's
- * CUPS, so ownership never depends on this file alone.
+ * reported, the link, and the restart.  One JSON file written atomically
+ * (common/statefile.c), so a crash at any instant leaves either the old
+ * state or the new one.  The queues themselves carry the agent's mark in the
+ * guest's CUPS, so ownership never depends on this file alone.
+ *
+ * Reading trusts nothing: a file damaged by a disk, a person or a bug is
+ * read member by member, and what does not check is logged and left out.
+ * A wish that does not read whole is dropped whole (the broker sends it
+ * again on connecting), never applied in part: a missing printer would
+ * remove its queue.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,96 +24,113 @@
 #include "statefile.h"
 
 #define STATE_MAX (64 << 20)
+#define STATE_FILE "agent.json"
 
 void
-state_path(const struct agent_conf *conf, char *out, size_t len)
+state_path(const char *state_dir, char *out, size_t len)
 {
-	snprintf(out, len, "%s/agent.json", conf->state_dir);
+	snprintf(out, len, "%s/" STATE_FILE, state_dir);
+}
+
+static void
+put_str(json_object *o, const char *key, const char *s)
+{
+	json_object_object_add(o, key, json_object_new_string(s ? s : ""));
 }
 
 static json_object *
-jstring(const char *s)
+wants_json(const struct wish *w)
 {
-	return json_object_new_string(s ? s : "");
+	json_object *arr = json_object_new_array();
+	char hex[HASH_HEX_LEN];
+
+	for (size_t i = 0; i < w->n; i++) {
+		const struct want *p = &w->want[i];
+		json_object *o = json_object_new_object();
+
+		put_str(o, "name", p->name);
+		put_str(o, "uri", p->uri);
+		put_str(o, "host_device_uri", p->host_device_uri);
+		put_str(o, "make_model", p->make_model);
+		put_str(o, "info", p->info);
+		put_str(o, "location", p->location);
+		json_object_object_add(o, "driver", json_object_new_int(p->driver));
+		hash_hex(p->sha, hex);
+		put_str(o, "sha256", p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE ?
+		    hex : "");
+		put_str(o, "detail", p->detail);
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static json_object *
+results_json(const struct applied *ap)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < ap->n; i++) {
+		const struct result *r = &ap->results[i];
+		json_object *o = json_object_new_object();
+
+		put_str(o, "name", r->name);
+		json_object_object_add(o, "state", json_object_new_int(r->state));
+		put_str(o, "state_name", codec_printer_state_name(r->state));
+		put_str(o, "detail", r->detail);
+		put_str(o, "queue", r->queue);
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static json_object *
+restart_json(const struct restart *r)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "phase", json_object_new_int(r->phase));
+	put_str(o, "phase_name", codec_restart_phase_name(r->phase));
+	json_object_object_add(o, "generation", json_object_new_uint64(r->generation));
+	json_object_object_add(o, "deferrals", json_object_new_int64(r->deferrals));
+	json_object_object_add(o, "until", json_object_new_int64(r->until));
+	json_object_object_add(o, "first_prompt", json_object_new_int64(r->first_prompt));
+	json_object_object_add(o, "requested_at", json_object_new_int64(r->requested_at));
+	put_str(o, "boot_id", r->boot_id);
+	put_str(o, "printers", r->printers);
+	put_str(o, "detail", r->detail);
+	json_object_object_add(o, "report_pending", json_object_new_boolean(r->report_pending));
+	json_object_object_add(o, "nobody_asked", json_object_new_boolean(r->nobody_asked));
+	return o;
 }
 
 int
-state_save(const struct agent *a)
+state_save(const char *state_dir, const struct state *s)
 {
-	json_object *doc = json_object_new_object(), *wv = json_object_new_array();
-	json_object *rv = json_object_new_array(), *link = json_object_new_object();
-	char path[4200], hex[HASH_HEX_LEN];
+	json_object *doc = json_object_new_object(), *link = json_object_new_object();
+	char path[4200];
 	const char *text;
 	int rc;
 
 	json_object_object_add(doc, "version", json_object_new_int(1));
-	json_object_object_add(doc, "guest_id", jstring(a->conf.guest_id));
-	json_object_object_add(doc, "want_generation", json_object_new_uint64(a->want_gen));
-	for (size_t i = 0; i < a->nwant; i++) {
-		const struct want *w = &a->want[i];
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "name", jstring(w->name));
-		json_object_object_add(o, "uri", jstring(w->uri));
-		json_object_object_add(o, "host_device_uri", jstring(w->host_device_uri));
-		json_object_object_add(o, "make_model", jstring(w->make_model));
-		json_object_object_add(o, "info", jstring(w->info));
-		json_object_object_add(o, "location", jstring(w->location));
-		json_object_object_add(o, "driver", json_object_new_int(w->driver));
-		hash_hex(w->sha, hex);
-		json_object_object_add(o, "sha256", jstring(
-		    w->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE ? hex : ""));
-		json_object_object_add(o, "detail", jstring(w->detail));
-		json_object_array_add(wv, o);
-	}
-	json_object_object_add(doc, "want", wv);
+	put_str(doc, "guest_id", s->guest_id);
+	json_object_object_add(doc, "want_generation", json_object_new_uint64(s->wish->gen));
+	json_object_object_add(doc, "want", wants_json(s->wish));
 	json_object_object_add(doc, "applied_generation",
-	    json_object_new_uint64(a->applied_gen));
+	    json_object_new_uint64(s->applied->gen));
 	json_object_object_add(doc, "applied_redirection",
-	    json_object_new_boolean(a->applied_redirection));
-	for (size_t i = 0; i < a->nresults; i++) {
-		const struct result *r = &a->results[i];
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "name", jstring(r->name));
-		json_object_object_add(o, "state", json_object_new_int(r->state));
-		json_object_object_add(o, "state_name",
-		    jstring(codec_printer_state_name(r->state)));
-		json_object_object_add(o, "detail", jstring(r->detail));
-		json_object_object_add(o, "queue", jstring(r->queue));
-		json_object_array_add(rv, o);
-	}
-	json_object_object_add(doc, "results", rv);
+	    json_object_new_boolean(s->applied->redirection));
+	json_object_object_add(doc, "results", results_json(s->applied));
 	json_object_object_add(doc, "report_pending",
-	    json_object_new_boolean(a->report_pending));
-	json_object_object_add(link, "connected",
-	    json_object_new_boolean(a->link_up));
-	json_object_object_add(link, "since", json_object_new_int64(a->link_since));
-	json_object_object_add(link, "error", jstring(a->link_error));
+	    json_object_new_boolean(s->applied->report_pending));
+	json_object_object_add(link, "connected", json_object_new_boolean(s->link->up));
+	json_object_object_add(link, "since", json_object_new_int64(s->link->since));
+	put_str(link, "error", s->link->error);
 	json_object_object_add(doc, "link", link);
-	{
-		const struct restart *r = &a->restart;
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "phase", json_object_new_int(r->phase));
-		json_object_object_add(o, "phase_name",
-		    jstring(codec_restart_phase_name(r->phase)));
-		json_object_object_add(o, "generation", json_object_new_uint64(r->generation));
-		json_object_object_add(o, "deferrals", json_object_new_int64(r->deferrals));
-		json_object_object_add(o, "until", json_object_new_int64(r->until));
-		json_object_object_add(o, "first_prompt", json_object_new_int64(r->first_prompt));
-		json_object_object_add(o, "requested_at", json_object_new_int64(r->requested_at));
-		json_object_object_add(o, "boot_id", jstring(r->boot_id));
-		json_object_object_add(o, "printers", jstring(r->printers));
-		json_object_object_add(o, "detail", jstring(r->detail));
-		json_object_object_add(o, "report_pending",
-		    json_object_new_boolean(r->report_pending));
-		json_object_object_add(doc, "restart", o);
-	}
+	json_object_object_add(doc, "restart", restart_json(s->restart));
 
 	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
 	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	state_path(&a->conf, path, sizeof(path));
+	state_path(state_dir, path, sizeof(path));
 	rc = statefile_write(path, text, strlen(text), 0600);
 	if (rc != 0)
 		log_warnx("cannot write %s: %s", path, strerror(-rc));
@@ -115,109 +138,225 @@ state_save(const struct agent *a)
 	return rc;
 }
 
+/* A string member that must be there (a name): NULL when it is not. */
 static char *
-jdup(json_object *o, const char *key)
+need_str(json_object *o, const char *key, size_t max)
 {
 	const char *v = jget_str(o, key);
 
-	return strdup(v ? v : "");
+	return v && v[0] && strlen(v) <= max ? strdup(v) : NULL;
+}
+
+/* A string member that may be missing: "" then. */
+static char *
+opt_str(json_object *o, const char *key)
+{
+	const char *v = jget_str(o, key);
+
+	return strdup(v && strlen(v) <= CODEC_MAX_STRING ? v : "");
+}
+
+static int
+enum_ok(const ProtobufCEnumDescriptor *d, int64_t v)
+{
+	return v >= 0 && v <= INT32_MAX &&
+	    protobuf_c_enum_descriptor_get_value(d, (int)v) != NULL;
+}
+
+/* One wanted printer; NULL and why when it does not check. */
+static const char *
+parse_want(json_object *o, struct want *w)
+{
+	const char *hex = jget_str(o, "sha256");
+	int64_t driver;
+
+	if ((w->name = need_str(o, "name", CODEC_MAX_NAME)) == NULL)
+		return "no valid name";
+	if (!jget_i64(o, "driver", &driver) ||
+	    !enum_ok(&printredir__driver_state__descriptor, driver))
+		return "no valid driver state";
+	w->driver = (int)driver;
+	if (w->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE &&
+	    (hex == NULL || hash_from_hex(hex, w->sha) != 0))
+		return "a driver without a valid sha256";
+	w->uri = opt_str(o, "uri");
+	w->host_device_uri = opt_str(o, "host_device_uri");
+	w->make_model = opt_str(o, "make_model");
+	w->info = opt_str(o, "info");
+	w->location = opt_str(o, "location");
+	w->detail = opt_str(o, "detail");
+	if (!w->uri || !w->host_device_uri || !w->make_model || !w->info ||
+	    !w->location || !w->detail)
+		return "out of memory";
+	return NULL;
+}
+
+static void
+parse_wish(json_object *doc, struct state *s)
+{
+	json_object *arr = jget_arr(doc, "want");
+	struct wish *w = s->wish;
+	const char *why = NULL;
+	size_t n;
+	char what[64] = "the list";
+
+	if (!jget_u64(doc, "want_generation", &w->gen) || arr == NULL) {
+		/* A fresh file has neither; a damaged one has one of them. */
+		if (json_object_object_get_ex(doc, "want_generation", NULL) ||
+		    json_object_object_get_ex(doc, "want", NULL))
+			why = "want_generation or want is not of its type";
+		goto out;
+	}
+	n = json_object_array_length(arr);
+	if (n > CODEC_MAX_PRINTERS) {
+		why = "more printers than a printer set may hold";
+		goto out;
+	}
+	if ((w->want = calloc(n + 1, sizeof(*w->want))) == NULL) {
+		why = "out of memory";
+		goto out;
+	}
+	for (w->n = 0; w->n < n; w->n++) {
+		why = parse_want(json_object_array_get_idx(arr, w->n), &w->want[w->n]);
+		if (why) {
+			snprintf(what, sizeof(what), "printer %zu", w->n + 1);
+			w->n++;	/* free it too */
+			goto out;
+		}
+	}
+out:
+	if (why) {
+		log_warnx("state: the broker's wish is ignored (%s: %s); "
+		    "it comes again from the broker", what, why);
+		want_free(w->want, w->n);
+		memset(w, 0, sizeof(*w));
+		/* Nothing to finish: wait for the broker. */
+		s->applied->gen = 0;
+	}
+}
+
+static void
+parse_applied(json_object *doc, struct applied *ap)
+{
+	json_object *arr = jget_arr(doc, "results");
+	size_t n = arr ? json_object_array_length(arr) : 0, skipped = 0;
+
+	if (!jget_u64(doc, "applied_generation", &ap->gen))
+		ap->gen = 0;
+	ap->redirection = jget_bool(doc, "applied_redirection", 1);
+	ap->report_pending = jget_bool(doc, "report_pending", 1);
+	if (n > 2 * CODEC_MAX_PRINTERS)
+		n = 2 * CODEC_MAX_PRINTERS;
+	if (n == 0 || (ap->results = calloc(n, sizeof(*ap->results))) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+		struct result *r = &ap->results[ap->n];
+		int64_t state;
+
+		if (!jget_i64(o, "state", &state) ||
+		    !enum_ok(&printredir__printer_state__descriptor, state) ||
+		    (r->name = need_str(o, "name", CODEC_MAX_NAME)) == NULL) {
+			skipped++;
+			continue;
+		}
+		r->state = (int)state;
+		r->detail = opt_str(o, "detail");
+		r->queue = opt_str(o, "queue");
+		ap->n++;
+	}
+	if (skipped) {
+		log_warnx("state: %zu install report line%s ignored (no valid name or "
+		    "state); the next pass reports again", skipped, skipped == 1 ? "" : "s");
+		ap->report_pending = 1;
+	}
+}
+
+static void
+copy_field(json_object *o, const char *key, char *out, size_t len)
+{
+	const char *v = jget_str(o, key);
+
+	snprintf(out, len, "%s", v ? v : "");
+}
+
+static void
+parse_restart(json_object *doc, struct restart *r)
+{
+	json_object *o = jget_obj(doc, "restart");
+	int64_t phase, deferrals;
+
+	if (o == NULL)
+		return;
+	if (!jget_i64(o, "phase", &phase) ||
+	    !enum_ok(&printredir__restart_phase__descriptor, phase) ||
+	    !jget_i64(o, "deferrals", &deferrals) || deferrals < 0 ||
+	    deferrals > UINT32_MAX) {
+		log_warnx("state: the restart state is ignored (phase or deferrals "
+		    "missing or out of range)");
+		return;
+	}
+	r->phase = (int)phase;
+	r->deferrals = (uint32_t)deferrals;
+	if (!jget_u64(o, "generation", &r->generation))
+		r->generation = 0;
+	r->until = jget_int(o, "until", 0);
+	r->first_prompt = jget_int(o, "first_prompt", 0);
+	r->requested_at = jget_int(o, "requested_at", 0);
+	r->report_pending = jget_bool(o, "report_pending", 1);
+	r->nobody_asked = jget_bool(o, "nobody_asked", 0);
+	copy_field(o, "boot_id", r->boot_id, sizeof(r->boot_id));
+	copy_field(o, "printers", r->printers, sizeof(r->printers));
+	copy_field(o, "detail", r->detail, sizeof(r->detail));
 }
 
 int
-state_load(struct agent *a)
+state_parse(const char *text, size_t len, struct state *s)
+{
+	json_object *doc;
+	char err[128];
+
+	if ((doc = jget_parse(text, len, json_type_object, err, sizeof(err))) == NULL) {
+		log_warnx("state: %s is damaged (%s); starting from the guest's CUPS alone",
+		    STATE_FILE, err);
+		return 0;
+	}
+	parse_applied(doc, s->applied);
+	parse_wish(doc, s);
+	parse_restart(doc, s->restart);
+	json_object_put(doc);
+	log_debug("state: wish %llu, applied %llu, %zu printers, report %s",
+	    (unsigned long long)s->wish->gen, (unsigned long long)s->applied->gen,
+	    s->wish->n, s->applied->report_pending ? "pending" : "delivered");
+	return 0;
+}
+
+int
+state_load(const char *state_dir, struct state *s)
 {
 	char path[4200], *text = NULL;
-	json_object *doc, *arr;
+	size_t len = 0;
 	int rc;
 
-	state_path(&a->conf, path, sizeof(path));
-	if ((rc = statefile_read(path, STATE_MAX, &text, NULL)) != 0) {
+	state_path(state_dir, path, sizeof(path));
+	if ((rc = statefile_read(path, STATE_MAX, &text, &len)) != 0) {
 		if (rc == -ENOENT)
 			return 0;
 		log_warnx("cannot read %s: %s", path, strerror(-rc));
 		return rc;
 	}
-	doc = json_tokener_parse(text);
+	rc = state_parse(text, len, s);
 	free(text);
-	if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
-		log_warnx("%s is damaged; starting from the guest's CUPS alone", path);
-		json_object_put(doc);
-		return 0;
-	}
-	a->want_gen = (uint64_t)jget_int(doc, "want_generation", 0);
-	a->applied_gen = (uint64_t)jget_int(doc, "applied_generation", 0);
-	a->report_pending = jget_bool(doc, "report_pending", 0);
-	{
-		json_object *v;
+	return rc;
+}
 
-		a->applied_redirection = json_object_object_get_ex(doc,
-		    "applied_redirection", &v) ? json_object_get_boolean(v) : 1;
-	}
-	if (json_object_object_get_ex(doc, "want", &arr) &&
-	    json_object_is_type(arr, json_type_array)) {
-		size_t n = json_object_array_length(arr);
-
-		a->want = calloc(n + 1, sizeof(*a->want));
-		for (size_t i = 0; a->want && i < n; i++) {
-			json_object *o = json_object_array_get_idx(arr, i);
-			struct want *w = &a->want[a->nwant];
-			char *hex = jdup(o, "sha256");
-
-			w->name = jdup(o, "name");
-			w->uri = jdup(o, "uri");
-			w->host_device_uri = jdup(o, "host_device_uri");
-			w->make_model = jdup(o, "make_model");
-			w->info = jdup(o, "info");
-			w->location = jdup(o, "location");
-			w->detail = jdup(o, "detail");
-			w->driver = (int)jget_int(o, "driver", 0);
-			if (w->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE &&
-			    (hex == NULL || hash_from_hex(hex, w->sha) != 0))
-				w->driver = PRINTREDIR__DRIVER_STATE__DRIVER_MISSING;
-			free(hex);
-			a->nwant++;
-		}
-	}
-	if (json_object_object_get_ex(doc, "results", &arr) &&
-	    json_object_is_type(arr, json_type_array)) {
-		size_t n = json_object_array_length(arr);
-
-		a->results = calloc(n + 1, sizeof(*a->results));
-		for (size_t i = 0; a->results && i < n; i++) {
-			json_object *o = json_object_array_get_idx(arr, i);
-			struct result *r = &a->results[a->nresults++];
-
-			r->name = jdup(o, "name");
-			r->state = (int)jget_int(o, "state", 0);
-			r->detail = jdup(o, "detail");
-			r->queue = jdup(o, "queue");
-		}
-	}
-	if (json_object_object_get_ex(doc, "restart", &arr) &&
-	    json_object_is_type(arr, json_type_object)) {
-		struct restart *r = &a->restart;
-		char *s;
-
-		r->phase = (int)jget_int(arr, "phase", 0);
-		r->generation = (uint64_t)jget_int(arr, "generation", 0);
-		r->deferrals = (uint32_t)jget_int(arr, "deferrals", 0);
-		r->until = jget_int(arr, "until", 0);
-		r->first_prompt = jget_int(arr, "first_prompt", 0);
-		r->requested_at = jget_int(arr, "requested_at", 0);
-		r->report_pending = jget_bool(arr, "report_pending", 0);
-		if ((s = jdup(arr, "boot_id")) != NULL)
-			snprintf(r->boot_id, sizeof(r->boot_id), "%s", s);
-		free(s);
-		if ((s = jdup(arr, "printers")) != NULL)
-			snprintf(r->printers, sizeof(r->printers), "%s", s);
-		free(s);
-		if ((s = jdup(arr, "detail")) != NULL)
-			snprintf(r->detail, sizeof(r->detail), "%s", s);
-		free(s);
-	}
-	json_object_put(doc);
-	log_debug("state: wish %llu, applied %llu, %zu printers, report %s",
-	    (unsigned long long)a->want_gen, (unsigned long long)a->applied_gen,
-	    a->nwant, a->report_pending ? "pending" : "delivered");
-	return 0;
+void
+state_free(struct state *s)
+{
+	want_free(s->wish->want, s->wish->n);
+	s->wish->want = NULL;
+	s->wish->n = 0;
+	result_free(s->applied->results, s->applied->n);
+	s->applied->results = NULL;
+	s->applied->n = 0;
 }

@@ -133,7 +133,7 @@ status_show(const char *conf_path, int json, FILE *out)
 		goto out;
 	}
 	loaded = 1;
-	state_path(&conf, file, sizeof(file));
+	state_path(conf.state_dir, file, sizeof(file));
 	rc = statefile_read(file, STATUS_STATE_MAX, &text, NULL);
 	if (rc != 0) {
 		fprintf(stderr, PROG ": cannot read %s: %s (%s)\n", file,

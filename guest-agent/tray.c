@@ -1,16 +1,19 @@
 /*
  * The tray socket: per-session tray helpers (guest-tray) connect here, are
- * asked when a restart needs the user, and answer "now" or "later".
+ * asked when a restart needs the user, and answer "now" or "later".  A leaf:
+ * it knows no other module and calls up through struct tray_ops.
  *
- * One JSON object per line, at most LINE_MAX bytes:
+ * One JSON object per line, at most LINE_MAX_TRAY bytes:
  *   tray  -> agent  {"type":"hello","notifications":true}
  *   agent -> tray   {"type":"prompt","id":7,"printers":"...","apps":["..."]}
  *   tray  -> agent  {"type":"answer","id":7,"choice":"now"|"later"}
  *   agent -> tray   {"type":"countdown","seconds":300,"printers":"..."}
  * A tray is accepted only from a local user (SO_PEERCRED): root or a uid of
  * at least apps_uid_min.  A tray that says it cannot show notifications does
- * not count as one that can ask.  Anything else from a tray is ignored; a
- * line too long closes it.
+ * not count as one that can ask.  A line that does not decode (not JSON, an
+ * unknown type, a member missing, null or of the wrong type) is logged and
+ * ignored; a line too long closes that tray.  Nothing a tray sends can stop
+ * the agent: desk users are not trusted with printer redirection.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,55 +23,83 @@
 
 #include <json.h>
 
+#include "addr_uv.h"
 #include "agent.h"
+#include "jsonget.h"
 #include "log.h"
 
 #define LINE_MAX_TRAY 4096
+#define TRAY_BACKLOG 16
 
 struct tray {
 	struct tray *next;
-	struct agent *a;
-	uv_pipe_t pipe;
+	struct trays *owner;
+	uv_stream_t *stream;
 	uid_t uid;
 	int can_notify;
 	char buf[LINE_MAX_TRAY];
 	size_t len;
 };
 
+struct trays {
+	uv_loop_t *loop;
+	struct addr sock;
+	long long uid_min;
+	const struct tray_ops *ops;
+	void *data;
+	uv_stream_t *server;
+	struct tray *list;
+	int stopping;
+	int last_count;		/* what on_count said last */
+};
+
 int
-tray_count(const struct agent *a)
+tray_count(const struct trays *ts)
 {
 	int n = 0;
 
-	for (const struct tray *t = a->trays; t; t = t->next)
-		n += t->can_notify;
+	for (const struct tray *t = ts ? ts->list : NULL; t; t = t->next)
+		n += t->can_notify && !uv_is_closing((uv_handle_t *)t->stream);
 	return n;
+}
+
+/* Tells the hub when the number of trays that can ask changes. */
+static void
+count_changed(struct trays *ts)
+{
+	int n = tray_count(ts);
+
+	if (ts->stopping || n == ts->last_count)
+		return;
+	ts->last_count = n;
+	ts->ops->on_count(ts->data, n);
 }
 
 static void
 on_closed(uv_handle_t *h)
 {
 	struct tray *t = h->data;
-	struct agent *a = t->a;
-	struct tray **pp;
+	struct trays *ts = t->owner;
 
-	for (pp = &a->trays; *pp; pp = &(*pp)->next)
+	for (struct tray **pp = &ts->list; *pp; pp = &(*pp)->next)
 		if (*pp == t) {
 			*pp = t->next;
 			break;
 		}
+	free(t->stream);
 	free(t);
-	if (!a->stopping)
-		restart_trays_changed(a);
+	if (ts->stopping && ts->list == NULL && ts->server == NULL)
+		free(ts);
 }
 
 static void
 tray_close(struct tray *t, const char *why)
 {
-	if (uv_is_closing((uv_handle_t *)&t->pipe))
+	if (uv_is_closing((uv_handle_t *)t->stream))
 		return;
 	log_info("tray of uid %u left: %s", (unsigned)t->uid, why);
-	uv_close((uv_handle_t *)&t->pipe, on_closed);
+	uv_close((uv_handle_t *)t->stream, on_closed);
+	count_changed(t->owner);
 }
 
 struct wreq {
@@ -98,53 +129,86 @@ send_json(struct tray *t, json_object *o)
 		return;
 	}
 	b = uv_buf_init(w->text, (unsigned)strlen(w->text));
-	if (uv_write(&w->req, (uv_stream_t *)&t->pipe, &b, 1, on_write) != 0) {
+	if (uv_write(&w->req, t->stream, &b, 1, on_write) != 0) {
 		free(w->text);
 		free(w);
 	}
 }
 
-static void
-handle_line(struct tray *t, const char *line)
+int
+tray_parse_line(const char *line, size_t len, struct tray_msg *msg, char *err,
+    size_t errlen)
 {
-	json_object *o = json_tokener_parse(line), *v;
-	const char *type;
+	json_object *o;
+	const char *type, *choice, *why = NULL;
+	int64_t id;
 
-	if (o == NULL || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "type", &v)) {
-		log_debug("tray of uid %u sent something that is not a message; ignored",
-		    (unsigned)t->uid);
-		json_object_put(o);
+	memset(msg, 0, sizeof(*msg));
+	if (len > LINE_MAX_TRAY) {
+		snprintf(err, errlen, "a line over %d bytes", LINE_MAX_TRAY);
+		return -EBADMSG;
+	}
+	if ((o = jget_parse(line, len, json_type_object, err, errlen)) == NULL)
+		return -EBADMSG;
+	if ((type = jget_str(o, "type")) == NULL) {
+		why = "no \"type\" string";
+	} else if (strcmp(type, "hello") == 0) {
+		msg->type = TRAY_MSG_HELLO;
+		msg->notifications = jget_bool(o, "notifications", 0);
+	} else if (strcmp(type, "answer") == 0) {
+		choice = jget_str(o, "choice");
+		if (!jget_i64(o, "id", &id) || id < 0)
+			why = "an answer without a valid \"id\"";
+		else if (choice == NULL || (strcmp(choice, "now") && strcmp(choice, "later")))
+			why = "an answer whose \"choice\" is not \"now\" or \"later\"";
+		else {
+			msg->type = TRAY_MSG_ANSWER;
+			msg->id = (uint64_t)id;
+			msg->now = strcmp(choice, "now") == 0;
+		}
+	} else {
+		why = "an unknown \"type\"";
+	}
+	json_object_put(o);
+	if (why) {
+		snprintf(err, errlen, "%s", why);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static void
+handle_line(struct tray *t, const char *line, size_t len)
+{
+	struct trays *ts = t->owner;
+	struct tray_msg m;
+	char err[128];
+
+	if (tray_parse_line(line, len, &m, err, sizeof(err)) != 0) {
+		log_warnx("tray of uid %u: line refused (%s)", (unsigned)t->uid, err);
 		return;
 	}
-	type = json_object_get_string(v);
-	if (strcmp(type, "hello") == 0) {
-		int before = tray_count(t->a);
-
-		t->can_notify = json_object_object_get_ex(o, "notifications", &v) &&
-		    json_object_get_boolean(v);
+	switch (m.type) {
+	case TRAY_MSG_HELLO:
+		t->can_notify = m.notifications;
 		if (!t->can_notify)
 			log_warnx("tray of uid %u has no notification server: its "
 			    "session cannot be asked", (unsigned)t->uid);
-		else if (before == 0)
+		else
 			log_info("tray of uid %u can ask the user", (unsigned)t->uid);
-		if (t->can_notify)
-			restart_trays_changed(t->a);
-	} else if (strcmp(type, "answer") == 0 && t->can_notify) {
-		json_object *id, *choice;
-
-		if (json_object_object_get_ex(o, "id", &id) &&
-		    json_object_object_get_ex(o, "choice", &choice)) {
-			const char *c = json_object_get_string(choice);
-
-			if (!strcmp(c, "now") || !strcmp(c, "later")) {
-				log_info("tray of uid %u answered \"%s\"", (unsigned)t->uid, c);
-				restart_answer(t->a, (uint64_t)json_object_get_int64(id),
-				    !strcmp(c, "now"));
-			}
+		count_changed(ts);
+		break;
+	case TRAY_MSG_ANSWER:
+		if (!t->can_notify) {
+			log_warnx("tray of uid %u answered without a hello; ignored",
+			    (unsigned)t->uid);
+			break;
 		}
+		log_info("tray of uid %u answered \"%s\"", (unsigned)t->uid,
+		    m.now ? "now" : "later");
+		ts->ops->on_answer(ts->data, m.id, m.now);
+		break;
 	}
-	json_object_put(o);
 }
 
 static void
@@ -168,9 +232,9 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		return;
 	}
 	t->len += (size_t)n;
-	while ((nl = memchr(t->buf, '\n', t->len)) != NULL) {
-		*nl = '\0';
-		handle_line(t, t->buf);
+	while (!uv_is_closing((uv_handle_t *)s) &&
+	    (nl = memchr(t->buf, '\n', t->len)) != NULL) {
+		handle_line(t, t->buf, (size_t)(nl - t->buf));
 		t->len -= (size_t)(nl + 1 - t->buf);
 		memmove(t->buf, nl + 1, t->len);
 	}
@@ -181,59 +245,60 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 static void
 on_connection(uv_stream_t *server, int status)
 {
-	struct agent *a = server->data;
+	struct trays *ts = server->data;
+	struct addr_cred cred;
+	uv_stream_t *stream;
 	struct tray *t;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	uv_os_fd_t fd;
+	int rc;
 
-	if (status < 0 || (t = calloc(1, sizeof(*t))) == NULL)
+	if (status < 0)
 		return;
-	t->a = a;
-	uv_pipe_init(a->loop, &t->pipe, 0);
-	t->pipe.data = t;
-	t->next = a->trays;
-	a->trays = t;
-	if (uv_accept(server, (uv_stream_t *)&t->pipe) != 0 ||
-	    uv_fileno((uv_handle_t *)&t->pipe, &fd) != 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+	if ((rc = addr_accept(server, &stream, &cred)) != 0) {
+		log_warnx("cannot accept a tray: %s", strerror(-rc));
+		return;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		uv_close((uv_handle_t *)stream, (uv_close_cb)free);
+		return;
+	}
+	t->owner = ts;
+	t->stream = stream;
+	stream->data = t;
+	t->next = ts->list;
+	ts->list = t;
+	if (!cred.known) {
 		tray_close(t, "no peer credentials");
 		return;
 	}
 	t->uid = cred.uid;
-	if (cred.uid != 0 && (long long)cred.uid < a->conf.apps_uid_min) {
+	if (cred.uid != 0 && (long long)cred.uid < ts->uid_min) {
 		log_warnx("refusing a tray of uid %u (pid %d): not a desktop user",
 		    (unsigned)cred.uid, (int)cred.pid);
 		tray_close(t, "refused");
 		return;
 	}
 	log_info("tray of uid %u (pid %d) connected", (unsigned)cred.uid, (int)cred.pid);
-	uv_read_start((uv_stream_t *)&t->pipe, on_alloc, on_read);
+	uv_read_start(stream, on_alloc, on_read);
 }
 
 static json_object *
-base(const char *type)
+message(const char *type, const char *printers)
 {
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "type", json_object_new_string(type));
+	json_object_object_add(o, "printers", json_object_new_string(printers));
 	return o;
 }
 
-int
-tray_prompt(struct agent *a, uint64_t id, const char *printers, char **apps,
-    size_t napps)
+/* Sends o to every tray that can ask; returns how many. */
+static int
+broadcast(struct trays *ts, json_object *o)
 {
-	json_object *o = base("prompt"), *arr = json_object_new_array();
 	int n = 0;
 
-	json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
-	json_object_object_add(o, "printers", json_object_new_string(printers));
-	for (size_t i = 0; i < napps; i++)
-		json_object_array_add(arr, json_object_new_string(apps[i]));
-	json_object_object_add(o, "apps", arr);
-	for (struct tray *t = a->trays; t; t = t->next)
-		if (t->can_notify && !uv_is_closing((uv_handle_t *)&t->pipe)) {
+	for (struct tray *t = ts ? ts->list : NULL; t; t = t->next)
+		if (t->can_notify && !uv_is_closing((uv_handle_t *)t->stream)) {
 			send_json(t, o);
 			n++;
 		}
@@ -241,42 +306,75 @@ tray_prompt(struct agent *a, uint64_t id, const char *printers, char **apps,
 	return n;
 }
 
-void
-tray_countdown(struct agent *a, long long secs, const char *printers)
+int
+tray_prompt(struct trays *ts, uint64_t id, const char *printers,
+    char *const *apps, size_t napps)
 {
-	json_object *o = base("countdown");
+	json_object *o = message("prompt", printers), *arr = json_object_new_array();
 
-	json_object_object_add(o, "seconds", json_object_new_int64(secs));
-	json_object_object_add(o, "printers", json_object_new_string(printers));
-	for (struct tray *t = a->trays; t; t = t->next)
-		if (t->can_notify && !uv_is_closing((uv_handle_t *)&t->pipe))
-			send_json(t, o);
-	json_object_put(o);
+	json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
+	for (size_t i = 0; i < napps; i++)
+		json_object_array_add(arr, json_object_new_string(apps[i]));
+	json_object_object_add(o, "apps", arr);
+	return broadcast(ts, o);
 }
 
-int
-tray_start(struct agent *a)
+void
+tray_countdown(struct trays *ts, long long secs, const char *printers)
 {
+	json_object *o = message("countdown", printers);
+
+	json_object_object_add(o, "seconds", json_object_new_int64(secs));
+	broadcast(ts, o);
+}
+
+struct trays *
+tray_start(uv_loop_t *loop, const struct addr *sock, long long uid_min,
+    const struct tray_ops *ops, void *data)
+{
+	struct trays *ts = calloc(1, sizeof(*ts));
 	char err[512];
 	int rc;
 
+	if (ts == NULL)
+		return NULL;
+	ts->loop = loop;
+	ts->sock = *sock;
+	ts->uid_min = uid_min;
+	ts->ops = ops;
+	ts->data = data;
+	(void)addr_make_dir(sock);
 	/* Any local user's session may connect; credentials decide. */
-	rc = addr_listen(a->loop, &a->conf.tray_socket, 0666, 16, on_connection, a,
-	    &a->tray_server, err, sizeof(err));
-	if (rc != 0)
+	rc = addr_listen(loop, sock, 0666, TRAY_BACKLOG, on_connection, ts, &ts->server,
+	    err, sizeof(err));
+	if (rc != 0) {
 		log_warnx("no tray socket (%s): users cannot be asked, restarts "
 		    "are deferred until forced", err);
-	return rc;
+		free(ts);
+		return NULL;
+	}
+	return ts;
+}
+
+static void
+on_server_closed(uv_handle_t *h)
+{
+	struct trays *ts = h->data;
+
+	free(h);
+	ts->server = NULL;
+	if (ts->list == NULL)
+		free(ts);
 }
 
 void
-tray_stop(struct agent *a)
+tray_stop(struct trays *ts)
 {
-	for (struct tray *t = a->trays; t; t = t->next)
+	if (ts == NULL || ts->stopping)
+		return;
+	ts->stopping = 1;
+	for (struct tray *t = ts->list; t; t = t->next)
 		tray_close(t, "agent stopping");
-	if (a->tray_server) {
-		uv_close((uv_handle_t *)a->tray_server, (uv_close_cb)free);
-		a->tray_server = NULL;
-		addr_unlink(&a->conf.tray_socket);
-	}
+	addr_unlink(&ts->sock);
+	uv_close((uv_handle_t *)ts->server, on_server_closed);
 }

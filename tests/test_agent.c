@@ -121,69 +121,187 @@ START_TEST(config_defaults_and_errors)
 }
 END_TEST
 
+/* The parts of an agent the state file holds. */
+struct parts {
+	struct wish wish;
+	struct applied applied;
+	struct link_status link;
+	struct restart restart;
+	struct state s;
+};
+
+static struct state *
+parts_init(struct parts *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->s.guest_id = "g";
+	p->s.wish = &p->wish;
+	p->s.applied = &p->applied;
+	p->s.link = &p->link;
+	p->s.restart = &p->restart;
+	return &p->s;
+}
+
 START_TEST(state_round_trip)
 {
-	struct agent a = { 0 }, b = { 0 };
-	char err[1024];
+	struct parts a, b;
+	const char *dir = runner_tmpdir();
 
-	ck_assert_int_eq(load("[agent]\nguest_id = g\n", &a.conf, err, sizeof(err)), 0);
-	free(a.conf.state_dir);
-	a.conf.state_dir = strdup(runner_tmpdir());
-	a.want_gen = 9;
-	a.applied_gen = 8;
-	a.applied_redirection = 1;
-	a.report_pending = 1;
-	a.nwant = 1;
-	a.want = calloc(1, sizeof(*a.want));
-	a.want[0].name = strdup("office");
-	a.want[0].uri = strdup("ipp://h/printers/office");
-	a.want[0].driver = PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE;
-	a.want[0].sha[0] = 0xab;
-	a.nresults = 1;
-	a.results = calloc(1, sizeof(*a.results));
-	a.results[0].name = strdup("office");
-	a.results[0].state = PRINTREDIR__PRINTER_STATE__PRINTER_DUPLICATE_SKIPPED;
-	a.results[0].detail = strdup("queue mine already prints there");
+	parts_init(&a);
+	a.wish.gen = 9;
+	a.applied.gen = 8;
+	a.applied.redirection = 0;
+	a.applied.report_pending = 1;
+	a.wish.n = 1;
+	a.wish.want = calloc(1, sizeof(*a.wish.want));
+	a.wish.want[0].name = strdup("office");
+	a.wish.want[0].uri = strdup("ipp://h/printers/office");
+	a.wish.want[0].driver = PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE;
+	a.wish.want[0].sha[0] = 0xab;
+	a.applied.n = 1;
+	a.applied.results = calloc(1, sizeof(*a.applied.results));
+	a.applied.results[0].name = strdup("office");
+	a.applied.results[0].state = PRINTREDIR__PRINTER_STATE__PRINTER_DUPLICATE_SKIPPED;
+	a.applied.results[0].detail = strdup("queue mine already prints there");
 	a.restart.phase = PRINTREDIR__RESTART_PHASE__RESTART_DEFERRED;
 	a.restart.deferrals = 2;
 	a.restart.until = 12345;
+	a.restart.nobody_asked = 1;
 	snprintf(a.restart.boot_id, sizeof(a.restart.boot_id), "boot-1");
-	ck_assert_int_eq(state_save(&a), 0);
+	ck_assert_int_eq(state_save(dir, &a.s), 0);
 
-	b.conf = a.conf;
-	ck_assert_int_eq(state_load(&b), 0);
-	ck_assert_uint_eq(b.want_gen, 9);
-	ck_assert_uint_eq(b.applied_gen, 8);
-	ck_assert_int_eq(b.report_pending, 1);
-	ck_assert_uint_eq(b.nwant, 1);
-	ck_assert_str_eq(b.want[0].uri, "ipp://h/printers/office");
-	ck_assert_int_eq(b.want[0].sha[0], 0xab);
-	ck_assert_uint_eq(b.nresults, 1);
-	ck_assert_int_eq(b.results[0].state, PRINTREDIR__PRINTER_STATE__PRINTER_DUPLICATE_SKIPPED);
+	ck_assert_int_eq(state_load(dir, parts_init(&b)), 0);
+	ck_assert_uint_eq(b.wish.gen, 9);
+	ck_assert_uint_eq(b.applied.gen, 8);
+	ck_assert_int_eq(b.applied.redirection, 0);
+	ck_assert_int_eq(b.applied.report_pending, 1);
+	ck_assert_uint_eq(b.wish.n, 1);
+	ck_assert_str_eq(b.wish.want[0].uri, "ipp://h/printers/office");
+	ck_assert_int_eq(b.wish.want[0].sha[0], 0xab);
+	ck_assert_uint_eq(b.applied.n, 1);
+	ck_assert_int_eq(b.applied.results[0].state,
+	    PRINTREDIR__PRINTER_STATE__PRINTER_DUPLICATE_SKIPPED);
 	ck_assert_int_eq(b.restart.phase, PRINTREDIR__RESTART_PHASE__RESTART_DEFERRED);
 	ck_assert_uint_eq(b.restart.deferrals, 2);
 	ck_assert_int_eq(b.restart.until, 12345);
+	ck_assert_int_eq(b.restart.nobody_asked, 1);
 	ck_assert_str_eq(b.restart.boot_id, "boot-1");
-	agent_free_wants(a.want, a.nwant);
-	agent_free_wants(b.want, b.nwant);
-	install_free_results(a.results, a.nresults);
-	install_free_results(b.results, b.nresults);
-	agent_free_conf(&a.conf);
+	state_free(&a.s);
+	state_free(&b.s);
 }
 END_TEST
 
 START_TEST(damaged_state_starts_fresh)
 {
-	struct agent a = { 0 };
+	struct parts a;
 	char path[700];
 
-	a.conf.state_dir = (char *)runner_tmpdir();
 	snprintf(path, sizeof(path), "%s/agent.json", runner_tmpdir());
 	write_file(path, "{\"want_generation\": 3, \"want\": [ trunc");
 	runner_expect_log("is damaged");
-	ck_assert_int_eq(state_load(&a), 0);
-	ck_assert_uint_eq(a.want_gen, 0);
-	ck_assert_uint_eq(a.nwant, 0);
+	ck_assert_int_eq(state_load(runner_tmpdir(), parts_init(&a)), 0);
+	ck_assert_uint_eq(a.wish.gen, 0);
+	ck_assert_uint_eq(a.wish.n, 0);
+}
+END_TEST
+
+/* Regression: null or wrongly typed members of agent.json are refused with
+ * a log line, never dereferenced; a wish is dropped whole, never applied in
+ * part. */
+START_TEST(state_members_null_or_wrong_type)
+{
+	static const struct {
+		const char *text;
+		const char *log;	/* expected warning, NULL for none */
+		uint64_t want_gen;	/* what is left of the wish */
+		size_t nwant;
+		size_t nresults;
+		int phase;
+	} cases[] = {
+		{ "{\"want_generation\":4,\"applied_generation\":4,\"want\":[{\"name\":null,"
+		  "\"driver\":1}]}", "wish is ignored", 0, 0, 0, 0 },
+		{ "{\"want_generation\":4,\"want\":[{\"name\":\"a\",\"driver\":2},"
+		  "{\"name\":\"b\",\"driver\":\"2\"}]}", "wish is ignored", 0, 0, 0, 0 },
+		{ "{\"want_generation\":4,\"want\":[null]}", "wish is ignored", 0, 0, 0, 0 },
+		{ "{\"want_generation\":4,\"want\":[{\"name\":\"a\",\"driver\":1,"
+		  "\"sha256\":null}]}", "wish is ignored", 0, 0, 0, 0 },
+		{ "{\"want_generation\":null,\"want\":[]}", "wish is ignored", 0, 0, 0, 0 },
+		{ "{\"want_generation\":5,\"want\":[{\"name\":\"a\",\"driver\":2,"
+		  "\"uri\":null,\"info\":7}]}", NULL, 5, 1, 0, 0 },
+		{ "{\"results\":[{\"name\":\"a\",\"state\":2},{\"name\":null,\"state\":2},"
+		  "{\"name\":\"c\",\"state\":true},7]}", "3 install report lines ignored",
+		  0, 0, 1, 0 },
+		{ "{\"restart\":{\"phase\":null,\"deferrals\":1}}", "restart state is ignored",
+		  0, 0, 0, 0 },
+		{ "{\"restart\":{\"phase\":99,\"deferrals\":1}}", "restart state is ignored",
+		  0, 0, 0, 0 },
+		{ "{\"restart\":{\"phase\":5,\"deferrals\":1,\"boot_id\":null,"
+		  "\"detail\":[1]}}", NULL, 0, 0, 0, 5 },
+		{ "{\"restart\":null,\"link\":null,\"results\":null}", NULL, 0, 0, 0, 0 },
+		{ "[1,2]", "is damaged", 0, 0, 0, 0 },
+		{ "null", "is damaged", 0, 0, 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct parts a;
+
+		if (cases[i].log)
+			runner_expect_log(cases[i].log);
+		ck_assert_int_eq(state_parse(cases[i].text, strlen(cases[i].text),
+		    parts_init(&a)), 0);
+		ck_assert_msg(a.wish.gen == cases[i].want_gen, "case %zu: wish %llu", i,
+		    (unsigned long long)a.wish.gen);
+		ck_assert_msg(a.wish.n == cases[i].nwant, "case %zu: %zu wanted", i,
+		    a.wish.n);
+		ck_assert_msg(a.applied.n == cases[i].nresults, "case %zu: %zu results", i,
+		    a.applied.n);
+		ck_assert_msg(a.restart.phase == cases[i].phase, "case %zu: phase %d", i,
+		    a.restart.phase);
+		if (a.wish.n)
+			ck_assert_str_eq(a.wish.want[0].uri, "");
+		if (cases[i].phase)
+			ck_assert_str_eq(a.restart.boot_id, "");
+		state_free(&a.s);
+	}
+}
+END_TEST
+
+/* Regression: {"type":null} on the tray socket killed the root agent.
+ * Every line decodes to a whole message or is refused with a reason. */
+START_TEST(tray_lines_null_or_wrong_type_are_refused)
+{
+	static const char *const bad[] = {
+		"{\"type\":null}", "{\"type\":7}", "{}", "[]", "null", "", "not json",
+		"{\"type\":\"answer\",\"id\":1,\"choice\":null}",
+		"{\"type\":\"answer\",\"id\":null,\"choice\":\"now\"}",
+		"{\"type\":\"answer\",\"id\":\"1\",\"choice\":\"now\"}",
+		"{\"type\":\"answer\",\"id\":-1,\"choice\":\"now\"}",
+		"{\"type\":\"answer\",\"id\":1,\"choice\":\"maybe\"}",
+		"{\"type\":\"answer\",\"id\":1}", "{\"type\":\"prompt\"}",
+		"{\"type\":\"hello\"} {\"type\":\"hello\"}", "{\"type\":\"hel",
+	};
+	struct tray_msg m;
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ck_assert_msg(tray_parse_line(bad[i], strlen(bad[i]), &m, err,
+		    sizeof(err)) == -EBADMSG, "accepted: %s", bad[i]);
+		ck_assert_msg(err[0] != '\0', "no reason for: %s", bad[i]);
+	}
+	ck_assert_int_eq(tray_parse_line("{\"type\":\"hello\",\"notifications\":true}", 37,
+	    &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(m.type, TRAY_MSG_HELLO);
+	ck_assert_int_eq(m.notifications, 1);
+	/* A null notifications member: a tray that cannot ask. */
+	ck_assert_int_eq(tray_parse_line("{\"type\":\"hello\",\"notifications\":null}", 37,
+	    &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(m.notifications, 0);
+	ck_assert_int_eq(tray_parse_line("{\"type\":\"answer\",\"id\":7,\"choice\":\"later\"}",
+	    41, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(m.type, TRAY_MSG_ANSWER);
+	ck_assert_uint_eq(m.id, 7);
+	ck_assert_int_eq(m.now, 0);
 }
 END_TEST
 
@@ -197,6 +315,8 @@ test_suite(void)
 	tcase_add_test(tc, config_defaults_and_errors);
 	tcase_add_test(tc, state_round_trip);
 	tcase_add_test(tc, damaged_state_starts_fresh);
+	tcase_add_test(tc, state_members_null_or_wrong_type);
+	tcase_add_test(tc, tray_lines_null_or_wrong_type_are_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
