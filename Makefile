@@ -162,7 +162,8 @@ $(BUILD)/tests/test_%: $(OBJ)/tests/test_%.o $(OBJ)/tests/runner.o $(BROKER_LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
 
 # Fuzz targets replay their seed corpus in `make check` through a plain main.
-$(BUILD)/tests/replay_%: $(OBJ)/tests/fuzz/%.o $(OBJ)/tests/fuzz/replay.o $(LIBCOMMON)
+# The daemons' archives give the state-file readers and the tray decoder.
+$(BUILD)/tests/replay_%: $(OBJ)/tests/fuzz/%.o $(OBJ)/tests/fuzz/replay.o $(AGENT_LIB) $(BROKER_LIB) $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -221,12 +222,15 @@ uninstall:
 		$(DESTDIR)$(BINDIR)/guest-tray $(DESTDIR)$(CUPS_SERVERBIN)/backend/printredir \
 		$(DESTDIR)$(SYSCONFDIR)/xdg/autostart/printredir-tray.desktop
 
-fuzz: $(LIBCOMMON)
+# Every module but the programs' entry points (main.c, status.c) may be fuzzed.
+FUZZ_LIB_SRC := $(filter-out %/main.c %/status.c,$(AGENT_SRC) $(BROKER_SRC))
+
+fuzz: $(GEN_H)
 	@command -v clang >/dev/null || { echo "fuzz: needs clang (apt-get install clang)" >&2; exit 1; }
 	@mkdir -p $(BUILD)/fuzz
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); echo "  CLANG   $$f"; \
 		clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $(BUILD)/fuzz/$$n $$f \
-			$(COMMON_SRC) $(GEN_C) $(LIBS) || exit 1; done
+			$(COMMON_SRC) $(FUZZ_LIB_SRC) $(GEN_C) $(LIBS) || exit 1; done
 	@echo "fuzz: run e.g. $(BUILD)/fuzz/fuzz_frame tests/fuzz/corpus/frame"
 
 clean:
