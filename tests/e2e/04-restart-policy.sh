@@ -50,7 +50,11 @@ agent_stop quiet
 # --- an application running: ask, defer, force ----------------------------------------
 setpriv --reuid=$APP_UID --regid=$APP_UID --clear-groups sleep 600 &
 PIDS+=($!)
-"$BUILD/tests/fake-tray" -s "$W/tray-busy.sock" -a none >"$W/tray-busy.out" 2>&1 &
+# This first tray is hostile before it says hello: null and wrongly typed
+# members once killed the root agent (SIGSEGV).
+"$BUILD/tests/fake-tray" -s "$W/tray-busy.sock" -a none -x '{"type":null}' \
+	-x '{"type":"answer","id":1,"choice":null}' -x '{"type":"answer","id":"1","choice":7}' \
+	-x '{"type":"hello","notifications":null}' -x 'not json' >"$W/tray-busy.out" 2>&1 &
 tray=$!
 PIDS+=("$tray")
 restart_conf busy 2s 3 1h 2s
@@ -62,6 +66,11 @@ lpadmin -h "$HOST" -p busy_new -E -v "ipp://$PS/printers/generic_pdf"
 check "an application running: the agent prompts the tray" \
 	wait_for 30 grep -q '"type":"prompt"' "$W/tray-busy.out"
 check "the prompt names the open application" grep -q '"apps":\["sleep"\]' "$W/tray-busy.out"
+check "the hostile tray lines were refused, each with a reason" \
+	test "$(grep -c 'tray of uid 0: line refused (.\+)' "$W/agent-busy.log")" -eq 4
+check "a hello with a null member is a tray that cannot ask" \
+	grep -q 'tray of uid 0 has no notification server' "$W/agent-busy.log"
+check "and the agent lived on" kill -0 "$(cat "$W/agent-busy.pid")"
 check "the broker shows prompting" wait_for 10 phase_is busy prompting
 check "and nothing restarts while the user has not answered" test "$(calls busy)" -eq 0
 

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Beyond the numbered scenarios: what goes wrong on real machines.  The
 # host's cupsd and the guest's cupsd go away and come back, the agent is
-# killed in the middle of a 20-printer install, and a guest's CUPS lacks the
-# printredir backend until an administrator installs it.
+# killed in the middle of a 20-printer install, a SIGHUP arrives in the
+# middle of another, and a guest's CUPS lacks the printredir backend until an
+# administrator installs it.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -58,6 +59,26 @@ check "all 20 reports reach the broker" bash -c "
 	jq '[.guests[] | select(.id == \"g1\") | .printers[] | select((.name | startswith(\"bulk_\")) and .state == \"installed\")] | length') -eq 20 ]"
 check "no duplicate queue for any host printer" bash -c "
 	[ -z \"\$(lpstat -h '$GUEST' -v | awk '{print \$NF}' | sort | uniq -d)\" ]"
+
+# --- SIGHUP in the middle of an install ---------------------------------------------------
+# A reload used to be dropped while an install pass ran; now it waits for the
+# pass and is then applied: here, redirection = no removes every queue.
+agent_stop g1
+for i in $(seq -w 1 20); do
+	lpadmin -h "$HOST" -p "more_$i" -E -v "ipp://$PS/printers/generic_pdf"
+done
+sleep 1
+agent_start g1
+wait_for 20 bash -c "lpstat -h '$GUEST' -p 2>/dev/null | grep -q more_"
+sed -i 's/^redirection = .*//; s/^\[agent\]$/[agent]\nredirection = no/' "$W/agent-g1.conf"
+kill -HUP "$(agent_pid g1)"
+check "a SIGHUP during an install pass waits for it" \
+	wait_for 10 grep -q 'reload: an install pass is running' "$W/agent-g1.log"
+check "and is then applied" wait_for 20 grep -q 'configuration reloaded .* (redirection off)' \
+	"$W/agent-g1.log"
+no_agent_queues() { ! guest_queues | grep -q '^more_\|^bulk_\|^net_'; }
+check "redirection off after the pass: every queue the agent made is gone" \
+	wait_for 30 no_agent_queues
 
 # --- a guest whose CUPS lacks the printredir backend ---------------------------------------
 rm "$GUEST2_DIR/serverbin/backend/printredir"

@@ -3,10 +3,11 @@
  * agent's tray protocol (guest-agent/tray.c) over the real socket, prints
  * every line the agent sends, and answers each prompt as told.
  *
- *   fake-tray -s PATH [-a now|later|none] [-n COUNT]
+ *   fake-tray -s PATH [-a now|later|none] [-n COUNT] [-x LINE]...
  *
  *   -a   the answer to every prompt (none: never answer)
  *   -n   exit after this many prompts (default: run until killed)
+ *   -x   send LINE as it is before the hello (a hostile tray; repeatable)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,16 +22,22 @@ main(int argc, char **argv)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = NULL, *answer = "none";
 	char line[8192];
-	int c, fd, limit = -1, prompts = 0;
+	const char *raw[16];
+	int c, fd, limit = -1, prompts = 0, nraw = 0;
 	FILE *in;
 
-	while ((c = getopt(argc, argv, "s:a:n:")) != -1) {
+	while ((c = getopt(argc, argv, "s:a:n:x:")) != -1) {
 		switch (c) {
 		case 's': path = optarg; break;
 		case 'a': answer = optarg; break;
 		case 'n': limit = atoi(optarg); break;
+		case 'x':
+			if (nraw < 16)
+				raw[nraw++] = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: fake-tray -s PATH [-a now|later|none] [-n COUNT]\n");
+			fprintf(stderr, "usage: fake-tray -s PATH [-a now|later|none] [-n COUNT] "
+			    "[-x LINE]...\n");
 			return 2;
 		}
 	}
@@ -48,6 +55,8 @@ main(int argc, char **argv)
 		}
 		usleep(100000);
 	}
+	for (int i = 0; i < nraw; i++)
+		dprintf(fd, "%s\n", raw[i]);
 	dprintf(fd, "{\"type\":\"hello\",\"notifications\":true}\n");
 	in = fdopen(fd, "r");
 	while (fgets(line, sizeof(line), in)) {
