@@ -92,50 +92,53 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-char *
-log_sample(const void *data, size_t len, char *out, size_t outlen)
+/*
+ * The one escaping of untrusted bytes for messages: printable ASCII as it
+ * is, but for '"' and '\\'; newline, return and tab as \n, \r, \t; the
+ * rest as \xNN.  At most max input bytes, as many as fit in out[outlen]
+ * (outlen > 0) with "..." when more were left; always NUL-terminated.
+ */
+static char *
+escape(const unsigned char *p, size_t len, size_t max, char *out, size_t outlen)
 {
-	const unsigned char *p = data;
-	size_t o = 0;
+	size_t i, o = 0;
+	char one[8];
+	int n;
 
-	if (outlen == 0)
-		return out;
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') {
-			if (o + 1 >= outlen)
-				break;
-			out[o++] = (char)p[i];
-		} else {
-			if (o + 4 >= outlen)
-				break;
-			snprintf(out + o, outlen - o, "\\x%02x", p[i]);
-			o += 4;
-		}
+	for (i = 0; i < len && i < max; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
+			n = snprintf(one, sizeof(one), "%c", p[i]);
+		else if (p[i] == '\n' || p[i] == '\r' || p[i] == '\t')
+			n = snprintf(one, sizeof(one), "\\%c",
+			    p[i] == '\n' ? 'n' : p[i] == '\r' ? 'r' : 't');
+		else
+			n = snprintf(one, sizeof(one), "\\x%02x", p[i]);
+		/* Keep room for "..." and the NUL. */
+		if (o + (size_t)n + 4 > outlen)
+			break;
+		memcpy(out + o, one, (size_t)n);
+		o += (size_t)n;
+	}
+	if (i < len && o + 4 <= outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
 	}
 	out[o] = '\0';
 	return out;
 }
 
+char *
+log_sample(const void *data, size_t len, char *out, size_t outlen)
+{
+	if (outlen == 0)
+		return out;
+	return escape(data, len, len, out, outlen);
+}
+
 const char *
 log_quote(const char *in, char *buf, size_t len)
 {
-	size_t i = 0, n = 0;
-
-	/* Each step writes at most 4 bytes; keep room for "..." and NUL. */
-	for (; n < 64 && in[n] != '\0' && i + 8 <= len; n++) {
-		unsigned char c = (unsigned char)in[n];
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			buf[i++] = (char)c;
-		else
-			i += (size_t)snprintf(buf + i, len - i, "\\x%02x", c);
-	}
-	if (in[n] != '\0' && i + 4 <= len) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-	return buf;
+	return escape((const unsigned char *)in, strlen(in), 64, buf, len);
 }
 
 void

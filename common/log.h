@@ -38,18 +38,19 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /*
- * Copies at most len bytes of untrusted data into a printable, NUL-terminated
- * sample of at most outlen-1 characters (non-printable bytes become \xNN), so
- * a malformed frame can be logged without letting the peer control the log.
- * Returns out.
+ * Copies len bytes of untrusted data into a printable, NUL-terminated sample
+ * of at most outlen-1 characters, escaped as log_quote() does (ending in
+ * "..." when cut), so a malformed frame can be logged without letting the
+ * peer control the log.  Returns out.
  */
 char *log_sample(const void *data, size_t len, char *out, size_t outlen);
 
 /*
- * Copies at most 64 bytes of untrusted text (a config value, a name from a
- * peer) into buf for a message, escaping '"', '\\' and anything that is not
- * printable ASCII as \xNN, so that no terminal escape reaches a log; a
- * longer text ends in "...".  len must be at least 12.  Returns buf.
+ * The one quoting of untrusted text (a config value, a name from a peer, a
+ * line of a PPD) for a message: at most 64 bytes of in into buf, with '"',
+ * '\\' and anything that is not printable ASCII escaped (\n, \r, \t, or
+ * \xNN), so that no terminal escape reaches a log; a longer text ends in
+ * "...".  len must be at least 12.  Returns buf.
  */
 const char *log_quote(const char *in, char *buf, size_t len);
 

@@ -138,33 +138,6 @@ is_space(int c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/*
- * Copies the start of s into out as printable ASCII, so that a value from
- * the wire can go into a report or a log line.
- */
-static const char *
-sample(char *out, size_t outlen, const char *s)
-{
-	size_t o = 0, n = 0;
-
-	for (; *s != '\0' && n < 60 && o + 8 < outlen; s++, n++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '\n')
-			o += (size_t)snprintf(out + o, outlen - o, "\\n");
-		else if (c == '"' || c == '\\')
-			o += (size_t)snprintf(out + o, outlen - o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
-	}
-	if (*s != '\0' && o + 4 <= outlen)
-		o += (size_t)snprintf(out + o, outlen - o, "...");
-	out[o] = '\0';
-	return out;
-}
-
 /* Option names compare as foomatic-rip's find_option() does. */
 static void
 canon(char *out, size_t outlen, const char *name, size_t n)
@@ -528,7 +501,7 @@ scan_foomatic(struct scan *s)
 		if (start != s->lstart[line] || s->lc[line] != ST_KEY) {
 			rc = fail(s->err, s->errlen, "line %zu: foomatic-rip reads "
 			    "keyword *%s here, libcups %s", line + 1,
-			    sample(smp, sizeof(smp), key), s->lc[line] == ST_CONT ?
+			    log_quote(key, smp, sizeof(smp)), s->lc[line] == ST_CONT ?
 			    "part of another line's value" : "no keyword");
 			goto out;
 		}
@@ -576,7 +549,7 @@ scan_foomatic(struct scan *s)
 				rc = fail(s->err, s->errlen, "line %zu: foomatic-rip "
 				    "reads this line as part of the value of *%s, "
 				    "libcups does not", line + 1,
-				    sample(smp, sizeof(smp), key));
+				    log_quote(key, smp, sizeof(smp)));
 				goto out;
 			}
 			if (vlen + (size_t)(e - n) >= vcap)
@@ -968,7 +941,7 @@ check_program(struct scan *s, const struct rec *r, const char *what,
 	struct stat st;
 	size_t n;
 
-	sample(smp, sizeof(smp), prog);
+	log_quote(prog, smp, sizeof(smp));
 	if (realpath(dir, rdir) == NULL)
 		return fail(s->err, s->errlen, "%s \"%s\" named by *%s on line %d "
 		    "cannot be checked: %s: %s", what, smp, r->keyword, r->line, dir,
@@ -1022,7 +995,7 @@ template(struct scan *s, const struct rec *r, template_fn fn, void *arg)
 		return fail(s->err, s->errlen, "command template *%s on line %d "
 		    "has stray quotes, which libcups and foomatic-rip strip "
 		    "differently: \"%s\"", r->keyword, r->line,
-		    sample(smp, sizeof(smp), r->value));
+		    log_quote(r->value, smp, sizeof(smp)));
 	if (cupsHashData("sha2-256", r->value, strlen(r->value), hash,
 	    sizeof(hash)) != (ssize_t)sizeof(hash) ||
 	    cupsHashString(hash, sizeof(hash), hex, sizeof(hex)) == NULL)
@@ -1071,7 +1044,7 @@ walk(struct scan *s, const struct ppd_policy *pol, const char *monitor_dir,
 		if (r->fm_keyword != NULL && foomatic_keyword(s, r->fm_keyword))
 			return fail(s->err, s->errlen, "line %d: foomatic-rip reads "
 			    "keyword *%s here, libcups %s%s", r->line,
-			    sample(smp, sizeof(smp), r->fm_keyword),
+			    log_quote(r->fm_keyword, smp, sizeof(smp)),
 			    r->keyword[0] ? "*" : "no keyword", r->keyword);
 		if (r->value == NULL)
 			continue;
@@ -1085,7 +1058,7 @@ walk(struct scan *s, const struct ppd_policy *pol, const char *monitor_dir,
 				if (prog == NULL)
 					rc = fail(s->err, s->errlen, "*%s on line %d "
 					    "is malformed: \"%s\"", kw, r->line,
-					    sample(smp, sizeof(smp), r->value));
+					    log_quote(r->value, smp, sizeof(smp)));
 				else if (pol != NULL && strcmp(prog, "-") != 0)
 					rc = check_program(s, r, "filter", prog,
 					    pol->filter_dir);
@@ -1101,7 +1074,7 @@ walk(struct scan *s, const struct ppd_policy *pol, const char *monitor_dir,
 			case RULE_REFUSED:
 				rc = fail(s->err, s->errlen, "*%s on line %d is "
 				    "refused: \"%s\"", kw, r->line,
-				    sample(smp, sizeof(smp), r->value));
+				    log_quote(r->value, smp, sizeof(smp)));
 				break;
 			}
 		} else if (s->nopts == 0) {
@@ -1161,7 +1134,7 @@ check_template(struct scan *s, const struct rec *r, const char *label,
 		return 0;
 	return fail(s->err, s->errlen, "command template *%s on line %d is not "
 	    "on the allow list (sha256 %s): \"%s\"", label, r->line, hex,
-	    sample(smp, sizeof(smp), r->value));
+	    log_quote(r->value, smp, sizeof(smp)));
 }
 
 static int
@@ -1181,7 +1154,7 @@ check_allow_list(const char *allow, char *err, size_t errlen)
 
 			snprintf(tok, sizeof(tok), "%.*s", (int)(n < 70 ? n : 70), p);
 			snprintf(err, errlen, "allow list entry \"%s\" is not a "
-			    "SHA-256 hex digest", sample(smp, sizeof(smp), tok));
+			    "SHA-256 hex digest", log_quote(tok, smp, sizeof(smp)));
 			return -EINVAL;
 		}
 		p += n;

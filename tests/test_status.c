@@ -586,7 +586,8 @@ START_TEST(garbage_request_gets_an_error)
 	harness_run(&h, client_garbage_then_good);
 	doc = parse(h.answer[0]);
 	msg = str_at(doc, "error");
-	ck_assert_ptr_nonnull(strstr(msg, "unknown request \"hello \"\\x1b[2J\"\""));
+	/* The peer's quotes are escaped too: they cannot end the quoting. */
+	ck_assert_ptr_nonnull(strstr(msg, "unknown request \"hello \\x22\\x1b[2J\\x22\""));
 	ck_assert_ptr_null(strchr(msg, '\x1b'));
 	ck_assert_ptr_null(json_object_object_get(doc, "broker"));
 	json_object_put(doc);
