@@ -20,72 +20,36 @@ static const struct restart_policy pol = {
 
 static char *firefox[] = { "firefox-esr", "libreoffice" };
 
-/* One step; returns the actions.  apps NULL means none running. */
+/* One step of r with in (boot "boot-A" unless it says); returns the
+ * actions. */
 static unsigned
-step(struct restart *r, enum restart_event ev, int64_t now, int ntrays)
+feed(struct restart *r, struct restart_input in)
 {
-	struct restart_input in = { .event = ev, .now = now, .ntrays = ntrays,
-	    .boot_id = "boot-A" };
 	struct restart_actions out;
 
+	if (in.boot_id == NULL)
+		in.boot_id = "boot-A";
 	restart_step(r, &pol, &in, &out);
 	return out.todo;
 }
 
-static unsigned
-changed(struct restart *r, int64_t now, uint64_t gen, const char *printers)
-{
-	struct restart_input in = { .event = RESTART_EV_CHANGED, .now = now, .ntrays = 1,
-	    .boot_id = "boot-A", .generation = gen, .printers = printers };
-	struct restart_actions out;
-
-	restart_step(r, &pol, &in, &out);
-	return out.todo;
-}
-
-static unsigned
-apps(struct restart *r, int64_t now, size_t napps, int ntrays)
-{
-	struct restart_input in = { .event = RESTART_EV_APPS, .now = now,
-	    .ntrays = ntrays, .boot_id = "boot-A", .apps = firefox, .napps = napps };
-	struct restart_actions out;
-
-	restart_step(r, &pol, &in, &out);
-	return out.todo;
-}
-
-static unsigned
-answer(struct restart *r, int64_t now, uint64_t id, int restart_now)
-{
-	struct restart_input in = { .event = RESTART_EV_ANSWER, .now = now, .ntrays = 1,
-	    .boot_id = "boot-A", .prompt_id = id, .restart_now = restart_now };
-	struct restart_actions out;
-
-	restart_step(r, &pol, &in, &out);
-	return out.todo;
-}
-
-static unsigned
-exited(struct restart *r, int64_t now, int64_t status, int signo, const char *error)
-{
-	struct restart_input in = { .event = RESTART_EV_EXITED, .now = now, .ntrays = 1,
-	    .boot_id = "boot-A", .status = status, .signo = signo, .error = error };
-	struct restart_actions out;
-
-	restart_step(r, &pol, &in, &out);
-	return out.todo;
-}
-
-static unsigned
-start(struct restart *r, int64_t now, const char *boot_id)
-{
-	struct restart_input in = { .event = RESTART_EV_START, .now = now, .ntrays = 1,
-	    .boot_id = boot_id };
-	struct restart_actions out;
-
-	restart_step(r, &pol, &in, &out);
-	return out.todo;
-}
+#define step(r, ev, t, trays) \
+	feed(r, (struct restart_input){ .event = (ev), .now = (t), .ntrays = (trays) })
+#define changed(r, t, gen, names) feed(r, (struct restart_input){ \
+	.event = RESTART_EV_CHANGED, .now = (t), .ntrays = 1, .generation = (gen), \
+	.printers = (names) })
+/* napps of the running applications firefox-esr, libreoffice (0: none). */
+#define apps(r, t, n, trays) feed(r, (struct restart_input){ \
+	.event = RESTART_EV_APPS, .now = (t), .ntrays = (trays), .apps = firefox, \
+	.napps = (n) })
+#define answer(r, t, id, now_) feed(r, (struct restart_input){ \
+	.event = RESTART_EV_ANSWER, .now = (t), .ntrays = 1, .prompt_id = (id), \
+	.restart_now = (now_) })
+#define exited(r, t, st, sig, err) feed(r, (struct restart_input){ \
+	.event = RESTART_EV_EXITED, .now = (t), .ntrays = 1, .status = (st), \
+	.signo = (sig), .error = (err) })
+#define start(r, t, boot) feed(r, (struct restart_input){ \
+	.event = RESTART_EV_START, .now = (t), .ntrays = 1, .boot_id = (boot) })
 
 #define DETAIL_HAS(r, text) ck_assert_msg(strstr((r)->detail, text) != NULL, \
 	"detail \"%s\" lacks \"%s\"", (r)->detail, text)
@@ -409,8 +373,8 @@ END_TEST
 START_TEST(no_restart_command_means_not_required)
 {
 	const struct restart_policy off = { .enabled = 0, .command = "" };
-	struct restart_input in = { .event = RESTART_EV_CHANGED, .now = T0, .ntrays = 1,
-	    .boot_id = "b", .generation = 3, .printers = "office" };
+	const struct restart_input in = { .event = RESTART_EV_CHANGED, .now = T0,
+	    .ntrays = 1, .boot_id = "b", .generation = 3, .printers = "office" };
 	struct restart_actions out;
 	struct restart r = { 0 };
 
