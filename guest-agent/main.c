@@ -47,21 +47,28 @@ print_hash(const char *keyword, const char hex[65], void *arg)
 	printf("%s  %s  %s\n", hex, (const char *)arg, keyword);
 }
 
+static void
+ppd_hashes_usage(FILE *out)
+{
+	fprintf(out, "usage: guest-agent ppd-hashes FILE.ppd...\n\n"
+	    "Prints the SHA-256 of every command template (FoomaticRIPCommandLine\n"
+	    "...) of each driver: after reading them, put the hashes you trust\n"
+	    "in allow_commands of agent.conf.\n");
+}
+
 /* `guest-agent ppd-hashes FILE...`: the allow_commands entries for the
  * command templates of drivers an administrator has read and trusts. */
 static int
 ppd_hashes_main(int argc, char **argv)
 {
-	int rc = 0;
+	const struct cli cli = { "guest-agent ppd-hashes", ppd_hashes_usage, NULL, 1, -1,
+	    "FILE.ppd..." };
+	int first, rc;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		printf("usage: guest-agent ppd-hashes FILE.ppd...\n\n"
-		    "Prints the SHA-256 of every command template (FoomaticRIPCommandLine\n"
-		    "...) of each driver: after reading them, put the hashes you trust\n"
-		    "in allow_commands of agent.conf.\n");
-		return argc < 2 ? 2 : 0;
-	}
-	for (int i = 1; i < argc; i++) {
+	if ((rc = cli_parse(&cli, argc, argv, &first)) >= 0)
+		return rc;
+	rc = 0;
+	for (int i = first; i < argc; i++) {
 		char *data = NULL;
 		size_t len = 0;
 		int r = statefile_read(argv[i], 64 << 20, &data, &len);
