@@ -27,7 +27,8 @@ jget_parse(const char *buf, size_t len, json_type t, char *err, size_t errlen)
 		why = "cut short";
 	else if (json_tokener_get_error(tok) != json_tokener_success)
 		why = json_tokener_error_desc(json_tokener_get_error(tok));
-	else if (json_tokener_get_parse_end(tok) < len)
+	else if (json_tokener_get_parse_end(tok) + strspn(text +
+	    json_tokener_get_parse_end(tok), " \t\r\n") < len)
 		why = "bytes after the JSON value";
 	else if (!json_object_is_type(o, t))
 		why = t == json_type_object ? "not a JSON object" : "not of the expected type";

@@ -16,7 +16,8 @@
 /*
  * Parses buf (len bytes, need not be NUL-terminated) as one JSON value of
  * type t (json_type_object, ...).  Returns it (json_object_put it), or NULL
- * with why in err: not JSON, cut short, trailing bytes, or another type.
+ * with why in err: not JSON, cut short, bytes after it (white space
+ * aside), or another type.  err may be NULL when errlen is 0.
  */
 json_object *jget_parse(const char *buf, size_t len, json_type t, char *err,
     size_t errlen);

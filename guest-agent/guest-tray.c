@@ -123,14 +123,15 @@ jstr(json_object *o, const char *key)
 static void
 handle(const char *line)
 {
-	json_object *o = json_tokener_parse(line), *apps, *app;
+	json_object *o = jget_parse(line, strlen(line), json_type_object, NULL, 0);
+	json_object *apps, *app;
 	char body[2048];
 	char quoted[48];
 	const char *type, *name;
 	int64_t n;
 	size_t off, listed = 0;
 
-	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+	if (o == NULL) {
 		say("ignoring a line that is not a JSON object");
 		goto out;
 	}

@@ -123,7 +123,7 @@ status_show(const char *conf_path, int json, FILE *out)
 {
 	struct agent_conf conf;
 	json_object *doc = NULL;
-	char err[1024], file[4200], *text = NULL;
+	char err[1024], file[4200], why[128], *text = NULL;
 	const char *s;
 	int loaded = 0, rc;
 
@@ -143,9 +143,9 @@ status_show(const char *conf_path, int json, FILE *out)
 		rc = EXIT_NO_STATE;
 		goto out;
 	}
-	doc = json_tokener_parse(text);
-	if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
-		fprintf(stderr, PROG ": %s is damaged\n", file);
+	doc = jget_parse(text, strlen(text), json_type_object, why, sizeof(why));
+	if (doc == NULL) {
+		fprintf(stderr, PROG ": %s is damaged (%s)\n", file, why);
 		rc = EXIT_DAMAGED;
 		goto out;
 	}

@@ -396,37 +396,13 @@ static int
 parse_answer(const char *buf, size_t len, struct json_object **docp,
     const char *sock, const char *conf_path)
 {
-	struct json_tokener *tok = NULL;
-	struct json_object *doc = NULL;
-	enum json_tokener_error jerr;
+	struct json_object *doc;
 	const char *e;
-	char why[160];
-	size_t end;
+	char why[128];
 	int rc = EXIT_GARBLED;
 
-	tok = json_tokener_new();
-	if (tok == NULL) {
-		fprintf(stderr, PROG ": out of memory\n");
-		goto out;
-	}
-	doc = json_tokener_parse_ex(tok, buf, (int)len);
-	jerr = json_tokener_get_error(tok);
-	if (doc == NULL || jerr != json_tokener_success) {
-		snprintf(why, sizeof(why), "not JSON (%s at byte %zu)",
-		    jerr == json_tokener_continue ? "cut short" :
-		    json_tokener_error_desc(jerr), json_tokener_get_parse_end(tok));
+	if ((doc = jget_parse(buf, len, json_type_object, why, sizeof(why))) == NULL) {
 		garbled(sock, conf_path, why);
-		goto out;
-	}
-	for (end = json_tokener_get_parse_end(tok); end < len; end++)
-		if (strchr(" \t\r\n", buf[end]) == NULL || buf[end] == '\0') {
-			snprintf(why, sizeof(why), "extra bytes after the JSON "
-			    "document at byte %zu", end);
-			garbled(sock, conf_path, why);
-			goto out;
-		}
-	if (!json_object_is_type(doc, json_type_object)) {
-		garbled(sock, conf_path, "the JSON is not an object");
 		goto out;
 	}
 	if ((e = jget_str(doc, "error")) != NULL &&
@@ -444,8 +420,6 @@ parse_answer(const char *buf, size_t len, struct json_object **docp,
 	rc = 0;
 out:
 	json_object_put(doc);
-	if (tok != NULL)
-		json_tokener_free(tok);
 	return rc;
 }
 
