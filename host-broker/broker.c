@@ -1,6 +1,7 @@
 /*
- * The broker's shared pieces: its configuration schema and loading, the
- * persisted generation, and the URI a guest queue prints to.
+ * The broker's shared pieces: its configuration schema and loading, what
+ * a new snapshot of the host means for the guests (the generation), its
+ * persistence, and the URI a guest queue prints to.
  */
 #include <errno.h>
 #include <limits.h>
@@ -146,6 +147,38 @@ broker_count_redirected(const struct broker *b)
 	for (size_t i = 0; i < b->current.n; i++)
 		n += b->current.printers[i].redirected != 0;
 	return n;
+}
+
+void
+broker_on_snapshot(struct broker *b, struct snapshot *s)
+{
+	if (s->error) {
+		/* Keep offering what we had: a host CUPS restart must not make
+		 * every guest drop its printers. */
+		free(b->current.error);
+		b->current.error = s->error;
+		s->error = NULL;
+		goto drop;
+	}
+	if (b->have_snapshot && snapshot_equal(&b->current, s)) {
+		free(b->current.error);
+		b->current.error = NULL;
+		goto drop;
+	}
+	snapshot_free(&b->current);
+	b->current = *s;
+	free(s);
+	b->have_snapshot = 1;
+	b->generation++;
+	broker_save_state(b);
+	log_info("generation %llu: %zu host printers, %zu redirected",
+	    (unsigned long long)b->generation, b->current.n,
+	    broker_count_redirected(b));
+	guests_publish(b);
+	return;
+drop:
+	snapshot_free(s);
+	free(s);
 }
 
 void

@@ -3,16 +3,22 @@
  * daemon: what each file does and the functions it offers the others.
  *
  *   main.c     start-up, signals, dispatch to the `status` subcommand
- *   broker.c   configuration, persisted generation, guest queue URIs
+ *   broker.c   configuration; the hub of the flow: takes each snapshot of
+ *              the host, decides whether it is a new generation, persists
+ *              the generation (broker.json) and has guests.c publish it
  *   watch.c    a worker thread that lists the host's queues through libcups,
  *              follows a printer subscription, and resolves each redirected
- *              queue's driver (drivers.c); posts snapshots to the loop
+ *              queue's driver (drivers.c); hands each snapshot to broker.c
+ *              on the loop
  *   drivers.c  fetching PPDs from print servers, checking, hashing,
- *              compressing, the on-disk driver cache
+ *              compressing, the on-disk driver cache (drivers/index.json)
  *   guests.c   guest sessions: handshake, printer sets by generation,
- *              reports, persisted guest state
+ *              reports, persisted guest state (guests.json)
  *   control.c  the control socket and the JSON status document
  *   status.c   the `host-broker status` client: table or JSON
+ *
+ * The flow reads watch -> broker -> guests: the watcher only observes, the
+ * broker decides, guests.c sends.
  */
 #ifndef PRINTREDIR_BROKER_H
 #define PRINTREDIR_BROKER_H
@@ -98,6 +104,14 @@ int broker_load_conf(const char *path, struct broker_conf *conf, char *err,
 void broker_free_conf(struct broker_conf *conf);
 /* Deep copy of conf for another thread; free with broker_free_conf. */
 int broker_copy_conf(const struct broker_conf *from, struct broker_conf *to);
+/*
+ * The watcher saw the host as s (taken, heap-allocated, freed here).  With
+ * s->error set, the current set stays and only the error is recorded; a
+ * set equal to the current one is dropped (and clears the error); anything
+ * else becomes b->current under a new generation, which is saved, logged
+ * and published to every guest.  Runs on the loop.
+ */
+void broker_on_snapshot(struct broker *b, struct snapshot *s);
 /* Persists the generation number in state_dir/broker.json. */
 void broker_save_state(struct broker *b);
 void broker_load_state(struct broker *b);
