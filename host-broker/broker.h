@@ -5,7 +5,8 @@
  *   main.c     start-up, signals, dispatch to the `status` subcommand
  *   broker.c   configuration; the hub of the flow: takes each snapshot of
  *              the host, decides whether it is a new generation, persists
- *              the generation (broker.json) and has guests.c publish it
+ *              the generation (broker.json) and has guests.c publish it;
+ *              the JSON parser the state-file readers share
  *   watch.c    a worker thread that lists the host's queues through libcups,
  *              follows a printer subscription, and resolves each redirected
  *              queue's driver (drivers.c); hands each snapshot to broker.c
@@ -18,7 +19,11 @@
  *   status.c   the `host-broker status` client: table or JSON
  *
  * The flow reads watch -> broker -> guests: the watcher only observes, the
- * broker decides, guests.c sends.
+ * broker decides, guests.c sends.  The three state files are the broker's
+ * own, but a crash, a full disk or a hand edit can damage them: each reader
+ * works on a buffer, refuses what it cannot use with one log line, and the
+ * daemon carries on (drivers are fetched again, guests start unknown,
+ * generations start again from 1).
  */
 #ifndef PRINTREDIR_BROKER_H
 #define PRINTREDIR_BROKER_H
@@ -98,6 +103,17 @@ struct broker {
 	int verbose;
 };
 
+/* One entry of the driver cache's index, state_dir/drivers/index.json. */
+struct drivers_entry {
+	char *key;			/* see struct source in drivers.c */
+	uint8_t sha[HASH_LEN];
+	int64_t last_modified;
+	int64_t checked;
+	char *ppd_name;			/* NULL when none */
+};
+
+struct json_object;
+
 /* broker.c */
 int broker_load_conf(const char *path, struct broker_conf *conf, char *err,
     size_t errlen);
@@ -114,7 +130,17 @@ int broker_copy_conf(const struct broker_conf *from, struct broker_conf *to);
 void broker_on_snapshot(struct broker *b, struct snapshot *s);
 /* Persists the generation number in state_dir/broker.json. */
 void broker_save_state(struct broker *b);
+/* Reads it back; a missing or damaged file leaves b->generation alone. */
 void broker_load_state(struct broker *b);
+/* broker.json's text (len bytes, no NUL needed) into *generation: 0, or
+ * -EINVAL with why in err and *generation untouched. */
+int broker_parse_state(const char *text, size_t len, uint64_t *generation,
+    char *err, size_t errlen);
+/* Parses text (len bytes, no NUL needed) as one JSON value, nothing but
+ * white space after it.  Returns a new reference (json_object_put), or NULL
+ * with why in err (a top-level null is refused too). */
+struct json_object *broker_json_parse(const char *text, size_t len, char *err,
+    size_t errlen);
 size_t broker_count_redirected(const struct broker *b);
 /* The URI a guest queue prints to for host queue name (caller frees). */
 char *broker_guest_uri(const struct broker_conf *conf, const char *name);
@@ -134,6 +160,17 @@ int drivers_init(const struct broker_conf *conf);
 void drivers_resolve(const struct broker_conf *conf, struct printer *p,
     struct snapshot *s);
 const struct driver *drivers_find(const struct snapshot *s, const uint8_t sha[HASH_LEN]);
+/*
+ * The index's text (len bytes, no NUL needed; what names it in log lines)
+ * into a new array *entries of *n usable entries (drivers_index_free).  An
+ * unusable entry is left out, and one log line says how many and why the
+ * first was; 0 then.  A document that is not an index at all is refused
+ * with one log line: -EINVAL (or -ENOMEM), *entries NULL.
+ */
+int drivers_index_parse(const char *text, size_t len, const char *what,
+    struct drivers_entry **entries, size_t *n);
+/* Accepts NULL. */
+void drivers_index_free(struct drivers_entry *entries, size_t n);
 
 /* snapshot helpers (watch.c) */
 void snapshot_free(struct snapshot *s);
@@ -149,7 +186,6 @@ void guests_free(struct broker *b);
 /* The printer set changed: b->generation and b->current are new. */
 void guests_publish(struct broker *b);
 /* Adds the guests array to a status document (json-c object). */
-struct json_object;
 void guests_status(struct broker *b, struct json_object *doc);
 
 /* control.c */
