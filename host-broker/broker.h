@@ -183,6 +183,16 @@ int guests_start(struct broker *b);
 void guests_stop(struct broker *b);
 /* After the loop has finished: saves and frees every guest. */
 void guests_free(struct broker *b);
+/*
+ * Adds the guests that guests.json's text (len bytes, no NUL needed; what
+ * names it in log lines) describes to b->guests; ids b already knows are
+ * skipped.  Unusable guest entries and printer reports are left out, and
+ * one log line says how many and why the first was; 0 then.  A document
+ * that is not a list of guests is refused with one log line: -EINVAL (or
+ * -ENOMEM, with the guests read so far kept).
+ */
+int guests_parse_state(struct broker *b, const char *text, size_t len,
+    const char *what);
 /* The printer set changed: b->generation and b->current are new. */
 void guests_publish(struct broker *b);
 /* Adds the guests array to a status document (json-c object). */

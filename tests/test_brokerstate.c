@@ -1,6 +1,6 @@
 /*
- * The broker's state files read back: broker.json and the driver cache's
- * index.  Each damaged form (null, wrong type, missing
+ * The broker's state files read back: broker.json, guests.json and the
+ * driver cache's index.  Each damaged form (null, wrong type, missing
  * member, not an object, not JSON) is refused or left out with a log line,
  * never crashed on, and the good entries around it are kept.
  */
@@ -10,7 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <json-c/json.h>
+
 #include "../host-broker/broker.h"
+#include "jsonget.h"
 #include "runner.h"
 
 #define SHA_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -27,6 +30,20 @@ write_file(const char *dir, const char *name, const char *text)
 	ck_assert_ptr_nonnull(f);
 	fputs(text, f);
 	fclose(f);
+}
+
+static char *
+read_file(const char *dir, const char *name)
+{
+	char path[1024], *text = calloc(1, 65536);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_lt(fread(text, 1, 65535, f), 65535);
+	fclose(f);
+	return text;
 }
 
 /* --- broker.json ---------------------------------------------------------- */
@@ -206,6 +223,157 @@ START_TEST(driver_cache_start_survives_a_damaged_index)
 }
 END_TEST
 
+/* --- guests.json ---------------------------------------------------------- */
+
+#define GUEST(id, extra) "{\"id\": " id ", \"last_seen\": 100, \"generation\": 3," \
+	" \"restart\": 1, \"deferrals\": 2, \"restart_until\": 0" extra "}"
+#define PRINTERS ", \"printers\": [{\"name\": \"A\", \"state\": 1, \"detail\": \"\"}]"
+
+static struct broker *
+new_broker(void)
+{
+	struct broker *b = calloc(1, sizeof(*b));
+
+	b->conf.state_dir = (char *)runner_tmpdir();
+	return b;
+}
+
+/* The guests as the status document shows them; caller puts it. */
+static json_object *
+status_of(struct broker *b)
+{
+	json_object *doc = json_object_new_object();
+
+	guests_status(b, doc);
+	return doc;
+}
+
+/* Guest id's entry in doc, or NULL. */
+static json_object *
+guest_in(json_object *doc, const char *id)
+{
+	json_object *arr = jget_arr(doc, "guests");
+
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
+		if (strcmp(jget_str(json_object_array_get_idx(arr, i), "id"), id) == 0)
+			return json_object_array_get_idx(arr, i);
+	return NULL;
+}
+
+START_TEST(guests_state_good_round_trip)
+{
+	static const char text[] = "[" GUEST("\"g1\"", ", \"restart_detail\": \"later\","
+	    " \"printers\": [{\"name\": \"A\", \"state\": 2, \"detail\": \"\"},"
+	    " {\"name\": \"B\", \"state\": 4, \"detail\": \"no driver\"}]") ","
+	    GUEST("\"g2\"", ", \"printers\": []") "]";
+	struct broker *b = new_broker();
+	json_object *doc, *g1, *ps;
+	char *saved;
+
+	ck_assert_int_eq(guests_parse_state(b, text, strlen(text), "guests.json"), 0);
+	doc = status_of(b);
+	ck_assert_ptr_nonnull(g1 = guest_in(doc, "g1"));
+	ck_assert_ptr_nonnull(guest_in(doc, "g2"));
+	ck_assert_int_eq(jget_int(g1, "generation", 0), 3);
+	ck_assert_int_eq(jget_int(g1, "deferrals", 0), 2);
+	ck_assert_str_eq(jget_str(g1, "restart_detail"), "later");
+	ps = jget_arr(g1, "printers");
+	ck_assert_uint_eq(json_object_array_length(ps), 2);
+	ck_assert_str_eq(jget_str(json_object_array_get_idx(ps, 1), "detail"),
+	    "no driver");
+	json_object_put(doc);
+	/* What it saves reads back the same. */
+	guests_free(b);
+	saved = read_file(b->conf.state_dir, "guests.json");
+	ck_assert_int_eq(guests_parse_state(b, saved, strlen(saved), "guests.json"), 0);
+	doc = status_of(b);
+	ck_assert_ptr_nonnull(g1 = guest_in(doc, "g1"));
+	ck_assert_uint_eq(json_object_array_length(jget_arr(g1, "printers")), 2);
+	json_object_put(doc);
+	guests_free(b);
+	free(saved);
+	free(b);
+}
+END_TEST
+
+START_TEST(guests_state_bad_entries_are_left_out)
+{
+	static const char text[] = "["
+	    GUEST("null", PRINTERS) ","
+	    GUEST("5", PRINTERS) ","
+	    "{\"id\": \"nolastseen\", \"generation\": 3, \"restart\": 1, \"deferrals\": 2,"
+	    " \"restart_until\": 0" PRINTERS "},"
+	    GUEST("\"printersnull\"", ", \"printers\": null") ","
+	    GUEST("\"noprinters\"", "") ","
+	    GUEST("\"detailnull\"", ", \"restart_detail\": null" PRINTERS) ","
+	    "{\"id\": \"gennull\", \"last_seen\": 1, \"generation\": null, \"restart\": 1,"
+	    " \"deferrals\": 0, \"restart_until\": 0" PRINTERS "},"
+	    "{\"id\": \"negdefer\", \"last_seen\": 1, \"generation\": 1, \"restart\": 1,"
+	    " \"deferrals\": -1, \"restart_until\": 0" PRINTERS "},"
+	    "null, 7, \"g\", [],"
+	    GUEST("\"good\"", ", \"printers\": [{\"name\": null, \"state\": 1, \"detail\": \"\"},"
+	    " {\"name\": \"A\", \"state\": 1, \"detail\": null},"
+	    " {\"name\": \"B\", \"state\": \"x\", \"detail\": \"\"},"
+	    " {\"name\": \"C\", \"detail\": \"\"}, null, 3,"
+	    " {\"name\": \"D\", \"state\": 2, \"detail\": \"kept\"}]") ","
+	    GUEST("\"good\"", PRINTERS)
+	    "]";
+	struct broker *b = new_broker();
+	json_object *doc, *good, *ps;
+
+	runner_expect_log("guests.json: ignored 13 of 14 guest entries and 6 printer "
+	    "reports (first: guest entry 0: \"id\" is missing, null or not a string); "
+	    "the rest is kept");
+	ck_assert_int_eq(guests_parse_state(b, text, strlen(text), "guests.json"), 0);
+	doc = status_of(b);
+	ck_assert_uint_eq(json_object_array_length(jget_arr(doc, "guests")), 1);
+	ck_assert_ptr_nonnull(good = guest_in(doc, "good"));
+	ps = jget_arr(good, "printers");
+	ck_assert_uint_eq(json_object_array_length(ps), 1);
+	ck_assert_str_eq(jget_str(json_object_array_get_idx(ps, 0), "detail"), "kept");
+	json_object_put(doc);
+	guests_free(b);
+	free(b);
+}
+END_TEST
+
+START_TEST(guests_state_not_a_list)
+{
+	static const char *bad[] = {
+		"{}", "null", "\"x\"", "5", "", "[", "garbage", "{\"guests\": []}",
+		"[]]",
+	};
+	struct broker *b = new_broker();
+
+	runner_expect_log("guests.json ignored: ");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(guests_parse_state(b, bad[i], strlen(bad[i]),
+		    "guests.json") == -EINVAL, "accepted %s", bad[i]);
+	ck_assert_ptr_null(b->guests);
+	free(b);
+}
+END_TEST
+
+/*
+ * A broker whose start failed before guests_start() (no key file) crashed
+ * at exit in guests_free(); it must neither crash nor overwrite the guests
+ * it never read.
+ */
+START_TEST(guests_free_before_start_keeps_the_file)
+{
+	struct broker *b = new_broker();
+	static const char text[] = "[" GUEST("\"g1\"", PRINTERS) "]";
+	char *saved;
+
+	write_file(b->conf.state_dir, "guests.json", text);
+	guests_free(b);
+	saved = read_file(b->conf.state_dir, "guests.json");
+	ck_assert_str_eq(saved, text);
+	free(saved);
+	free(b);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -219,6 +387,10 @@ test_suite(void)
 	tcase_add_test(tc, driver_index_bad_entries_are_left_out);
 	tcase_add_test(tc, driver_index_not_an_index);
 	tcase_add_test(tc, driver_cache_start_survives_a_damaged_index);
+	tcase_add_test(tc, guests_state_good_round_trip);
+	tcase_add_test(tc, guests_state_bad_entries_are_left_out);
+	tcase_add_test(tc, guests_state_not_a_list);
+	tcase_add_test(tc, guests_free_before_start_keeps_the_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
