@@ -162,7 +162,8 @@ $(BUILD)/tests/test_%: $(OBJ)/tests/test_%.o $(OBJ)/tests/runner.o $(BROKER_LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
 
 # Fuzz targets replay their seed corpus in `make check` through a plain main.
-$(BUILD)/tests/replay_%: $(OBJ)/tests/fuzz/%.o $(OBJ)/tests/fuzz/replay.o $(LIBCOMMON)
+# The broker's state-file readers live in its archive.
+$(BUILD)/tests/replay_%: $(OBJ)/tests/fuzz/%.o $(OBJ)/tests/fuzz/replay.o $(BROKER_LIB) $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -226,7 +227,8 @@ fuzz: $(LIBCOMMON)
 	@mkdir -p $(BUILD)/fuzz
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); echo "  CLANG   $$f"; \
 		clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $(BUILD)/fuzz/$$n $$f \
-			$(COMMON_SRC) $(GEN_C) $(LIBS) || exit 1; done
+			$(filter-out host-broker/main.c,$(BROKER_SRC)) $(COMMON_SRC) $(GEN_C) \
+			$(LIBS) || exit 1; done
 	@echo "fuzz: run e.g. $(BUILD)/fuzz/fuzz_frame tests/fuzz/corpus/frame"
 
 clean:

@@ -183,6 +183,8 @@ int guests_start(struct broker *b);
 void guests_stop(struct broker *b);
 /* After the loop has finished: saves and frees every guest. */
 void guests_free(struct broker *b);
+/* Frees every guest without saving (the state-file tests and fuzz target). */
+void guests_drop(struct broker *b);
 /*
  * Adds the guests that guests.json's text (len bytes, no NUL needed; what
  * names it in log lines) describes to b->guests; ids b already knows are

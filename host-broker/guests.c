@@ -631,12 +631,18 @@ guests_stop(struct broker *b)
 void
 guests_free(struct broker *b)
 {
-	struct guest *g, *next;
-
 	/* Nothing known is nothing to save: a start that failed before
 	 * guests_start() must not overwrite guests.json with an empty list. */
 	if (b->guests != NULL)
 		save(b);
+	guests_drop(b);
+}
+
+void
+guests_drop(struct broker *b)
+{
+	struct guest *g, *next;
+
 	for (g = b->guests; g; g = next) {
 		next = g->next;
 		guest_free(g);
