@@ -205,9 +205,9 @@ drivers_index_parse(const char *text, size_t len, const char *what,
 		n++;
 	}
 	if (ignored > 0)
-		log_warnx("driver cache: %s: ignored %zu of %zu entries (entry %zu: "
-		    "%s); their drivers will be fetched again", what, ignored, total,
-		    first, first_why);
+		log_warnx("driver cache: %s: ignored %zu of %zu entries (first: "
+		    "entry %zu: %s); their drivers will be fetched again", what,
+		    ignored, total, first, first_why);
 out:
 	json_object_put(doc);
 	if (rc != 0) {

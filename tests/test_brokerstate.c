@@ -169,7 +169,7 @@ START_TEST(driver_index_bad_entries_are_left_out)
 	struct drivers_entry *v;
 	size_t n;
 
-	runner_expect_log("index.json: ignored 14 of 15 entries (entry 0: \"key\" is "
+	runner_expect_log("index.json: ignored 14 of 15 entries (first: entry 0: \"key\" is "
 	    "missing, null or not a string); their drivers will be fetched again");
 	ck_assert_int_eq(drivers_index_parse(text, strlen(text), "index.json", &v, &n), 0);
 	ck_assert_uint_eq(n, 1);
@@ -218,7 +218,7 @@ START_TEST(driver_cache_start_survives_a_damaged_index)
 	    "{\"key\": null, \"sha256\": \"" SHA_A "\", \"last_modified\": 0, \"checked\": 0},"
 	    "{\"key\": \"k\", \"sha256\": \"" SHA_A "\", \"last_modified\": 0, \"checked\": 0,"
 	    " \"ppd_name\": null}]}");
-	runner_expect_log("index.json: ignored 2 of 2 entries (entry 0: \"key\" is missing");
+	runner_expect_log("index.json: ignored 2 of 2 entries (first: entry 0: \"key\" is missing");
 	ck_assert_int_eq(drivers_init(&conf), 0);
 }
 END_TEST

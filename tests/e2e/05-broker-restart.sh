@@ -83,7 +83,7 @@ lpadmin -h "$HOST" -p after_damage -E -v "ipp://$PS/printers/generic_pdf"
 broker_start
 check "the broker starts on a damaged drivers/index.json" kill -0 "$BROKER_PID"
 check "and says which file it ignored and why" grep -qF \
-	'drivers/index.json: ignored 5 of 5 entries (entry 0: "key" is missing, null or not a string); their drivers will be fetched again' \
+	'drivers/index.json: ignored 5 of 5 entries (first: entry 0: "key" is missing, null or not a string); their drivers will be fetched again' \
 	"$W/broker.log"
 after_damage_arrived() { guest_queues | grep -qx after_damage && guest_synced g1; }
 check "a printer added meanwhile reaches the guest" wait_for 30 after_damage_arrived
