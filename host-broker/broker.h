@@ -181,14 +181,15 @@ int snapshot_equal(const struct snapshot *a, const struct snapshot *b);
 int guests_start(struct broker *b);
 /* Closes the listener and every connection (the loop then finishes them). */
 void guests_stop(struct broker *b);
-/* After the loop has finished: saves and frees every guest. */
+/* After the loop has finished: saves (when it knows any guest, so that a
+ * failed start leaves guests.json alone) and frees every guest. */
 void guests_free(struct broker *b);
 /* Frees every guest without saving (the state-file tests and fuzz target). */
 void guests_drop(struct broker *b);
 /*
  * Adds the guests that guests.json's text (len bytes, no NUL needed; what
- * names it in log lines) describes to b->guests; ids b already knows are
- * skipped.  Unusable guest entries and printer reports are left out, and
+ * names it in log lines) describes to b->guests.  Unusable guest entries
+ * (and ids b already knows) and unusable printer reports are left out, and
  * one log line says how many and why the first was; 0 then.  A document
  * that is not a list of guests is refused with one log line: -EINVAL (or
  * -ENOMEM, with the guests read so far kept).
