@@ -1,6 +1,7 @@
 /*
- * The broker's shared pieces: its configuration schema and loading, the
- * persisted generation, and the URI a guest queue prints to.
+ * The broker's shared pieces: its configuration schema and loading, what
+ * a new snapshot of the host means for the guests (the generation), its
+ * persistence, and the URI a guest queue prints to.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,8 +15,12 @@
 
 #include "broker.h"
 #include "conf.h"
+#include "jsonget.h"
 #include "log.h"
 #include "statefile.h"
+
+/* broker.json holds one number. */
+#define BROKER_STATE_MAX 4096
 
 #define OFF(f) offsetof(struct broker_conf, f)
 
@@ -149,6 +154,38 @@ broker_count_redirected(const struct broker *b)
 }
 
 void
+broker_on_snapshot(struct broker *b, struct snapshot *s)
+{
+	if (s->error) {
+		/* Keep offering what we had: a host CUPS restart must not make
+		 * every guest drop its printers. */
+		free(b->current.error);
+		b->current.error = s->error;
+		s->error = NULL;
+		goto drop;
+	}
+	if (b->have_snapshot && snapshot_equal(&b->current, s)) {
+		free(b->current.error);
+		b->current.error = NULL;
+		goto drop;
+	}
+	snapshot_free(&b->current);
+	b->current = *s;
+	free(s);
+	b->have_snapshot = 1;
+	b->generation++;
+	broker_save_state(b);
+	log_info("generation %llu: %zu host printers, %zu redirected",
+	    (unsigned long long)b->generation, b->current.n,
+	    broker_count_redirected(b));
+	guests_publish(b);
+	return;
+drop:
+	snapshot_free(s);
+	free(s);
+}
+
+void
 broker_save_state(struct broker *b)
 {
 	char path[PATH_MAX], text[128];
@@ -161,21 +198,101 @@ broker_save_state(struct broker *b)
 		log_warnx("cannot write %s: %s", path, strerror(-rc));
 }
 
+/* The offset of the first byte from i on that is not JSON white space. */
+static size_t
+skip_space(const char *text, size_t i, size_t len)
+{
+	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
+	    text[i] == '\n'))
+		i++;
+	return i;
+}
+
+json_object *
+broker_json_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+	json_tokener *tok = NULL;
+	json_object *doc = NULL;
+	enum json_tokener_error jerr;
+	size_t end;
+
+	if (len > INT_MAX || memchr(text, '\0', len) != NULL) {
+		errf(err, errlen, len > INT_MAX ? "it is too big" :
+		    "it holds a NUL byte, so it is not JSON");
+		goto out;
+	}
+	if ((tok = json_tokener_new()) == NULL) {
+		errf(err, errlen, "out of memory");
+		goto out;
+	}
+	doc = json_tokener_parse_ex(tok, text, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (json_tokener_get_error(tok) == json_tokener_continue) {
+		/* A NUL ends what json-c would otherwise wait to see more of
+		 * ("7", "null", or a value cut short). */
+		doc = json_tokener_parse_ex(tok, "", 1);
+		end = len;
+	}
+	if ((jerr = json_tokener_get_error(tok)) != json_tokener_success) {
+		if (skip_space(text, 0, len) == len)
+			errf(err, errlen, "it is empty");
+		else
+			errf(err, errlen, "it is not JSON: %s at byte %zu",
+			    json_tokener_error_desc(jerr), end);
+		goto out;
+	}
+	if ((end = skip_space(text, end, len)) < len) {
+		errf(err, errlen, "it is not JSON: more follows the value at byte %zu",
+		    end);
+		json_object_put(doc);
+		doc = NULL;
+		goto out;
+	}
+	if (doc == NULL)
+		errf(err, errlen, "it holds only null");
+out:
+	if (tok != NULL)	/* json-c 0.16 does not take NULL */
+		json_tokener_free(tok);
+	return doc;
+}
+
+int
+broker_parse_state(const char *text, size_t len, uint64_t *generation,
+    char *err, size_t errlen)
+{
+	json_object *doc;
+	int rc = 0;
+
+	if ((doc = broker_json_parse(text, len, err, errlen)) == NULL)
+		return -EINVAL;
+	if (!json_object_is_type(doc, json_type_object)) {
+		errf(err, errlen, "it is not a JSON object");
+		rc = -EINVAL;
+	} else if (!jget_u64(doc, "generation", generation)) {
+		errf(err, errlen, "\"generation\" is missing, null, negative or not "
+		    "an integer");
+		rc = -EINVAL;
+	}
+	json_object_put(doc);
+	return rc;
+}
+
 void
 broker_load_state(struct broker *b)
 {
-	char path[PATH_MAX], *text = NULL;
-	json_object *doc, *g;
+	char path[PATH_MAX], *text = NULL, err[256];
+	size_t len;
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/broker.json", b->conf.state_dir);
-	if (statefile_read(path, 4096, &text, NULL) != 0)
+	if ((rc = statefile_read(path, BROKER_STATE_MAX, &text, &len)) != 0) {
+		if (rc != -ENOENT)
+			log_warnx("cannot read %s: %s; generations start again "
+			    "from 1", path, strerror(-rc));
 		return;
-	doc = json_tokener_parse(text);
-	if (doc && json_object_object_get_ex(doc, "generation", &g))
-		b->generation = (uint64_t)json_object_get_int64(g);
-	else
-		log_warnx("%s is damaged; generations start again from 1", path);
-	json_object_put(doc);
+	}
+	if (broker_parse_state(text, len, &b->generation, err, sizeof(err)) != 0)
+		log_warnx("%s ignored: %s; generations start again from 1", path,
+		    err);
 	free(text);
 }
-

@@ -3,16 +3,27 @@
  * daemon: what each file does and the functions it offers the others.
  *
  *   main.c     start-up, signals, dispatch to the `status` subcommand
- *   broker.c   configuration, persisted generation, guest queue URIs
+ *   broker.c   configuration; the hub of the flow: takes each snapshot of
+ *              the host, decides whether it is a new generation, persists
+ *              the generation (broker.json) and has guests.c publish it;
+ *              the JSON parser the state-file readers share
  *   watch.c    a worker thread that lists the host's queues through libcups,
  *              follows a printer subscription, and resolves each redirected
- *              queue's driver (drivers.c); posts snapshots to the loop
+ *              queue's driver (drivers.c); hands each snapshot to broker.c
+ *              on the loop
  *   drivers.c  fetching PPDs from print servers, checking, hashing,
- *              compressing, the on-disk driver cache
+ *              compressing, the on-disk driver cache (drivers/index.json)
  *   guests.c   guest sessions: handshake, printer sets by generation,
- *              reports, persisted guest state
+ *              reports, persisted guest state (guests.json)
  *   control.c  the control socket and the JSON status document
  *   status.c   the `host-broker status` client: table or JSON
+ *
+ * The flow reads watch -> broker -> guests: the watcher only observes, the
+ * broker decides, guests.c sends.  The three state files are the broker's
+ * own, but a crash, a full disk or a hand edit can damage them: each reader
+ * works on a buffer, refuses what it cannot use with one log line, and the
+ * daemon carries on (drivers are fetched again, guests start unknown,
+ * generations start again from 1).
  */
 #ifndef PRINTREDIR_BROKER_H
 #define PRINTREDIR_BROKER_H
@@ -92,15 +103,44 @@ struct broker {
 	int verbose;
 };
 
+/* One entry of the driver cache's index, state_dir/drivers/index.json. */
+struct drivers_entry {
+	char *key;			/* see struct source in drivers.c */
+	uint8_t sha[HASH_LEN];
+	int64_t last_modified;
+	int64_t checked;
+	char *ppd_name;			/* NULL when none */
+};
+
+struct json_object;
+
 /* broker.c */
 int broker_load_conf(const char *path, struct broker_conf *conf, char *err,
     size_t errlen);
 void broker_free_conf(struct broker_conf *conf);
 /* Deep copy of conf for another thread; free with broker_free_conf. */
 int broker_copy_conf(const struct broker_conf *from, struct broker_conf *to);
+/*
+ * The watcher saw the host as s (taken, heap-allocated, freed here).  With
+ * s->error set, the current set stays and only the error is recorded; a
+ * set equal to the current one is dropped (and clears the error); anything
+ * else becomes b->current under a new generation, which is saved, logged
+ * and published to every guest.  Runs on the loop.
+ */
+void broker_on_snapshot(struct broker *b, struct snapshot *s);
 /* Persists the generation number in state_dir/broker.json. */
 void broker_save_state(struct broker *b);
+/* Reads it back; a missing or damaged file leaves b->generation alone. */
 void broker_load_state(struct broker *b);
+/* broker.json's text (len bytes, no NUL needed) into *generation: 0, or
+ * -EINVAL with why in err and *generation untouched. */
+int broker_parse_state(const char *text, size_t len, uint64_t *generation,
+    char *err, size_t errlen);
+/* Parses text (len bytes, no NUL needed) as one JSON value, nothing but
+ * white space after it.  Returns a new reference (json_object_put), or NULL
+ * with why in err (a top-level null is refused too). */
+struct json_object *broker_json_parse(const char *text, size_t len, char *err,
+    size_t errlen);
 size_t broker_count_redirected(const struct broker *b);
 /* The URI a guest queue prints to for host queue name (caller frees). */
 char *broker_guest_uri(const struct broker_conf *conf, const char *name);
@@ -120,6 +160,17 @@ int drivers_init(const struct broker_conf *conf);
 void drivers_resolve(const struct broker_conf *conf, struct printer *p,
     struct snapshot *s);
 const struct driver *drivers_find(const struct snapshot *s, const uint8_t sha[HASH_LEN]);
+/*
+ * The index's text (len bytes, no NUL needed; what names it in log lines)
+ * into a new array *entries of *n usable entries (drivers_index_free).  An
+ * unusable entry is left out, and one log line says how many and why the
+ * first was; 0 then.  A document that is not an index at all is refused
+ * with one log line: -EINVAL (or -ENOMEM), *entries NULL.
+ */
+int drivers_index_parse(const char *text, size_t len, const char *what,
+    struct drivers_entry **entries, size_t *n);
+/* Accepts NULL. */
+void drivers_index_free(struct drivers_entry *entries, size_t n);
 
 /* snapshot helpers (watch.c) */
 void snapshot_free(struct snapshot *s);
@@ -130,12 +181,24 @@ int snapshot_equal(const struct snapshot *a, const struct snapshot *b);
 int guests_start(struct broker *b);
 /* Closes the listener and every connection (the loop then finishes them). */
 void guests_stop(struct broker *b);
-/* After the loop has finished: saves and frees every guest. */
+/* After the loop has finished: saves (when it knows any guest, so that a
+ * failed start leaves guests.json alone) and frees every guest. */
 void guests_free(struct broker *b);
+/* Frees every guest without saving (the state-file tests and fuzz target). */
+void guests_drop(struct broker *b);
+/*
+ * Adds the guests that guests.json's text (len bytes, no NUL needed; what
+ * names it in log lines) describes to b->guests.  Unusable guest entries
+ * (and ids b already knows) and unusable printer reports are left out, and
+ * one log line says how many and why the first was; 0 then.  A document
+ * that is not a list of guests is refused with one log line: -EINVAL (or
+ * -ENOMEM, with the guests read so far kept).
+ */
+int guests_parse_state(struct broker *b, const char *text, size_t len,
+    const char *what);
 /* The printer set changed: b->generation and b->current are new. */
 void guests_publish(struct broker *b);
 /* Adds the guests array to a status document (json-c object). */
-struct json_object;
 void guests_status(struct broker *b, struct json_object *doc);
 
 /* control.c */

@@ -27,6 +27,7 @@
 
 #include "broker.h"
 #include "compress.h"
+#include "jsonget.h"
 #include "log.h"
 #include "ppd.h"
 #include "statefile.h"
@@ -115,53 +116,156 @@ index_save(void)
 	json_object_put(doc);
 }
 
+/*
+ * Why entry o of the index cannot be used, or NULL when it can: then e has
+ * its numbers and hash, and *key and *ppd_name (NULL when none) its strings,
+ * owned by o.
+ */
+static const char *
+index_entry_check(json_object *o, struct drivers_entry *e, const char **key,
+    const char **ppd_name)
+{
+	const char *hex;
+
+	if (!json_object_is_type(o, json_type_object))
+		return "it is not an object";
+	if ((*key = jget_str(o, "key")) == NULL)
+		return "\"key\" is missing, null or not a string";
+	if ((hex = jget_str(o, "sha256")) == NULL)
+		return "\"sha256\" is missing, null or not a string";
+	if (hash_from_hex(hex, e->sha) != 0)
+		return "\"sha256\" is not a SHA-256 in hex";
+	if (!jget_i64(o, "last_modified", &e->last_modified))
+		return "\"last_modified\" is missing, null or not an integer";
+	if (!jget_i64(o, "checked", &e->checked))
+		return "\"checked\" is missing, null or not an integer";
+	/* ppd_name is written only for drivers from a driver database; a
+	 * member that is there must be a string. */
+	*ppd_name = jget_str(o, "ppd_name");
+	if (*ppd_name == NULL && json_object_object_get_ex(o, "ppd_name", NULL))
+		return "\"ppd_name\" is null or not a string";
+	return NULL;
+}
+
+int
+drivers_index_parse(const char *text, size_t len, const char *what,
+    struct drivers_entry **out, size_t *nout)
+{
+	json_object *doc = NULL, *arr;
+	struct drivers_entry *v = NULL;
+	const char *why, *first_why = NULL;
+	size_t n = 0, total = 0, first = 0, ignored = 0;
+	char err[256];
+	int rc = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if ((doc = broker_json_parse(text, len, err, sizeof(err))) == NULL) {
+		log_warnx("driver cache: %s ignored: %s; every driver will be "
+		    "fetched again", what, err);
+		return -EINVAL;
+	}
+	if ((arr = jget_arr(doc, "sources")) == NULL) {
+		log_warnx("driver cache: %s ignored: %s; every driver will be "
+		    "fetched again", what, json_object_is_type(doc, json_type_object) ?
+		    "\"sources\" is missing, null or not an array" :
+		    "it is not a JSON object");
+		rc = -EINVAL;
+		goto out;
+	}
+	total = json_object_array_length(arr);
+	if ((v = calloc(total + 1, sizeof(*v))) == NULL) {
+		log_warnx("driver cache: out of memory reading %s", what);
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < total; i++) {
+		struct drivers_entry e = { 0 };
+		const char *key, *ppd_name;
+
+		if ((why = index_entry_check(json_object_array_get_idx(arr, i),
+		    &e, &key, &ppd_name)) != NULL) {
+			if (ignored++ == 0) {
+				first = i;
+				first_why = why;
+			}
+			continue;
+		}
+		v[n].key = strdup(key);
+		v[n].ppd_name = ppd_name ? strdup(ppd_name) : NULL;
+		if (v[n].key == NULL || (ppd_name && v[n].ppd_name == NULL)) {
+			log_warnx("driver cache: out of memory reading %s", what);
+			n++;
+			rc = -ENOMEM;
+			goto out;
+		}
+		memcpy(v[n].sha, e.sha, HASH_LEN);
+		v[n].last_modified = e.last_modified;
+		v[n].checked = e.checked;
+		n++;
+	}
+	if (ignored > 0)
+		log_warnx("driver cache: %s: ignored %zu of %zu entries (first: "
+		    "entry %zu: %s); their drivers will be fetched again", what,
+		    ignored, total, first, first_why);
+out:
+	json_object_put(doc);
+	if (rc != 0) {
+		drivers_index_free(v, n);
+		return rc;
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+void
+drivers_index_free(struct drivers_entry *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].key);
+		free(v[i].ppd_name);
+	}
+	free(v);
+}
+
 static void
 index_load(void)
 {
 	char path[PATH_MAX + 16], *text = NULL, blob[PATH_MAX + 80];
-	json_object *doc = NULL, *arr;
+	struct drivers_entry *v = NULL;
+	size_t len, n = 0;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/index.json", cache.dir);
-	if ((rc = statefile_read(path, INDEX_MAX, &text, NULL)) != 0) {
+	if ((rc = statefile_read(path, INDEX_MAX, &text, &len)) != 0) {
 		if (rc != -ENOENT)
 			log_warnx("driver cache: cannot read %s: %s; starting empty",
 			    path, strerror(-rc));
 		return;
 	}
-	doc = json_tokener_parse(text);
-	if (doc == NULL || !json_object_object_get_ex(doc, "sources", &arr) ||
-	    !json_object_is_type(arr, json_type_array)) {
-		log_warnx("driver cache: %s is damaged; starting empty", path);
+	if (drivers_index_parse(text, len, path, &v, &n) != 0)
 		goto out;
-	}
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		json_object *o = json_object_array_get_idx(arr, i), *k, *h, *lm, *ck, *pn;
-		uint8_t sha[HASH_LEN];
+	for (size_t i = 0; i < n; i++) {
 		struct source *s;
 
-		if (!json_object_object_get_ex(o, "key", &k) ||
-		    !json_object_object_get_ex(o, "sha256", &h) ||
-		    hash_from_hex(json_object_get_string(h), sha) != 0)
-			continue;
 		/* An entry whose blob is gone is useless: drop it. */
-		blob_path(sha, blob, sizeof(blob));
+		blob_path(v[i].sha, blob, sizeof(blob));
 		if (access(blob, R_OK) != 0)
 			continue;
-		if ((s = source_get(json_object_get_string(k))) == NULL)
+		if ((s = source_get(v[i].key)) == NULL)
 			break;
-		memcpy(s->sha, sha, HASH_LEN);
+		memcpy(s->sha, v[i].sha, HASH_LEN);
 		s->found = 1;
-		if (json_object_object_get_ex(o, "last_modified", &lm))
-			s->last_modified = (time_t)json_object_get_int64(lm);
-		if (json_object_object_get_ex(o, "checked", &ck))
-			s->checked = (time_t)json_object_get_int64(ck);
-		if (json_object_object_get_ex(o, "ppd_name", &pn))
-			s->ppd_name = strdup(json_object_get_string(pn));
+		s->last_modified = (time_t)v[i].last_modified;
+		s->checked = (time_t)v[i].checked;
+		free(s->ppd_name);
+		s->ppd_name = v[i].ppd_name;
+		v[i].ppd_name = NULL;
 	}
 	log_debug("driver cache: %zu entries from %s", cache.n, path);
 out:
-	json_object_put(doc);
+	drivers_index_free(v, n);
 	free(text);
 }
 

@@ -45,7 +45,6 @@ struct guest {
 	size_t nhashes;
 };
 
-static struct broker *broker;
 static int nconnections;
 
 static void
@@ -71,25 +70,25 @@ guest_free(struct guest *g)
 }
 
 static struct guest *
-guest_find(const char *id)
+guest_find(struct broker *b, const char *id)
 {
-	for (struct guest *g = broker->guests; g; g = g->next)
+	for (struct guest *g = b->guests; g; g = g->next)
 		if (strcmp(g->id, id) == 0)
 			return g;
 	return NULL;
 }
 
 static struct guest *
-guest_of(const struct peer *p)
+guest_of(struct broker *b, const struct peer *p)
 {
-	for (struct guest *g = broker->guests; g; g = g->next)
+	for (struct guest *g = b->guests; g; g = g->next)
 		if (g->peer == p)
 			return g;
 	return NULL;
 }
 
 static struct guest *
-guest_add(const char *id)
+guest_add(struct broker *b, const char *id)
 {
 	struct guest *g = calloc(1, sizeof(*g));
 
@@ -98,22 +97,22 @@ guest_add(const char *id)
 		return NULL;
 	}
 	g->restart = PRINTREDIR__RESTART_PHASE__RESTART_NONE;
-	g->next = broker->guests;
-	broker->guests = g;
+	g->next = b->guests;
+	b->guests = g;
 	return g;
 }
 
 /* --- persistence -------------------------------------------------------- */
 
 static void
-save(void)
+save(struct broker *b)
 {
 	json_object *arr = json_object_new_array();
 	char path[PATH_MAX];
 	const char *text;
 	int rc;
 
-	for (struct guest *g = broker->guests; g; g = g->next) {
+	for (struct guest *g = b->guests; g; g = g->next) {
 		json_object *o = json_object_new_object(), *ps = json_object_new_array();
 
 		json_object_object_add(o, "id", json_object_new_string(g->id));
@@ -141,64 +140,171 @@ save(void)
 		json_object_array_add(arr, o);
 	}
 	text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY);
-	snprintf(path, sizeof(path), "%s/guests.json", broker->conf.state_dir);
+	snprintf(path, sizeof(path), "%s/guests.json", b->conf.state_dir);
 	if ((rc = statefile_write(path, text, strlen(text), 0600)) != 0)
 		log_warnx("cannot write %s: %s", path, strerror(-rc));
 	json_object_put(arr);
 }
 
+/*
+ * Why guest entry o of guests.json cannot be used, or NULL when it can:
+ * then g holds what it says except its printers.  Every member but
+ * restart_detail is always written.
+ */
+static const char *
+guest_entry_check(json_object *o, struct guest *g, const char **id,
+    json_object **printers)
+{
+	int64_t restart, deferrals;
+
+	if (!json_object_is_type(o, json_type_object))
+		return "it is not an object";
+	if ((*id = jget_str(o, "id")) == NULL)
+		return "\"id\" is missing, null or not a string";
+	if (!jget_i64(o, "last_seen", &g->last_seen))
+		return "\"last_seen\" is missing, null or not an integer";
+	if (!jget_u64(o, "generation", &g->generation))
+		return "\"generation\" is missing, null, negative or not an integer";
+	if (!jget_i64(o, "restart", &restart) || restart < INT_MIN ||
+	    restart > INT_MAX)
+		return "\"restart\" is missing, null or not a small integer";
+	g->restart = (int)restart;
+	if (!jget_i64(o, "deferrals", &deferrals) || deferrals < 0 ||
+	    deferrals > UINT32_MAX)
+		return "\"deferrals\" is missing, null or not a count";
+	g->deferrals = (uint32_t)deferrals;
+	if (!jget_i64(o, "restart_until", &g->restart_until))
+		return "\"restart_until\" is missing, null or not an integer";
+	if (jget_str(o, "restart_detail") == NULL &&
+	    json_object_object_get_ex(o, "restart_detail", NULL))
+		return "\"restart_detail\" is null or not a string";
+	if ((*printers = jget_arr(o, "printers")) == NULL)
+		return "\"printers\" is missing, null or not an array";
+	return NULL;
+}
+
+/* The same for one of its printer reports. */
+static const char *
+guest_printer_check(json_object *o, struct guest_printer *p)
+{
+	int64_t state;
+
+	if (!json_object_is_type(o, json_type_object))
+		return "it is not an object";
+	if (jget_str(o, "name") == NULL)
+		return "\"name\" is missing, null or not a string";
+	if (!jget_i64(o, "state", &state) || state < INT_MIN || state > INT_MAX)
+		return "\"state\" is missing, null or not a small integer";
+	if (jget_str(o, "detail") == NULL)
+		return "\"detail\" is missing, null or not a string";
+	p->state = (int)state;
+	return NULL;
+}
+
+/* Reads guest entry o into a new guest of b; 0, -EINVAL with why in
+ * *why (guest ignored), or -ENOMEM.  Bad printer reports are counted in
+ * *pignored, the first one's place and reason put in first[]. */
+static int
+guest_parse(struct broker *b, json_object *o, size_t i, const char **why,
+    size_t *pignored, char *first, size_t firstlen)
+{
+	struct guest tmp = { 0 }, *g;
+	json_object *ps = NULL;
+	const char *id = NULL, *pwhy;
+	size_t np;
+
+	if ((*why = guest_entry_check(o, &tmp, &id, &ps)) != NULL)
+		return -EINVAL;
+	if (guest_find(b, id) != NULL) {
+		*why = "a second entry for the same guest id";
+		return -EINVAL;
+	}
+	if ((g = guest_add(b, id)) == NULL)
+		return -ENOMEM;
+	g->last_seen = tmp.last_seen;
+	g->generation = tmp.generation;
+	g->restart = tmp.restart;
+	g->deferrals = tmp.deferrals;
+	g->restart_until = tmp.restart_until;
+	if (jget_str(o, "restart_detail") != NULL &&
+	    (g->restart_detail = strdup(jget_str(o, "restart_detail"))) == NULL)
+		return -ENOMEM;
+	np = json_object_array_length(ps);
+	if ((g->printers = calloc(np + 1, sizeof(*g->printers))) == NULL)
+		return -ENOMEM;
+	for (size_t j = 0; j < np; j++) {
+		json_object *p = json_object_array_get_idx(ps, j);
+		struct guest_printer *gp = &g->printers[g->nprinters];
+
+		if ((pwhy = guest_printer_check(p, gp)) != NULL) {
+			if ((*pignored)++ == 0 && first[0] == '\0')
+				snprintf(first, firstlen, "guest entry %zu, printer "
+				    "%zu: %s", i, j, pwhy);
+			continue;
+		}
+		gp->name = strdup(jget_str(p, "name"));
+		gp->detail = strdup(jget_str(p, "detail"));
+		g->nprinters++;
+		if (gp->name == NULL || gp->detail == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int
+guests_parse_state(struct broker *b, const char *text, size_t len,
+    const char *what)
+{
+	json_object *arr = NULL;
+	const char *why;
+	char err[256], first[256] = "";
+	size_t total, gignored = 0, pignored = 0;
+	int rc = 0;
+
+	if ((arr = broker_json_parse(text, len, err, sizeof(err))) == NULL ||
+	    !json_object_is_type(arr, json_type_array)) {
+		log_warnx("%s ignored: %s; guests start unknown", what,
+		    arr == NULL ? err : "it is not a JSON array");
+		rc = -EINVAL;
+		goto out;
+	}
+	total = json_object_array_length(arr);
+	for (size_t i = 0; i < total; i++) {
+		rc = guest_parse(b, json_object_array_get_idx(arr, i), i, &why,
+		    &pignored, first, sizeof(first));
+		if (rc == -ENOMEM) {
+			log_warnx("out of memory reading %s", what);
+			goto out;
+		}
+		if (rc == -EINVAL && gignored++ == 0 && first[0] == '\0')
+			snprintf(first, sizeof(first), "guest entry %zu: %s", i, why);
+		rc = 0;
+	}
+	if (gignored > 0 || pignored > 0)
+		log_warnx("%s: ignored %zu of %zu guest entries and %zu printer "
+		    "reports (first: %s); the rest is kept", what, gignored, total,
+		    pignored, first);
+out:
+	json_object_put(arr);
+	return rc;
+}
+
 static void
-load(void)
+load(struct broker *b)
 {
 	char path[PATH_MAX], *text = NULL;
-	json_object *arr;
+	size_t len;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/guests.json", broker->conf.state_dir);
-	if ((rc = statefile_read(path, GUESTS_FILE_MAX, &text, NULL)) != 0) {
+	snprintf(path, sizeof(path), "%s/guests.json", b->conf.state_dir);
+	if ((rc = statefile_read(path, GUESTS_FILE_MAX, &text, &len)) != 0) {
 		if (rc != -ENOENT)
 			log_warnx("cannot read %s: %s; guests start unknown", path,
 			    strerror(-rc));
 		return;
 	}
-	arr = json_tokener_parse(text);
+	(void)guests_parse_state(b, text, len, path);
 	free(text);
-	if (arr == NULL || !json_object_is_type(arr, json_type_array)) {
-		log_warnx("%s is damaged; guests start unknown", path);
-		json_object_put(arr);
-		return;
-	}
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		json_object *o = json_object_array_get_idx(arr, i), *ps;
-		const char *id = jget_str(o, "id");
-		struct guest *g;
-
-		if (id == NULL || guest_find(id) || (g = guest_add(id)) == NULL)
-			continue;
-		g->last_seen = jget_int(o, "last_seen", 0);
-		g->generation = (uint64_t)jget_int(o, "generation", 0);
-		g->restart = (int)jget_int(o, "restart", 0);
-		g->deferrals = (uint32_t)jget_int(o, "deferrals", 0);
-		g->restart_until = jget_int(o, "restart_until", 0);
-		if (jget_str(o, "restart_detail"))
-			g->restart_detail = strdup(jget_str(o, "restart_detail"));
-		if (!json_object_object_get_ex(o, "printers", &ps) ||
-		    !json_object_is_type(ps, json_type_array))
-			continue;
-		g->printers = calloc(json_object_array_length(ps) + 1, sizeof(*g->printers));
-		for (size_t j = 0; g->printers && j < json_object_array_length(ps); j++) {
-			json_object *p = json_object_array_get_idx(ps, j);
-
-			if (jget_str(p, "name") == NULL)
-				continue;
-			g->printers[g->nprinters].name = strdup(jget_str(p, "name"));
-			g->printers[g->nprinters].state = (int)jget_int(p, "state", 0);
-			g->printers[g->nprinters].detail = strdup(jget_str(p, "detail") ?
-			    jget_str(p, "detail") : "");
-			g->nprinters++;
-		}
-	}
-	json_object_put(arr);
 }
 
 /* --- sending printer sets --------------------------------------------------- */
@@ -227,9 +333,9 @@ remember(struct guest *g, const uint8_t sha[HASH_LEN])
 }
 
 static void
-send_set(struct guest *g)
+send_set(struct broker *b, struct guest *g)
 {
-	const struct snapshot *s = &broker->current;
+	const struct snapshot *s = &b->current;
 	codec_env_t env;
 	Printredir__PrinterSet set = PRINTREDIR__PRINTER_SET__INIT;
 	Printredir__Printer *pv = NULL, **pp = NULL;
@@ -238,7 +344,7 @@ send_set(struct guest *g)
 	size_t np = 0, nd = 0;
 	int rc;
 
-	if (!broker->have_snapshot || g->peer == NULL || !peer_is_ready(g->peer))
+	if (!b->have_snapshot || g->peer == NULL || !peer_is_ready(g->peer))
 		return;
 	pv = calloc(s->n + 1, sizeof(*pv));
 	pp = calloc(s->n + 1, sizeof(*pp));
@@ -254,7 +360,7 @@ send_set(struct guest *g)
 		if (!p->redirected)
 			continue;
 		printredir__printer__init(o);
-		if ((uris[np] = broker_guest_uri(&broker->conf, p->name)) == NULL)
+		if ((uris[np] = broker_guest_uri(&b->conf, p->name)) == NULL)
 			goto out;
 		o->name = p->name;
 		o->uri = uris[np];
@@ -299,21 +405,21 @@ send_set(struct guest *g)
 	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_PRINTER_SET);
 	env.printer_set = &set;
 	set.has_generation = 1;
-	set.generation = broker->generation;
+	set.generation = b->generation;
 	set.n_printers = np;
 	set.printers = pp;
 	set.n_drivers = nd;
 	set.drivers = dp;
 	rc = peer_send(g->peer, &env);
 	if (rc == 0) {
-		g->sent = broker->generation;
+		g->sent = b->generation;
 		for (size_t k = 0; k < nd; k++)
 			remember(g, dv[k].sha256.data);
 		log_info("guest %s: sent generation %llu (%zu printers, %zu drivers)",
-		    g->id, (unsigned long long)broker->generation, np, nd);
+		    g->id, (unsigned long long)b->generation, np, nd);
 	} else {
 		log_warnx("guest %s: cannot send generation %llu: %s", g->id,
-		    (unsigned long long)broker->generation, strerror(-rc));
+		    (unsigned long long)b->generation, strerror(-rc));
 	}
 out:
 	for (size_t i = 0; uris && i < np; i++)
@@ -330,7 +436,7 @@ guests_publish(struct broker *b)
 {
 	for (struct guest *g = b->guests; g; g = g->next)
 		if (g->peer)
-			send_set(g);
+			send_set(b, g);
 }
 
 /* --- peer callbacks ------------------------------------------------------------ */
@@ -338,11 +444,11 @@ guests_publish(struct broker *b)
 static void
 on_ready(struct peer *p, void *data)
 {
+	struct broker *b = data;
 	const Printredir__Hello *h = peer_hello(p);
-	struct guest *g = guest_find(peer_id(p));
+	struct guest *g = guest_find(b, peer_id(p));
 
-	(void)data;
-	if (g == NULL && (g = guest_add(peer_id(p))) == NULL) {
+	if (g == NULL && (g = guest_add(b, peer_id(p))) == NULL) {
 		peer_close(p, PRINTREDIR__ERROR_CODE__ERR_INTERNAL, "out of memory");
 		return;
 	}
@@ -365,8 +471,8 @@ on_ready(struct peer *p, void *data)
 		remember(g, h->driver_hashes[i].data);
 	log_info("guest %s connected (%s), holds %zu drivers", g->id, peer_name(p),
 	    g->nhashes);
-	save();
-	send_set(g);
+	save(b);
+	send_set(b, g);
 }
 
 static void
@@ -394,16 +500,16 @@ on_report(struct guest *g, const Printredir__InstallReport *r)
 static void
 on_message(struct peer *p, codec_env_t *env, void *data)
 {
-	struct guest *g = guest_of(p);
+	struct broker *b = data;
+	struct guest *g = guest_of(b, p);
 
-	(void)data;
 	if (g == NULL)
 		goto out;
 	g->last_seen = time(NULL);
 	switch (env->type) {
 	case PRINTREDIR__MSG_TYPE__MSG_INSTALL_REPORT:
 		on_report(g, env->install_report);
-		save();
+		save(b);
 		break;
 	case PRINTREDIR__MSG_TYPE__MSG_RESTART_STATE:
 		g->restart = env->restart_state->phase;
@@ -415,7 +521,7 @@ on_message(struct peer *p, codec_env_t *env, void *data)
 		log_info("guest %s: restart %s%s%s", g->id,
 		    codec_restart_phase_name(g->restart), g->restart_detail ? ": " : "",
 		    g->restart_detail ? g->restart_detail : "");
-		save();
+		save(b);
 		break;
 	default:
 		peer_close(p, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL,
@@ -429,9 +535,9 @@ out:
 static void
 on_close(struct peer *p, const char *reason, void *data)
 {
-	struct guest *g = guest_of(p);
+	struct broker *b = data;
+	struct guest *g = guest_of(b, p);
 
-	(void)data;
 	nconnections--;
 	if (g == NULL) {
 		log_info("%s: closed before the handshake completed: %s",
@@ -441,7 +547,7 @@ on_close(struct peer *p, const char *reason, void *data)
 	g->peer = NULL;
 	g->last_seen = time(NULL);
 	log_info("guest %s disconnected: %s", g->id, reason);
-	save();
+	save(b);
 }
 
 static const struct peer_ops ops = {
@@ -489,8 +595,7 @@ guests_start(struct broker *b)
 	char err[512];
 	int rc;
 
-	broker = b;
-	load();
+	load(b);
 	rc = addr_listen(b->loop, &b->conf.listen, 0600, 128, on_connection, b,
 	    &b->guest_server, err, sizeof(err));
 	if (rc != 0)
@@ -519,9 +624,18 @@ guests_stop(struct broker *b)
 void
 guests_free(struct broker *b)
 {
+	/* Nothing known is nothing to save: a start that failed before
+	 * guests_start() must not overwrite guests.json with an empty list. */
+	if (b->guests != NULL)
+		save(b);
+	guests_drop(b);
+}
+
+void
+guests_drop(struct broker *b)
+{
 	struct guest *g, *next;
 
-	save();
 	for (g = b->guests; g; g = next) {
 		next = g->next;
 		guest_free(g);

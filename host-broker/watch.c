@@ -512,6 +512,7 @@ watch_thread(void *arg)
 
 /* --- the loop side -------------------------------------------------------- */
 
+/* The loop's side of the hand-over: the decision is broker.c's. */
 static void
 on_snapshot(uv_async_t *a)
 {
@@ -522,35 +523,8 @@ on_snapshot(uv_async_t *a)
 	s = w->pending;
 	w->pending = NULL;
 	uv_mutex_unlock(&w->lock);
-	if (s == NULL)
-		return;
-	if (s->error) {
-		/* Keep offering what we had: a host CUPS restart must not make
-		 * every guest drop its printers. */
-		free(b->current.error);
-		b->current.error = s->error;
-		s->error = NULL;
-		snapshot_free(s);
-		free(s);
-		return;
-	}
-	if (b->have_snapshot && snapshot_equal(&b->current, s)) {
-		free(b->current.error);
-		b->current.error = NULL;
-		snapshot_free(s);
-		free(s);
-		return;
-	}
-	snapshot_free(&b->current);
-	b->current = *s;
-	free(s);
-	b->have_snapshot = 1;
-	b->generation++;
-	broker_save_state(b);
-	log_info("generation %llu: %zu host printers, %zu redirected",
-	    (unsigned long long)b->generation, b->current.n,
-	    broker_count_redirected(b));
-	guests_publish(b);
+	if (s != NULL)
+		broker_on_snapshot(b, s);
 }
 
 int

@@ -1,5 +1,5 @@
 /* Broker units: classification, guest URIs, configuration, generation
- * diffing. */
+ * diffing, and what a new snapshot does to the generation. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +139,93 @@ START_TEST(snapshot_diffing)
 }
 END_TEST
 
+/* A heap snapshot, as the watcher hands them over. */
+static struct snapshot *
+snap(const char *uri_b, const char *error)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+
+	if (error) {
+		s->error = strdup(error);
+		return s;
+	}
+	one(s, "A", "ipp://ps/printers/A", 1, 1);
+	one(s, "B", uri_b, 2, 0);
+	return s;
+}
+
+/* The generation broker.json holds now. */
+static uint64_t
+saved_generation(void)
+{
+	char path[512];
+	unsigned long long g = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/broker.json", runner_tmpdir());
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "{\"generation\": %llu}", &g), 1);
+	fclose(f);
+	return g;
+}
+
+START_TEST(a_new_generation_only_for_a_change)
+{
+	struct broker b = { 0 };
+
+	b.conf.state_dir = (char *)runner_tmpdir();
+	b.generation = 41;		/* as broker.json said at start */
+
+	broker_on_snapshot(&b, snap("socket://x", NULL));
+	ck_assert_int_eq(b.generation, 42);
+	ck_assert(b.have_snapshot);
+	ck_assert_uint_eq(b.current.n, 2);
+	ck_assert_uint_eq(saved_generation(), 42);
+
+	/* The same host again: nothing new for the guests. */
+	broker_on_snapshot(&b, snap("socket://x", NULL));
+	ck_assert_int_eq(b.generation, 42);
+
+	/* Host CUPS unreachable: keep offering what we had, say why. */
+	broker_on_snapshot(&b, snap(NULL, "host CUPS is down"));
+	ck_assert_int_eq(b.generation, 42);
+	ck_assert_uint_eq(b.current.n, 2);
+	ck_assert_str_eq(b.current.printers[1].device_uri, "socket://x");
+	ck_assert_str_eq(b.current.error, "host CUPS is down");
+
+	/* Back, unchanged: the error goes, the generation stays. */
+	broker_on_snapshot(&b, snap("socket://x", NULL));
+	ck_assert_int_eq(b.generation, 42);
+	ck_assert_ptr_null(b.current.error);
+
+	/* A real change: a new generation, saved. */
+	broker_on_snapshot(&b, snap("socket://y", NULL));
+	ck_assert_int_eq(b.generation, 43);
+	ck_assert_str_eq(b.current.printers[1].device_uri, "socket://y");
+	ck_assert_uint_eq(saved_generation(), 43);
+	snapshot_free(&b.current);
+}
+END_TEST
+
+START_TEST(an_error_first_is_no_generation)
+{
+	struct broker b = { 0 };
+
+	b.conf.state_dir = (char *)runner_tmpdir();
+	broker_on_snapshot(&b, snap(NULL, "host CUPS is down"));
+	ck_assert_int_eq(b.generation, 0);
+	ck_assert(!b.have_snapshot);
+	ck_assert_str_eq(b.current.error, "host CUPS is down");
+	/* An empty host is a set like any other: generation 1. */
+	broker_on_snapshot(&b, calloc(1, sizeof(struct snapshot)));
+	ck_assert_int_eq(b.generation, 1);
+	ck_assert(b.have_snapshot);
+	ck_assert_ptr_null(b.current.error);
+	snapshot_free(&b.current);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -150,6 +237,8 @@ test_suite(void)
 	tcase_add_test(tc, config_defaults_and_errors);
 	tcase_add_test(tc, copied_config_is_independent);
 	tcase_add_test(tc, snapshot_diffing);
+	tcase_add_test(tc, a_new_generation_only_for_a_change);
+	tcase_add_test(tc, an_error_first_is_no_generation);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -63,4 +63,35 @@ check "a reconnecting guest that holds the drivers gets no driver bytes" \
 	bash -c "awk -F'\t' '\$1 == \"set\" {exit !(\$4 > 0)}' '$W/first' &&
 		awk -F'\t' '\$1 == \"set\" {exit \$4 != 0}' '$W/again'"
 
+# A damaged driver cache index (issue 10): a null key or ppd_name next to a
+# cached PPD made the broker segfault at start.  It must start, say what it
+# ignored, fetch the drivers again, and the guest must keep and get its
+# printers.
+broker_stop
+blob=$(basename "$(find "$W/broker-state/drivers" -name '*.ppd' | head -n 1)" .ppd)
+cat >"$W/broker-state/drivers/index.json" <<JSON
+{"sources": [
+  {"key": null, "sha256": "$blob", "last_modified": 0, "checked": 0},
+  {"key": "http://$PS/printers/generic_pdf.ppd", "sha256": "$blob",
+   "last_modified": 0, "checked": 0, "ppd_name": null},
+  {"key": "x", "sha256": 5}, null, 7
+]}
+JSON
+queues_before=$(guest_queues)
+fetches_before=$(grep -c 'fetched driver for' "$W/broker.log")
+lpadmin -h "$HOST" -p after_damage -E -v "ipp://$PS/printers/generic_pdf"
+broker_start
+check "the broker starts on a damaged drivers/index.json" kill -0 "$BROKER_PID"
+check "and says which file it ignored and why" grep -qF \
+	'drivers/index.json: ignored 5 of 5 entries (first: entry 0: "key" is missing, null or not a string); their drivers will be fetched again' \
+	"$W/broker.log"
+after_damage_arrived() { guest_queues | grep -qx after_damage && guest_synced g1; }
+check "a printer added meanwhile reaches the guest" wait_for 30 after_damage_arrived
+check "with its driver" cmp -s "$GUEST_DIR/ppd/after_damage.ppd" "$PRINTSERVER_DIR/ppd/generic_pdf.ppd"
+check "the drivers were fetched again" \
+	test "$(grep -c 'fetched driver for' "$W/broker.log")" -gt "$fetches_before"
+kept_all() { [ -z "$(comm -23 <(echo "$queues_before") <(guest_queues))" ]; }
+check "the guest kept every printer it had" kept_all
+check "and the broker is still running" kill -0 "$BROKER_PID"
+
 finish
