@@ -1,46 +1,73 @@
 /* Typed reads of json-c object members; see jsonget.h. */
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "jsonget.h"
+
+/* The offset of the first byte from i on that is not JSON white space. */
+static size_t
+skip_space(const char *text, size_t i, size_t len)
+{
+	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
+	    text[i] == '\n'))
+		i++;
+	return i;
+}
 
 json_object *
 jget_parse(const char *buf, size_t len, json_type t, char *err, size_t errlen)
 {
 	json_tokener *tok = NULL;
 	json_object *o = NULL;
-	char *text = NULL;
-	const char *why = NULL;
+	size_t end;
 
-	/* The NUL tells json-c that the input ends here ("12" is not cut). */
-	if (len >= INT_MAX || (text = malloc(len + 1)) == NULL ||
-	    (tok = json_tokener_new()) == NULL) {
-		why = len >= INT_MAX ? "too large" : "out of memory";
-		goto out;
+	if (len >= INT_MAX || memchr(buf, '\0', len) != NULL) {
+		snprintf(err, errlen, "%s", len >= INT_MAX ? "it is too big" :
+		    "it holds a NUL byte, so it is not JSON");
+		goto fail;
 	}
-	memcpy(text, buf, len);
-	text[len] = '\0';
-	o = json_tokener_parse_ex(tok, text, (int)len + 1);
-	if (json_tokener_get_error(tok) == json_tokener_continue)
-		why = "cut short";
-	else if (json_tokener_get_error(tok) != json_tokener_success)
-		why = json_tokener_error_desc(json_tokener_get_error(tok));
-	else if (json_tokener_get_parse_end(tok) + strspn(text +
-	    json_tokener_get_parse_end(tok), " \t\r\n") < len)
-		why = "bytes after the JSON value";
-	else if (!json_object_is_type(o, t))
-		why = t == json_type_object ? "not a JSON object" : "not of the expected type";
-out:
-	if (why) {
-		snprintf(err, errlen, "%s", why);
-		json_object_put(o);
-		o = NULL;
+	if ((tok = json_tokener_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	o = json_tokener_parse_ex(tok, buf, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (json_tokener_get_error(tok) == json_tokener_continue) {
+		/* A NUL ends what json-c would otherwise wait to see more of
+		 * ("7", "null", or a value cut short). */
+		o = json_tokener_parse_ex(tok, "", 1);
+		end = len;
+	}
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		if (skip_space(buf, 0, len) == len)
+			snprintf(err, errlen, "it is empty");
+		else
+			snprintf(err, errlen, "it is not JSON: %s at byte %zu",
+			    json_tokener_error_desc(json_tokener_get_error(tok)), end);
+		goto fail;
+	}
+	if ((end = skip_space(buf, end, len)) < len) {
+		snprintf(err, errlen, "it is not JSON: more follows the value at byte %zu",
+		    end);
+		goto fail;
+	}
+	if (o == NULL) {
+		snprintf(err, errlen, "it holds only null");
+		goto fail;
+	}
+	if (!json_object_is_type(o, t)) {
+		snprintf(err, errlen, "it is not a JSON %s", t == json_type_object ?
+		    "object" : t == json_type_array ? "array" : json_type_to_name(t));
+		goto fail;
 	}
 	json_tokener_free(tok);
-	free(text);
 	return o;
+fail:
+	json_object_put(o);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return NULL;
 }
 
 /* o[key] when it is of type t; NULL otherwise (json-c answers 0 for a NULL

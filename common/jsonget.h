@@ -15,9 +15,10 @@
 
 /*
  * Parses buf (len bytes, need not be NUL-terminated) as one JSON value of
- * type t (json_type_object, ...).  Returns it (json_object_put it), or NULL
- * with why in err: not JSON, cut short, bytes after it (white space
- * aside), or another type.  err may be NULL when errlen is 0.
+ * type t (json_type_object, json_type_array...), nothing but white space
+ * after it.  Returns a new reference (json_object_put), or NULL with why in
+ * err ("it is empty", "it is not JSON: ... at byte N", "it holds only null",
+ * "it is not a JSON object"...).  err may be NULL when errlen is 0.
  */
 json_object *jget_parse(const char *buf, size_t len, json_type t, char *err,
     size_t errlen);

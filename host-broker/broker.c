@@ -198,64 +198,6 @@ broker_save_state(struct broker *b)
 		log_warnx("cannot write %s: %s", path, strerror(-rc));
 }
 
-/* The offset of the first byte from i on that is not JSON white space. */
-static size_t
-skip_space(const char *text, size_t i, size_t len)
-{
-	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
-	    text[i] == '\n'))
-		i++;
-	return i;
-}
-
-json_object *
-broker_json_parse(const char *text, size_t len, char *err, size_t errlen)
-{
-	json_tokener *tok = NULL;
-	json_object *doc = NULL;
-	enum json_tokener_error jerr;
-	size_t end;
-
-	if (len > INT_MAX || memchr(text, '\0', len) != NULL) {
-		errf(err, errlen, len > INT_MAX ? "it is too big" :
-		    "it holds a NUL byte, so it is not JSON");
-		goto out;
-	}
-	if ((tok = json_tokener_new()) == NULL) {
-		errf(err, errlen, "out of memory");
-		goto out;
-	}
-	doc = json_tokener_parse_ex(tok, text, (int)len);
-	end = json_tokener_get_parse_end(tok);
-	if (json_tokener_get_error(tok) == json_tokener_continue) {
-		/* A NUL ends what json-c would otherwise wait to see more of
-		 * ("7", "null", or a value cut short). */
-		doc = json_tokener_parse_ex(tok, "", 1);
-		end = len;
-	}
-	if ((jerr = json_tokener_get_error(tok)) != json_tokener_success) {
-		if (skip_space(text, 0, len) == len)
-			errf(err, errlen, "it is empty");
-		else
-			errf(err, errlen, "it is not JSON: %s at byte %zu",
-			    json_tokener_error_desc(jerr), end);
-		goto out;
-	}
-	if ((end = skip_space(text, end, len)) < len) {
-		errf(err, errlen, "it is not JSON: more follows the value at byte %zu",
-		    end);
-		json_object_put(doc);
-		doc = NULL;
-		goto out;
-	}
-	if (doc == NULL)
-		errf(err, errlen, "it holds only null");
-out:
-	if (tok != NULL)	/* json-c 0.16 does not take NULL */
-		json_tokener_free(tok);
-	return doc;
-}
-
 int
 broker_parse_state(const char *text, size_t len, uint64_t *generation,
     char *err, size_t errlen)
@@ -263,12 +205,9 @@ broker_parse_state(const char *text, size_t len, uint64_t *generation,
 	json_object *doc;
 	int rc = 0;
 
-	if ((doc = broker_json_parse(text, len, err, errlen)) == NULL)
+	if ((doc = jget_parse(text, len, json_type_object, err, errlen)) == NULL)
 		return -EINVAL;
-	if (!json_object_is_type(doc, json_type_object)) {
-		errf(err, errlen, "it is not a JSON object");
-		rc = -EINVAL;
-	} else if (!jget_u64(doc, "generation", generation)) {
+	if (!jget_u64(doc, "generation", generation)) {
 		errf(err, errlen, "\"generation\" is missing, null, negative or not "
 		    "an integer");
 		rc = -EINVAL;

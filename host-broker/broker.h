@@ -136,11 +136,6 @@ void broker_load_state(struct broker *b);
  * -EINVAL with why in err and *generation untouched. */
 int broker_parse_state(const char *text, size_t len, uint64_t *generation,
     char *err, size_t errlen);
-/* Parses text (len bytes, no NUL needed) as one JSON value, nothing but
- * white space after it.  Returns a new reference (json_object_put), or NULL
- * with why in err (a top-level null is refused too). */
-struct json_object *broker_json_parse(const char *text, size_t len, char *err,
-    size_t errlen);
 size_t broker_count_redirected(const struct broker *b);
 /* The URI a guest queue prints to for host queue name (caller frees). */
 char *broker_guest_uri(const struct broker_conf *conf, const char *name);

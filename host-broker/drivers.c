@@ -160,16 +160,14 @@ drivers_index_parse(const char *text, size_t len, const char *what,
 
 	*out = NULL;
 	*nout = 0;
-	if ((doc = broker_json_parse(text, len, err, sizeof(err))) == NULL) {
+	if ((doc = jget_parse(text, len, json_type_object, err, sizeof(err))) == NULL) {
 		log_warnx("driver cache: %s ignored: %s; every driver will be "
 		    "fetched again", what, err);
 		return -EINVAL;
 	}
 	if ((arr = jget_arr(doc, "sources")) == NULL) {
-		log_warnx("driver cache: %s ignored: %s; every driver will be "
-		    "fetched again", what, json_object_is_type(doc, json_type_object) ?
-		    "\"sources\" is missing, null or not an array" :
-		    "it is not a JSON object");
+		log_warnx("driver cache: %s ignored: \"sources\" is missing, null or "
+		    "not an array; every driver will be fetched again", what);
 		rc = -EINVAL;
 		goto out;
 	}

@@ -261,10 +261,8 @@ guests_parse_state(struct broker *b, const char *text, size_t len,
 	size_t total, gignored = 0, pignored = 0;
 	int rc = 0;
 
-	if ((arr = broker_json_parse(text, len, err, sizeof(err))) == NULL ||
-	    !json_object_is_type(arr, json_type_array)) {
-		log_warnx("%s ignored: %s; guests start unknown", what,
-		    arr == NULL ? err : "it is not a JSON array");
+	if ((arr = jget_parse(text, len, json_type_array, err, sizeof(err))) == NULL) {
+		log_warnx("%s ignored: %s; guests start unknown", what, err);
 		rc = -EINVAL;
 		goto out;
 	}
