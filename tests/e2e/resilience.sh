@@ -41,14 +41,20 @@ PIDS+=($!)
 installed_later() { lpstat -h "$GUEST" -p while_guest_down >/dev/null 2>&1; }
 check "and the work is done when it is back" wait_for 40 installed_later
 
+# Stops agent g1, adds host printers PREFIX_01 to PREFIX_20, starts g1 and
+# returns once the first of them is in the guest: an install pass runs.
+start_big_install() {	# start_big_install PREFIX
+	agent_stop g1
+	for i in $(seq -w 1 20); do
+		lpadmin -h "$HOST" -p "$1_$i" -E -v "ipp://$PS/printers/generic_pdf"
+	done
+	sleep 1
+	agent_start g1
+	wait_for 20 bash -c "lpstat -h '$GUEST' -p 2>/dev/null | grep -q $1_"
+}
+
 # --- killed in the middle of a 20-printer install ------------------------------------------
-agent_stop g1
-for i in $(seq -w 1 20); do
-	lpadmin -h "$HOST" -p "bulk_$i" -E -v "ipp://$PS/printers/generic_pdf"
-done
-sleep 1
-agent_start g1
-wait_for 20 bash -c "lpstat -h '$GUEST' -p 2>/dev/null | grep -q bulk_"
+start_big_install bulk
 agent_stop g1 KILL
 n_mid=$(guest_queues | grep -c bulk_)
 agent_start g1
@@ -63,13 +69,7 @@ check "no duplicate queue for any host printer" bash -c "
 # --- SIGHUP in the middle of an install ---------------------------------------------------
 # A reload used to be dropped while an install pass ran; now it waits for the
 # pass and is then applied: here, redirection = no removes every queue.
-agent_stop g1
-for i in $(seq -w 1 20); do
-	lpadmin -h "$HOST" -p "more_$i" -E -v "ipp://$PS/printers/generic_pdf"
-done
-sleep 1
-agent_start g1
-wait_for 20 bash -c "lpstat -h '$GUEST' -p 2>/dev/null | grep -q more_"
+start_big_install more
 sed -i 's/^redirection = .*//; s/^\[agent\]$/[agent]\nredirection = no/' "$W/agent-g1.conf"
 kill -HUP "$(agent_pid g1)"
 check "a SIGHUP during an install pass waits for it" \
