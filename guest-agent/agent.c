@@ -285,9 +285,12 @@ sync_timer(struct agent *a)
 		uv_timer_stop(&a->restarter.timer);
 		return;
 	}
+	/* timer_at is wall-clock seconds, as persisted. */
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ms = a->restart.timer_at * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-	uv_timer_start(&a->restarter.timer, on_restart_timer, ms > 0 ? (uint64_t)ms : 0, 0);
+	ms = a->restart.timer_at * 1000 - ((int64_t)ts.tv_sec * 1000 +
+	    ts.tv_nsec / 1000000);
+	uv_timer_start(&a->restarter.timer, on_restart_timer,
+	    ms > 0 ? (uint64_t)ms : 0, 0);
 }
 
 static void
