@@ -37,24 +37,19 @@ unavailable() {
 }
 check "guest CUPS down: reported failed: guest print service unavailable" wait_for 15 unavailable
 cupsd -f -c "$GUEST_DIR/cupsd.conf" -s "$GUEST_DIR/cups-files.conf" >>"$W/guest-cupsd.log" 2>&1 &
-PIDS+=($!)
+GUEST_PID=$!
+PIDS+=("$GUEST_PID")
 installed_later() { lpstat -h "$GUEST" -p while_guest_down >/dev/null 2>&1; }
 check "and the work is done when it is back" wait_for 40 installed_later
 
-# Stops agent g1, adds host printers PREFIX_01 to PREFIX_20, starts g1 and
-# returns once the first of them is in the guest: an install pass runs.
-start_big_install() {	# start_big_install PREFIX
-	agent_stop g1
-	for i in $(seq -w 1 20); do
-		lpadmin -h "$HOST" -p "$1_$i" -E -v "ipp://$PS/printers/generic_pdf"
-	done
-	sleep 1
-	agent_start g1
-	wait_for 20 bash -c "lpstat -h '$GUEST' -p 2>/dev/null | grep -q $1_"
-}
-
 # --- killed in the middle of a 20-printer install ------------------------------------------
-start_big_install bulk
+agent_stop g1
+for i in $(seq -w 1 20); do
+	lpadmin -h "$HOST" -p "bulk_$i" -E -v "ipp://$PS/printers/generic_pdf"
+done
+sleep 1
+agent_start g1
+wait_for 20 bash -c "lpstat -h '$GUEST' -p 2>/dev/null | grep -q bulk_"
 agent_stop g1 KILL
 n_mid=$(guest_queues | grep -c bulk_)
 agent_start g1
@@ -68,15 +63,23 @@ check "no duplicate queue for any host printer" bash -c "
 
 # --- SIGHUP in the middle of an install ---------------------------------------------------
 # A reload used to be dropped while an install pass ran; now it waits for the
-# pass and is then applied: here, redirection = no removes every queue.
-start_big_install more
+# pass and is then applied: here, redirection = no removes every queue.  The
+# guest's cupsd is stopped (SIGSTOP) so that the pass a new host printer
+# starts is still running when the SIGHUP comes.
+passes() { grep -c 'from the broker:' "$W/agent-g1.log"; }
+n=$(passes)
+kill -STOP "$GUEST_PID"
+lpadmin -h "$HOST" -p during_hup -E -v "ipp://$PS/printers/generic_pdf"
+new_pass() { [ "$(passes)" -gt "$n" ]; }
+wait_for 20 new_pass
 sed -i 's/^redirection = .*//; s/^\[agent\]$/[agent]\nredirection = no/' "$W/agent-g1.conf"
 kill -HUP "$(agent_pid g1)"
 check "a SIGHUP during an install pass waits for it" \
 	wait_for 10 grep -q 'reload: an install pass is running' "$W/agent-g1.log"
+kill -CONT "$GUEST_PID"
 check "and is then applied" wait_for 20 grep -q 'configuration reloaded .* (redirection off)' \
 	"$W/agent-g1.log"
-no_agent_queues() { ! guest_queues | grep -q '^more_\|^bulk_\|^net_'; }
+no_agent_queues() { ! guest_queues | grep -q '^during_hup\|^bulk_\|^net_'; }
 check "redirection off after the pass: every queue the agent made is gone" \
 	wait_for 30 no_agent_queues
 
