@@ -197,6 +197,28 @@ check_str(const char *s, size_t max, int required, const char *what,
 	return 0;
 }
 
+#define CODEC_STR_(x) #x
+#define CODEC_STR(x) CODEC_STR_(x)
+
+int
+codec_check_id(const char *id, char *err, size_t errlen)
+{
+	const char *why = NULL;
+
+	if (id == NULL || *id == '\0')
+		why = "is empty";
+	else if (strnlen(id, CODEC_MAX_NAME + 1) > CODEC_MAX_NAME)
+		why = "is longer than " CODEC_STR(CODEC_MAX_NAME) " bytes";
+	else
+		for (const char *p = id; *p && why == NULL; p++)
+			if ((unsigned char)*p < 0x21 || *p == 0x7f)
+				why = "may not hold spaces or control characters";
+	if (why == NULL)
+		return 0;
+	errf(err, errlen, "%s", why);
+	return -EINVAL;
+}
+
 static int
 check_hash(int has, ProtobufCBinaryData d, const char *what, char *err, size_t errlen)
 {

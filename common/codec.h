@@ -42,6 +42,13 @@ int codec_decode(const uint8_t *body, size_t len, size_t budget, codec_env_t **o
 void codec_free(codec_env_t *env);
 
 /*
+ * Checks a guest id as an administrator writes it (guest_id, keygen): 1 to
+ * CODEC_MAX_NAME bytes, no space and no control character.  Returns 0 or
+ * -EINVAL with the reason in err ("is longer than...", "may not hold...").
+ */
+int codec_check_id(const char *id, char *err, size_t errlen);
+
+/*
  * Checks that the envelope is well formed: a version, a known type whose body
  * is the one set, and every field of that body within the limits above.
  * Returns 0 or -EBADMSG with the reason in err.

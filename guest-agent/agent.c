@@ -64,7 +64,7 @@ int
 agent_load_conf(const char *path, struct agent_conf *conf, char *err,
     size_t errlen)
 {
-	char host[256];
+	char host[256], why[128];
 	int rc;
 
 	memset(conf, 0, sizeof(*conf));
@@ -81,19 +81,11 @@ agent_load_conf(const char *path, struct agent_conf *conf, char *err,
 		free(conf->guest_id);
 		conf->guest_id = strdup(host);
 	}
-	if (conf->guest_id == NULL || strlen(conf->guest_id) > CODEC_MAX_NAME) {
-		snprintf(err, errlen, "%s: guest_id is longer than %d bytes", path,
-		    CODEC_MAX_NAME);
+	if (conf->guest_id == NULL || codec_check_id(conf->guest_id, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: guest_id %s", path,
+		    conf->guest_id ? why : "is out of memory");
 		agent_free_conf(conf);
 		return -EINVAL;
-	}
-	for (const char *p = conf->guest_id; *p; p++) {
-		if ((unsigned char)*p < 0x21 || *p == 0x7f) {
-			snprintf(err, errlen, "%s: guest_id may not hold spaces or "
-			    "control characters", path);
-			agent_free_conf(conf);
-			return -EINVAL;
-		}
 	}
 	if (strcmp(conf->backend, "printredir") != 0 && strcmp(conf->backend, "ipp") != 0) {
 		snprintf(err, errlen, "%s: backend must be printredir or ipp, not \"%.64s\"",
