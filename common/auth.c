@@ -15,6 +15,7 @@
 
 static const char label_agent[] = "printredir-v1 agent";
 static const char label_broker[] = "printredir-v1 broker";
+static const char label_guest_key[] = "printredir guest key v1";
 
 static int __attribute__((format(printf, 5, 6)))
 fail(struct auth *a, int code, char *err, size_t errlen, const char *fmt, ...)
@@ -41,7 +42,24 @@ proof(const struct auth *a, const char *label, const uint8_t *first,
 		{ agent_id, strlen(agent_id) },
 	};
 
-	return hash_hmac(a->p.key, a->p.keylen, parts, 4, out);
+	return hash_hmac(a->key, a->keylen, parts, 4, out);
+}
+
+int
+auth_guest_key(const uint8_t *master, size_t len, const char *id,
+    char out[AUTH_GUEST_KEY_LEN + 1])
+{
+	struct hash_part parts[] = {
+		{ label_guest_key, sizeof(label_guest_key) },
+		{ id, strlen(id) },
+	};
+	uint8_t mac[HASH_LEN];
+	int rc;
+
+	if ((rc = hash_hmac(master, len, parts, 2, mac)) != 0)
+		return rc;
+	hash_hex(mac, out);
+	return 0;
 }
 
 static int
@@ -94,6 +112,11 @@ auth_start(struct auth *a, const struct auth_params *p, auth_send_fn send,
 	    p->id == NULL || *p->id == '\0' || strlen(p->id) > CODEC_MAX_NAME)
 		return -EINVAL;
 	a->state = AUTH_WAIT_HELLO;
+	/* Ours from here on: the caller may change its key (SIGHUP) at once.
+	 * The broker's turns into the guest's key at the agent's Hello. */
+	memcpy(a->key, p->key, p->keylen);
+	a->keylen = p->keylen;
+	a->p.key = NULL;
 	if (hash_random(a->nonce, sizeof(a->nonce)) != 0)
 		return -EIO;
 	if (a->p.role == AUTH_AGENT)
@@ -127,6 +150,16 @@ on_hello(struct auth *a, const Printredir__Hello *h, auth_send_fn send,
 	if (a->p.role == AUTH_AGENT) {
 		a->state = AUTH_WAIT_CHALLENGE;
 		return 0;
+	}
+	{
+		char gk[AUTH_GUEST_KEY_LEN + 1];
+
+		rc = auth_guest_key(a->key, a->keylen, a->peer_id, gk);
+		memcpy(a->key, gk, AUTH_GUEST_KEY_LEN);
+		a->keylen = AUTH_GUEST_KEY_LEN;
+		explicit_bzero(gk, sizeof(gk));
+		if (rc != 0)
+			return rc;
 	}
 
 	codec_env_t env;
@@ -205,8 +238,8 @@ auth_handle(struct auth *a, const codec_env_t *in, auth_send_fn send,
 		if (!hash_equal(mac, in->auth_response->mac.data, HASH_LEN))
 			return fail(a, PRINTREDIR__ERROR_CODE__ERR_AUTH_FAILED, err,
 			    errlen, "authentication failed: agent \"%s\" does not "
-			    "hold the broker's key (check key_file on both sides)",
-			    a->peer_id);
+			    "hold its key (its key_file must be what `host-broker "
+			    "keygen %s` writes)", a->peer_id, a->peer_id);
 		if ((rc = proof(a, label_broker, a->peer_nonce, a->nonce, a->peer_id, mac)) != 0 ||
 		    (rc = send_response(send, arg, NULL, mac)) != 0)
 			return rc;

@@ -14,6 +14,10 @@
  * one session proves nothing in another, and the role labels keep one side's
  * proof from being reflected as the other's.  MACs are compared in constant
  * time.
+ *
+ * K is the guest's own key: the broker holds a master key and derives each
+ * guest's from it and the id the guest claims (auth_guest_key), so the broker
+ * stores nothing per guest and a guest's key proves only its own id.
  */
 #ifndef PRINTREDIR_AUTH_H
 #define PRINTREDIR_AUTH_H
@@ -26,12 +30,14 @@
 
 #define AUTH_KEY_MIN 16		/* bytes; shorter keys are refused */
 #define AUTH_KEY_MAX 1024
+#define AUTH_GUEST_KEY_LEN (2 * HASH_LEN)	/* a guest key: hex text */
 
 enum auth_role { AUTH_AGENT = 1, AUTH_BROKER = 2 };
 
 struct auth_params {
 	enum auth_role role;
-	const uint8_t *key;		/* borrowed; must outlive the handshake */
+	const uint8_t *key;		/* the agent's own key, the broker's
+					 * master key; copied by auth_start */
 	size_t keylen;
 	const char *id;			/* our id: guest id or broker name */
 	uint32_t min_version, max_version; /* 0, 0 = this build's own */
@@ -58,6 +64,9 @@ struct auth {
 	uint8_t peer_nonce[CODEC_NONCE_LEN];
 	char peer_id[CODEC_MAX_NAME + 1];
 	int error_code;			/* Printredir__ErrorCode for the error frame */
+	uint8_t key[AUTH_KEY_MAX];	/* the guest's key both sides prove (the
+					 * broker's master until the Hello) */
+	size_t keylen;
 };
 
 /* Sends one envelope; returns 0 or a negative errno. */
@@ -78,6 +87,15 @@ int auth_start(struct auth *a, const struct auth_params *p, auth_send_fn send,
  */
 int auth_handle(struct auth *a, const codec_env_t *in, auth_send_fn send,
     void *arg, char *err, size_t errlen);
+
+/*
+ * The key of guest id under the broker's master key (len bytes): the hex
+ * text of HMAC-SHA256(master, "printredir guest key v1" NUL id), which is
+ * what `host-broker keygen` writes to the guest's key file.  out gets
+ * AUTH_GUEST_KEY_LEN characters and a NUL.  Returns 0 or a negative errno.
+ */
+int auth_guest_key(const uint8_t *master, size_t len, const char *id,
+    char out[AUTH_GUEST_KEY_LEN + 1]);
 
 /*
  * Reads a pre-shared key file: its bytes, less one trailing newline, are the

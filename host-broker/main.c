@@ -49,6 +49,8 @@ on_signal(uv_signal_t *s, int signum)
 	struct broker *b = s->data;
 	struct broker_conf conf;
 	char err[1024];
+	uint8_t *key = NULL;
+	size_t keylen = 0;
 
 	if (signum != SIGHUP) {
 		log_info("%s: shutting down", strsignal(signum));
@@ -61,17 +63,27 @@ on_signal(uv_signal_t *s, int signum)
 	}
 	if (memcmp(&conf.listen, &b->conf.listen, sizeof(conf.listen)) != 0 ||
 	    memcmp(&conf.control, &b->conf.control, sizeof(conf.control)) != 0 ||
-	    strcmp(conf.state_dir, b->conf.state_dir) != 0 ||
-	    strcmp(conf.key_file, b->conf.key_file) != 0)
-		log_warnx("reload: listen, control, state_dir and key_file take "
-		    "effect at the next start");
+	    strcmp(conf.state_dir, b->conf.state_dir) != 0)
+		log_warnx("reload: listen, control and state_dir take effect at the "
+		    "next start");
+	/* The master key is read again: a rotated key holds for every
+	 * handshake from now on (the sessions up keep theirs). */
+	if (auth_load_key(conf.key_file, &key, &keylen, err, sizeof(err)) != 0) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		broker_free_conf(&conf);
+		return;
+	}
+	if (keylen != b->keylen || memcmp(key, b->key, keylen) != 0)
+		log_info("reload: a new master key from %s", conf.key_file);
+	explicit_bzero(b->key, b->keylen);
+	free(b->key);
+	b->key = key;
+	b->keylen = keylen;
 	/* What can change live: the rest.  Keep the ones that cannot. */
 	conf.listen = b->conf.listen;
 	conf.control = b->conf.control;
 	free(conf.state_dir);
 	conf.state_dir = strdup(b->conf.state_dir);
-	free(conf.key_file);
-	conf.key_file = strdup(b->conf.key_file);
 	broker_free_conf(&b->conf);
 	b->conf = conf;
 	log_info("configuration reloaded from %s", b->conf_path);
@@ -86,6 +98,7 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: host-broker [-c FILE] [-d] [--syslog]\n"
 	    "       host-broker status [-c FILE] [--json]\n"
+	    "       host-broker keygen [-c FILE] [-o KEYFILE] GUEST_ID\n"
 	    "\n"
 	    "Redirects the host's network printers into the guests' CUPS.\n"
 	    "\n"
@@ -96,6 +109,72 @@ usage(FILE *out)
 	    "  -h, --help         print this help and exit\n"
 	    "\n"
 	    "Signals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads the configuration.\n");
+}
+
+static void
+keygen_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: host-broker keygen [-c FILE] [-o KEYFILE] GUEST_ID\n"
+	    "\n"
+	    "Writes the key of guest GUEST_ID, derived from the broker's master key\n"
+	    "(key_file of the configuration), to KEYFILE (mode 0600, replaced\n"
+	    "atomically) or to standard output.  Put it in the guest as the agent's\n"
+	    "key_file, with guest_id = GUEST_ID: the key proves that id and no other.\n"
+	    "\n"
+	    "  -c, --config FILE   configuration (default " BROKER_CONF_DEFAULT ")\n"
+	    "  -o, --output FILE   where to write the key (default: standard output)\n");
+}
+
+/* `host-broker keygen GUEST_ID`: one guest's key file, for IT to deploy. */
+static int
+keygen_main(int argc, char **argv)
+{
+	const char *path = BROKER_CONF_DEFAULT, *output = NULL, *id;
+	const struct cli_opt opts[] = {
+		{ 'c', "config", CLI_STRING, &path },
+		{ 'o', "output", CLI_STRING, &output },
+		{ 0 },
+	};
+	const struct cli cli = { "host-broker keygen", keygen_usage, opts, 1, 1,
+	    "GUEST_ID" };
+	struct broker_conf conf;
+	char err[1024], key[AUTH_GUEST_KEY_LEN + 2];
+	uint8_t *master = NULL;
+	size_t len = 0;
+	int first, rc;
+
+	if ((rc = cli_parse(&cli, argc, argv, &first)) >= 0)
+		return rc;
+	id = argv[first];
+	if (codec_check_id(id, err, sizeof(err)) != 0)
+		return cli_error(&cli, "GUEST_ID \"%s\" %s", log_quote(id, key, sizeof(key)),
+		    err);
+	if (broker_load_conf(path, &conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "host-broker keygen: %s\n", err);
+		return 2;
+	}
+	rc = auth_load_key(conf.key_file, &master, &len, err, sizeof(err));
+	if (rc == 0 && (rc = auth_guest_key(master, len, id, key)) != 0)
+		snprintf(err, sizeof(err), "cannot derive the key: %s", strerror(-rc));
+	if (rc == 0) {
+		strcat(key, "\n");
+		if (output == NULL)
+			rc = fputs(key, stdout) == EOF || fflush(stdout) != 0 ? -EIO : 0;
+		else
+			rc = statefile_write(output, key, strlen(key), 0600);
+		if (rc != 0)
+			snprintf(err, sizeof(err), "cannot write %s: %s",
+			    output ? output : "the key", strerror(-rc));
+	}
+	if (rc != 0)
+		fprintf(stderr, "host-broker keygen: %s\n", err);
+	explicit_bzero(key, sizeof(key));
+	if (master)
+		explicit_bzero(master, len);
+	free(master);
+	broker_free_conf(&conf);
+	return rc == 0 ? 0 : 1;
 }
 
 static int
@@ -149,6 +228,8 @@ main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return status_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "keygen") == 0)
+		return keygen_main(argc - 1, argv + 1);
 	if ((rc = cli_daemon_args("host-broker", argc, argv, usage, &path, &debug,
 	    &use_syslog)) >= 0)
 		return rc;

@@ -59,6 +59,7 @@ note "print server $PS: $(echo "$PRINTSERVER_QUEUES" | wc -w) queues with driver
 note "host         $HOST: $(echo "$HOST_NETWORK_QUEUES" | wc -w) network queues, 1 direct printer, 1 local USB printer"
 note "guest        $GUEST: empty"
 
+# The broker's master key, and the guest's own key derived from it.
 head -c 32 /dev/urandom | base64 >"$W/key"
 chmod 600 "$W/key"
 cat >"$W/broker.conf" <<CONF
@@ -72,12 +73,13 @@ guest_printer_uri = ipp://$HOST/printers/%s
 print_server = $PS
 name = demo-host
 CONF
+"$BUILD/host-broker" keygen -c "$W/broker.conf" -o "$W/key-guest1" guest1
 cat /proc/sys/kernel/random/uuid >"$W/boot_id-guest1"
 cat >"$W/agent-guest1.conf" <<CONF
 [agent]
 broker = unix:$W/broker.sock
 cups = $GUEST
-key_file = $W/key
+key_file = $W/key-guest1
 state_dir = $W/agent-state
 guest_id = guest1
 

@@ -67,14 +67,77 @@ deliver(struct mailbox *from, struct auth *a, struct mailbox *reply, char *err,
 	return rc;
 }
 
+/* The broker holds the master key; an agent the key of its id under the
+ * master key given (what `host-broker keygen ID` writes). */
 static struct auth_params
-params(enum auth_role role, const uint8_t *key, const char *id)
+params(enum auth_role role, const uint8_t *master, const char *id)
 {
+	static char keys[4][AUTH_GUEST_KEY_LEN + 1];
+	static unsigned next;
 	struct auth_params p = {
-		.role = role, .key = key, .keylen = strlen((const char *)key), .id = id,
+		.role = role, .key = master, .keylen = strlen((const char *)master),
+		.id = id,
 	};
+
+	if (role == AUTH_AGENT) {
+		char *k = keys[next++ % 4];
+
+		ck_assert_int_eq(auth_guest_key(master, p.keylen, id, k), 0);
+		p.key = (const uint8_t *)k;
+		p.keylen = AUTH_GUEST_KEY_LEN;
+	}
 	return p;
 }
+
+START_TEST(guest_key_is_the_documented_derivation)
+{
+	char k[AUTH_GUEST_KEY_LEN + 1];
+
+	/* openssl dgst -sha256 -hmac MASTER of "printredir guest key v1\0guest-1" */
+	ck_assert_int_eq(auth_guest_key(key_good, strlen((const char *)key_good),
+	    "guest-1", k), 0);
+	ck_assert_str_eq(k, "5faa7c0659bb79c1e223601bb1b38f344d603df4fabf3c83790f5b673993546b");
+}
+END_TEST
+
+/* Runs a whole handshake between pa and pb; returns the broker's verdict on
+ * the agent's proof (1 done, or a negative errno). */
+static int
+broker_verdict(struct auth_params *pa, struct auth_params *pb, char *err,
+    size_t errlen)
+{
+	struct auth agent, broker;
+	struct mailbox to_broker = { 0 }, to_agent = { 0 };
+	int rc;
+
+	ck_assert_int_eq(auth_start(&agent, pa, box_send, &to_broker), 0);
+	ck_assert_int_eq(auth_start(&broker, pb, box_send, &to_agent), 0);
+	deliver(&to_broker, &broker, &to_agent, err, errlen);
+	deliver(&to_agent, &agent, &to_broker, err, errlen);
+	rc = deliver(&to_broker, &broker, &to_agent, err, errlen);
+	box_clear(&to_agent);
+	return rc;
+}
+
+START_TEST(a_guest_key_proves_only_its_own_id)
+{
+	struct auth_params pb = params(AUTH_BROKER, key_good, "host");
+	struct auth_params pa = params(AUTH_AGENT, key_good, "guest-1");
+	char err[256] = "";
+
+	ck_assert_int_eq(broker_verdict(&pa, &pb, err, sizeof(err)), 1);
+	/* guest-1's key, claiming to be guest-2. */
+	pa.id = "guest-2";
+	ck_assert_int_eq(broker_verdict(&pa, &pb, err, sizeof(err)), -EACCES);
+	ck_assert_ptr_nonnull(strstr(err, "agent \"guest-2\" does not hold its key"));
+	ck_assert_ptr_nonnull(strstr(err, "host-broker keygen guest-2"));
+	/* The master key itself is no guest's key. */
+	pa.id = "guest-1";
+	pa.key = key_good;
+	pa.keylen = strlen((const char *)key_good);
+	ck_assert_int_eq(broker_verdict(&pa, &pb, err, sizeof(err)), -EACCES);
+}
+END_TEST
 
 START_TEST(good_key_completes_both_ways)
 {
@@ -212,7 +275,8 @@ START_TEST(short_key_is_refused)
 {
 	struct auth a;
 	struct mailbox box = { 0 };
-	struct auth_params p = params(AUTH_AGENT, (const uint8_t *)"short", "g");
+	struct auth_params p = { .role = AUTH_AGENT, .key = (const uint8_t *)"short",
+	    .keylen = 5, .id = "g" };
 
 	ck_assert_int_eq(auth_start(&a, &p, box_send, &box), -EINVAL);
 	ck_assert_int_eq(box.n, 0);
@@ -326,7 +390,7 @@ START_TEST(stream_wrong_key_reaches_the_agent_as_an_error_frame)
 	ck_assert(!s[0].ready);
 	ck_assert(!s[1].ready);
 	ck_assert(s[1].closed);
-	ck_assert_ptr_nonnull(strstr(s[1].reason, "does not hold the broker's key"));
+	ck_assert_ptr_nonnull(strstr(s[1].reason, "does not hold its key"));
 	/* The agent read the broker's error frame: its reason quotes it. */
 	ck_assert_ptr_nonnull(strstr(s[0].reason, "peer refused us"));
 	ck_assert_ptr_nonnull(strstr(s[0].reason, "key_file"));
@@ -460,6 +524,8 @@ test_suite(void)
 	TCase *ts = tcase_create("stream");
 
 	tcase_add_test(tc, good_key_completes_both_ways);
+	tcase_add_test(tc, guest_key_is_the_documented_derivation);
+	tcase_add_test(tc, a_guest_key_proves_only_its_own_id);
 	tcase_add_test(tc, wrong_key_is_refused_by_the_broker);
 	tcase_add_test(tc, broker_without_the_key_is_refused_by_the_agent);
 	tcase_add_test(tc, replayed_response_is_refused);

@@ -56,7 +56,8 @@ check "the guest's reports survive the restart" bash -c "
 
 # On the wire: a guest that reconnects announcing the drivers it holds is
 # not sent their bytes again.
-probe() { "$BUILD/tests/probe" -a "unix:$W/broker.sock" -k "$W/key" -o "$W" "$@"; }
+guest_key g-probe
+probe() { "$BUILD/tests/probe" -a "unix:$W/broker.sock" -k "$W/key-g-probe" -o "$W" "$@"; }
 probe -i g-probe -n 1 >"$W/first"
 probe -i g-probe -n 1 -H >"$W/again"
 check "a reconnecting guest that holds the drivers gets no driver bytes" \

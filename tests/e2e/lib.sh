@@ -91,8 +91,15 @@ world_start() {
 	HOST=127.0.0.1:$HOST_PORT
 	GUEST=127.0.0.1:$GUEST_PORT
 	PS=127.0.0.1:$PRINTSERVER_PORT
+	# The broker's master key; each guest gets its own (guest_key).
 	head -c 32 /dev/urandom | base64 >"$W/key"
 	chmod 600 "$W/key"
+	printf '[broker]\nkey_file = %s/key\n' "$W" >"$W/keygen.conf"
+}
+
+# Writes guest ID's key, derived from the master key, to $W/key-ID.
+guest_key() {	# guest_key ID
+	"$BUILD/host-broker" keygen -c "$W/keygen.conf" -o "$W/key-$1" "$1"
 }
 
 broker_conf() {
@@ -145,11 +152,12 @@ finish() {
 agent_conf() {	# agent_conf ID [extra lines...]
 	local id=$1
 	shift
+	guest_key "$id"
 	cat >"$W/agent-$id.conf" <<CONF
 [agent]
 broker = unix:$W/broker.sock
 cups = ${AGENT_CUPS:-$GUEST}
-key_file = $W/key
+key_file = $W/key-$id
 state_dir = $W/agent-$id
 guest_id = $id
 $*
