@@ -39,6 +39,9 @@ static const struct conf_key broker_keys[] = {
 	{ "broker", "poll_interval_ms", CONF_INT, OFF(poll_ms), "250", 20, 10000, 0, 0 },
 	{ "broker", "frame_cap", CONF_INT, OFF(frame_cap), "8388608", 65536, 1 << 30, 0, 0 },
 	{ "broker", "max_ppd", CONF_INT, OFF(max_ppd), "4194304", 1024, 1 << 28, 0, 0 },
+	{ "guests", "allow", CONF_STRING, OFF(allow), "", 0, 0, 0, 1 },
+	{ "guests", "forget_after", CONF_DURATION, OFF(forget_after), "30d", 60,
+	  3650LL * 86400, 0, 0 },
 };
 #define NKEYS (sizeof(broker_keys) / sizeof(broker_keys[0]))
 
@@ -141,6 +144,26 @@ broker_guest_uri(const struct broker_conf *conf, const char *name)
 	    pct + 2) < 0)
 		return NULL;
 	return out;
+}
+
+int
+broker_guest_allowed(const struct broker_conf *conf, const char *id)
+{
+	size_t n = strlen(id);
+
+	if (conf->allow[0] == '\0')
+		return 1;
+	/* A list of ids separated by blanks or commas. */
+	for (const char *p = conf->allow; *p; ) {
+		size_t len;
+
+		p += strspn(p, " \t,");
+		len = strcspn(p, " \t,");
+		if (len == n && strncmp(p, id, n) == 0)
+			return 1;
+		p += len;
+	}
+	return 0;
 }
 
 size_t

@@ -55,6 +55,10 @@ struct broker_conf {
 	long long poll_ms;		/* subscription poll, milliseconds */
 	long long frame_cap;		/* bytes */
 	long long max_ppd;		/* bytes */
+
+	/* [guests] */
+	char *allow;			/* ids that may connect; "" = any */
+	long long forget_after;		/* seconds a guest's record outlives it */
 };
 
 /* A host queue as the broker sees it. */
@@ -98,6 +102,7 @@ struct broker {
 	struct snapshot current;	/* what guests are offered now */
 	int have_snapshot;		/* the watcher has reported once */
 	uv_stream_t *guest_server;
+	uv_timer_t forget;		/* hourly: guests_forget (guests.c) */
 	uv_stream_t *control_server;
 	struct guest *guests;		/* list, see guests.c */
 	int verbose;
@@ -137,6 +142,8 @@ void broker_load_state(struct broker *b);
 int broker_parse_state(const char *text, size_t len, uint64_t *generation,
     char *err, size_t errlen);
 size_t broker_count_redirected(const struct broker *b);
+/* 1 when guest id may connect under conf's [guests] allow. */
+int broker_guest_allowed(const struct broker_conf *conf, const char *id);
 /* The URI a guest queue prints to for host queue name (caller frees). */
 char *broker_guest_uri(const struct broker_conf *conf, const char *name);
 
@@ -195,6 +202,9 @@ int guests_parse_state(struct broker *b, const char *text, size_t len,
 void guests_publish(struct broker *b);
 /* Adds the guests array to a status document (json-c object). */
 void guests_status(struct broker *b, struct json_object *doc);
+/* Forgets the records of guests not connected and not seen since now -
+ * forget_after; saves when it forgot one. */
+void guests_forget(struct broker *b, time_t now);
 
 /* control.c */
 int control_start(struct broker *b);

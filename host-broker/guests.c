@@ -47,6 +47,8 @@ struct guest {
 
 static int nconnections;
 
+#define FORGET_CHECK_MS (3600 * 1000)	/* how often stale guests are looked for */
+
 static void
 guest_printers_free(struct guest *g)
 {
@@ -444,9 +446,19 @@ on_ready(struct peer *p, void *data)
 {
 	struct broker *b = data;
 	const Printredir__Hello *h = peer_hello(p);
-	struct guest *g = guest_find(b, peer_id(p));
+	struct guest *g;
+	char msg[256];
 
-	if (g == NULL && (g = guest_add(b, peer_id(p))) == NULL) {
+	if (!broker_guest_allowed(&b->conf, peer_id(p))) {
+		/* Before any record: an unknown id leaves no trace in status. */
+		snprintf(msg, sizeof(msg), "guest \"%s\" is not allowed on this host "
+		    "([guests] allow)", peer_id(p));
+		log_warnx("%s: %s", peer_name(p), msg);
+		peer_close(p, PRINTREDIR__ERROR_CODE__ERR_AUTH_FAILED, msg);
+		return;
+	}
+	if ((g = guest_find(b, peer_id(p))) == NULL &&
+	    (g = guest_add(b, peer_id(p))) == NULL) {
 		peer_close(p, PRINTREDIR__ERROR_CODE__ERR_INTERNAL, "out of memory");
 		return;
 	}
@@ -587,6 +599,12 @@ on_connection(uv_stream_t *server, int status)
 		nconnections--;
 }
 
+static void
+on_forget_timer(uv_timer_t *t)
+{
+	guests_forget(t->data, time(NULL));
+}
+
 int
 guests_start(struct broker *b)
 {
@@ -594,6 +612,10 @@ guests_start(struct broker *b)
 	int rc;
 
 	load(b);
+	guests_forget(b, time(NULL));
+	uv_timer_init(b->loop, &b->forget);
+	b->forget.data = b;
+	uv_timer_start(&b->forget, on_forget_timer, FORGET_CHECK_MS, FORGET_CHECK_MS);
 	rc = addr_listen(b->loop, &b->conf.listen, 0600, 128, on_connection, b,
 	    &b->guest_server, err, sizeof(err));
 	if (rc != 0)
@@ -606,6 +628,8 @@ guests_stop(struct broker *b)
 {
 	struct guest *g;
 
+	if (b->forget.loop && !uv_is_closing((uv_handle_t *)&b->forget))
+		uv_close((uv_handle_t *)&b->forget, NULL);
 	if (b->guest_server) {
 		uv_close((uv_handle_t *)b->guest_server, (uv_close_cb)free);
 		b->guest_server = NULL;
@@ -639,6 +663,27 @@ guests_drop(struct broker *b)
 		guest_free(g);
 	}
 	b->guests = NULL;
+}
+
+void
+guests_forget(struct broker *b, time_t now)
+{
+	struct guest **pp = &b->guests, *g;
+	int changed = 0;
+
+	while ((g = *pp) != NULL) {
+		if (g->peer == NULL && g->last_seen + b->conf.forget_after < now) {
+			log_info("guest %s not seen for %llds: forgotten", g->id,
+			    (long long)(now - g->last_seen));
+			*pp = g->next;
+			guest_free(g);
+			changed = 1;
+		} else {
+			pp = &g->next;
+		}
+	}
+	if (changed)
+		save(b);
 }
 
 void

@@ -226,6 +226,23 @@ START_TEST(an_error_first_is_no_generation)
 }
 END_TEST
 
+START_TEST(guests_allow_list)
+{
+	struct broker_conf c = { .allow = (char *)"" };
+
+	ck_assert_int_eq(broker_guest_allowed(&c, "anyone"), 1);
+	c.allow = (char *)"vm1 vm2,vm-3\tlab";
+	ck_assert_int_eq(broker_guest_allowed(&c, "vm1"), 1);
+	ck_assert_int_eq(broker_guest_allowed(&c, "vm2"), 1);
+	ck_assert_int_eq(broker_guest_allowed(&c, "vm-3"), 1);
+	ck_assert_int_eq(broker_guest_allowed(&c, "lab"), 1);
+	ck_assert_int_eq(broker_guest_allowed(&c, "vm"), 0);	/* no prefixes */
+	ck_assert_int_eq(broker_guest_allowed(&c, "vm12"), 0);
+	ck_assert_int_eq(broker_guest_allowed(&c, "la"), 0);
+	ck_assert_int_eq(broker_guest_allowed(&c, "intruder"), 0);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -239,6 +256,7 @@ test_suite(void)
 	tcase_add_test(tc, snapshot_diffing);
 	tcase_add_test(tc, a_new_generation_only_for_a_change);
 	tcase_add_test(tc, an_error_first_is_no_generation);
+	tcase_add_test(tc, guests_allow_list);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include <json-c/json.h>
@@ -296,6 +297,35 @@ START_TEST(guests_state_good_round_trip)
 }
 END_TEST
 
+START_TEST(guests_not_seen_for_forget_after_are_forgotten)
+{
+	struct broker *b = new_broker();
+	long long now = (long long)time(NULL);
+	char text[512], *saved;
+	json_object *doc;
+
+	snprintf(text, sizeof(text), "[{\"id\": \"old\", \"last_seen\": %lld, "
+	    "\"generation\": 1, \"restart\": 1, \"deferrals\": 0, \"restart_until\": 0, "
+	    "\"printers\": []}, {\"id\": \"recent\", \"last_seen\": %lld, "
+	    "\"generation\": 1, \"restart\": 1, \"deferrals\": 0, \"restart_until\": 0, "
+	    "\"printers\": []}]", now - 7200, now - 60);
+	b->conf.forget_after = 3600;
+	ck_assert_int_eq(guests_parse_state(b, text, strlen(text), "guests.json"), 0);
+	guests_forget(b, (time_t)now);
+	doc = status_of(b);
+	ck_assert_ptr_null(guest_in(doc, "old"));
+	ck_assert_ptr_nonnull(guest_in(doc, "recent"));
+	json_object_put(doc);
+	/* And it is gone from the file too. */
+	saved = read_file(b->conf.state_dir, "guests.json");
+	ck_assert_ptr_null(strstr(saved, "\"old\""));
+	ck_assert_ptr_nonnull(strstr(saved, "\"recent\""));
+	free(saved);
+	guests_drop(b);
+	free(b);
+}
+END_TEST
+
 START_TEST(guests_state_bad_entries_are_left_out)
 {
 	static const char text[] = "["
@@ -389,6 +419,7 @@ test_suite(void)
 	tcase_add_test(tc, driver_cache_start_survives_a_damaged_index);
 	tcase_add_test(tc, guests_state_good_round_trip);
 	tcase_add_test(tc, guests_state_bad_entries_are_left_out);
+	tcase_add_test(tc, guests_not_seen_for_forget_after_are_forgotten);
 	tcase_add_test(tc, guests_state_not_a_list);
 	tcase_add_test(tc, guests_free_before_start_keeps_the_file);
 	suite_add_tcase(s, tc);
