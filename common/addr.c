@@ -13,7 +13,8 @@
 #include "addr.h"
 #include "log.h"
 
-#define ADDR_EXPECTED "expected unix:PATH, tcp:HOST:PORT or vsock:CID:PORT"
+#define ADDR_EXPECTED "expected unix:PATH, tcp:HOST:PORT, vsock:CID:PORT or " \
+	"virtio-serial:PATH"
 
 /* Parses a decimal u32 spanning all of s: digits only, no sign or spaces. */
 static int
@@ -48,22 +49,25 @@ hostname_ok(const char *h)
 	return 1;
 }
 
+/* unix:PATH and virtio-serial:PATH. */
 static int
-parse_unix(const char *path, struct addr *a, char *err, size_t errlen)
+parse_path(const char *path, enum addr_kind kind, struct addr *a, char *err,
+    size_t errlen)
 {
+	const char *what = kind == ADDR_UNIX ? "unix" : "virtio-serial";
 	size_t n = strlen(path);
 
 	if (n == 0) {
-		errf(err, errlen, "unix: the path is empty");
+		errf(err, errlen, "%s: the path is empty", what);
 		return -EINVAL;
 	}
 	if (n >= sizeof(a->path)) {
-		errf(err, errlen, "unix: the path is %zu bytes long, "
-		    "at most %zu fit in a socket address", n,
+		errf(err, errlen, "%s: the path is %zu bytes long, "
+		    "at most %zu fit in a socket address", what, n,
 		    sizeof(a->path) - 1);
 		return -EINVAL;
 	}
-	a->kind = ADDR_UNIX;
+	a->kind = kind;
 	memcpy(a->path, path, n + 1);
 	return 0;
 }
@@ -189,7 +193,9 @@ addr_parse(const char *text, struct addr *out, char *err, size_t errlen)
 
 	memset(&a, 0, sizeof(a));
 	if (strncmp(text, "unix:", 5) == 0)
-		rc = parse_unix(text + 5, &a, err, errlen);
+		rc = parse_path(text + 5, ADDR_UNIX, &a, err, errlen);
+	else if (strncmp(text, "virtio-serial:", 14) == 0)
+		rc = parse_path(text + 14, ADDR_VIRTIO, &a, err, errlen);
 	else if (strncmp(text, "tcp:", 4) == 0)
 		rc = parse_tcp(text + 4, &a, err, errlen);
 	else if (strncmp(text, "vsock:", 6) == 0)
@@ -210,10 +216,12 @@ addr_format(const struct addr *a, char *buf, size_t len)
 
 	switch (a->kind) {
 	case ADDR_UNIX:
+	case ADDR_VIRTIO:
 		if (a->path[0] == '\0' ||
 		    memchr(a->path, '\0', sizeof(a->path)) == NULL)
 			return -EINVAL;
-		n = snprintf(buf, len, "unix:%s", a->path);
+		n = snprintf(buf, len, "%s:%s", a->kind == ADDR_UNIX ? "unix" :
+		    "virtio-serial", a->path);
 		break;
 	case ADDR_TCP:
 		if (a->host[0] == '\0' ||

@@ -14,6 +14,11 @@
  *                     no sign, no leading or trailing junk.
  *   vsock:CID:PORT    CID decimal u32, or "any" (VMADDR_CID_ANY), "host" (2)
  *                     or "local" (1). PORT decimal u32.
+ *   virtio-serial:PATH  the guest's end of a virtio-serial port, a character
+ *                     device such as /dev/virtio-ports/org.printredir.0;
+ *                     PATH as for unix:.  Connect only: a byte stream with
+ *                     no connection events (the host's end is a socket the
+ *                     broker connects to, see the broker's `channels`).
  *
  * The text form never names port 0; addr_listen() (addr_uv.h) nevertheless
  * accepts a struct addr built by hand with tcp port 0 and binds an
@@ -29,11 +34,13 @@ enum addr_kind {
 	ADDR_UNIX = 1,
 	ADDR_TCP,
 	ADDR_VSOCK,
+	ADDR_VIRTIO,		/* virtio-serial */
 };
 
 struct addr {
 	enum addr_kind kind;
-	char path[108];		/* ADDR_UNIX: sun_path size, NUL included */
+	char path[108];		/* ADDR_UNIX: sun_path size, NUL included;
+				 * ADDR_VIRTIO: the device */
 	char host[256];		/* ADDR_TCP: name or address, no brackets */
 	uint16_t port;		/* ADDR_TCP */
 	uint32_t cid;		/* ADDR_VSOCK */
@@ -41,7 +48,8 @@ struct addr {
 };
 
 /* Longest text form addr_format() writes, NUL included ("tcp:[HOST]:65535"). */
-#define ADDR_TEXT_MAX (sizeof("tcp:[]:65535") + 255)
+#define ADDR_TEXT_MAX (sizeof("virtio-serial:") + 107 > sizeof("tcp:[]:65535") + 255 ? \
+	sizeof("virtio-serial:") + 107 : sizeof("tcp:[]:65535") + 255)
 
 /*
  * Parses text (not NULL) into *out (not NULL). *out is written only on

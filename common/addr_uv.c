@@ -324,6 +324,11 @@ addr_listen(uv_loop_t *loop, const struct addr *a, int mode, int backlog,
 	case ADDR_VSOCK:
 		rc = vsock_bind(a, &fd, err, errlen);
 		break;
+	case ADDR_VIRTIO:
+		rc = -EINVAL;
+		errf(err, errlen, "virtio-serial:%s is a port to open, not to listen "
+		    "on (the broker reaches such ports through `channels`)", a->path);
+		break;
 	default:
 		rc = -EINVAL;
 		errf(err, errlen, "bad address kind %d", (int)a->kind);
@@ -542,6 +547,29 @@ out:
 	return rc;
 }
 
+/*
+ * A virtio-serial port is a character device with no connection events:
+ * opening it is the "connection".  While the host's end is away, reading
+ * gives end of file (the peer then closes and the caller opens it again
+ * after its backoff); whatever the other side sent before is the stale
+ * tail of an older session, which the handshake refuses.
+ */
+static int
+virtio_open(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
+    uv_stream_t **out, uv_connect_cb cb, char *err, size_t errlen)
+{
+	int fd = open(a->path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+
+		errf(err, errlen, "cannot open virtio-serial:%s: %s", a->path,
+		    strerror(e));
+		return -e;
+	}
+	return open_connected(loop, fd, req, out, cb, err, errlen);
+}
+
 int
 addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
     uv_stream_t **out, uv_connect_cb cb, char *err, size_t errlen)
@@ -581,6 +609,9 @@ addr_connect(uv_loop_t *loop, const struct addr *a, uv_connect_t *req,
 		break;
 	case ADDR_VSOCK:
 		rc = vsock_connect(loop, a, req, out, cb, err, errlen);
+		break;
+	case ADDR_VIRTIO:
+		rc = virtio_open(loop, a, req, out, cb, err, errlen);
 		break;
 	default:
 		rc = -EINVAL;

@@ -15,6 +15,7 @@
 
 static const char label_agent[] = "printredir-v1 agent";
 static const char label_broker[] = "printredir-v1 broker";
+static const char label_session[] = "printredir v2 session";
 static const char label_guest_key[] = "printredir guest key v1";
 
 static int __attribute__((format(printf, 5, 6)))
@@ -67,8 +68,6 @@ send_hello(struct auth *a, auth_send_fn send, void *arg)
 {
 	codec_env_t env;
 	Printredir__Hello hello = PRINTREDIR__HELLO__INIT;
-	ProtobufCBinaryData *hashes = NULL;
-	int rc;
 
 	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_HELLO);
 	env.hello = &hello;
@@ -82,20 +81,7 @@ send_hello(struct auth *a, auth_send_fn send, void *arg)
 	hello.software = (char *)"printredir " PRINTREDIR_VERSION;
 	hello.n_capabilities = a->p.ncaps;
 	hello.capabilities = (char **)a->p.caps;
-	if (a->p.nhashes > 0) {
-		hashes = calloc(a->p.nhashes, sizeof(*hashes));
-		if (hashes == NULL)
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < a->p.nhashes; i++) {
-		hashes[i].data = (uint8_t *)a->p.hashes[i];
-		hashes[i].len = HASH_LEN;
-	}
-	hello.n_driver_hashes = a->p.nhashes;
-	hello.driver_hashes = hashes;
-	rc = send(arg, &env);
-	free(hashes);
-	return rc;
+	return send(arg, &env);
 }
 
 int
@@ -119,19 +105,20 @@ auth_start(struct auth *a, const struct auth_params *p, auth_send_fn send,
 	a->p.key = NULL;
 	if (hash_random(a->nonce, sizeof(a->nonce)) != 0)
 		return -EIO;
-	if (a->p.role == AUTH_AGENT)
+	if (a->p.role == AUTH_AGENT) {
+		a->state = AUTH_WAIT_CHALLENGE;
 		return send_hello(a, send, arg);
+	}
 	return 0;
 }
 
+/* The peer's Hello: its role, the version both speak, its id. */
 static int
-on_hello(struct auth *a, const Printredir__Hello *h, auth_send_fn send,
-    void *arg, char *err, size_t errlen)
+on_hello(struct auth *a, const Printredir__Hello *h, char *err, size_t errlen)
 {
 	Printredir__Role want = a->p.role == AUTH_AGENT ?
 	    PRINTREDIR__ROLE__ROLE_BROKER : PRINTREDIR__ROLE__ROLE_AGENT;
 	uint32_t lo, hi;
-	int rc;
 
 	if (h->role != want)
 		return fail(a, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL, err, errlen,
@@ -146,26 +133,27 @@ on_hello(struct auth *a, const Printredir__Hello *h, auth_send_fn send,
 		    h->min_version, h->version, a->p.min_version, a->p.max_version);
 	a->version = hi;
 	snprintf(a->peer_id, sizeof(a->peer_id), "%s", h->peer_id);
+	return 0;
+}
 
-	if (a->p.role == AUTH_AGENT) {
-		a->state = AUTH_WAIT_CHALLENGE;
-		return 0;
-	}
-	{
-		char gk[AUTH_GUEST_KEY_LEN + 1];
-
-		rc = auth_guest_key(a->key, a->keylen, a->peer_id, gk);
-		memcpy(a->key, gk, AUTH_GUEST_KEY_LEN);
-		a->keylen = AUTH_GUEST_KEY_LEN;
-		explicit_bzero(gk, sizeof(gk));
-		if (rc != 0)
-			return rc;
-	}
-
+/* Broker: the agent's Hello.  Nothing about the broker goes out before the
+ * agent has proved its key: only a challenge. */
+static int
+on_agent_hello(struct auth *a, const Printredir__Hello *h, auth_send_fn send,
+    void *arg, char *err, size_t errlen)
+{
+	char gk[AUTH_GUEST_KEY_LEN + 1];
 	codec_env_t env;
 	Printredir__AuthChallenge ch = PRINTREDIR__AUTH_CHALLENGE__INIT;
+	int rc;
 
-	if ((rc = send_hello(a, send, arg)) != 0)
+	if ((rc = on_hello(a, h, err, errlen)) != 0)
+		return rc;
+	rc = auth_guest_key(a->key, a->keylen, a->peer_id, gk);
+	memcpy(a->key, gk, AUTH_GUEST_KEY_LEN);
+	a->keylen = AUTH_GUEST_KEY_LEN;
+	explicit_bzero(gk, sizeof(gk));
+	if (rc != 0)
 		return rc;
 	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_AUTH_CHALLENGE);
 	env.auth_challenge = &ch;
@@ -210,12 +198,12 @@ auth_handle(struct auth *a, const codec_env_t *in, auth_send_fn send,
 		    in->error->message ? in->error->message : "no reason given");
 
 	switch (a->state) {
-	case AUTH_WAIT_HELLO:
+	case AUTH_WAIT_HELLO:		/* broker */
 		if (in->type != PRINTREDIR__MSG_TYPE__MSG_HELLO)
 			break;
-		return on_hello(a, in->hello, send, arg, err, errlen);
+		return on_agent_hello(a, in->hello, send, arg, err, errlen);
 
-	case AUTH_WAIT_CHALLENGE:
+	case AUTH_WAIT_CHALLENGE:	/* agent */
 		if (in->type != PRINTREDIR__MSG_TYPE__MSG_AUTH_CHALLENGE)
 			break;
 		memcpy(a->peer_nonce, in->auth_challenge->nonce.data, CODEC_NONCE_LEN);
@@ -225,7 +213,7 @@ auth_handle(struct auth *a, const codec_env_t *in, auth_send_fn send,
 		a->state = AUTH_WAIT_PROOF;
 		return 0;
 
-	case AUTH_WAIT_RESPONSE:
+	case AUTH_WAIT_RESPONSE:	/* broker */
 		if (in->type != PRINTREDIR__MSG_TYPE__MSG_AUTH_RESPONSE)
 			break;
 		if (!in->auth_response->has_nonce ||
@@ -240,14 +228,19 @@ auth_handle(struct auth *a, const codec_env_t *in, auth_send_fn send,
 			    errlen, "authentication failed: agent \"%s\" does not "
 			    "hold its key (its key_file must be what `host-broker "
 			    "keygen %s` writes)", a->peer_id, a->peer_id);
-		if ((rc = proof(a, label_broker, a->peer_nonce, a->nonce, a->peer_id, mac)) != 0 ||
+		/* Proved: now the broker says who it is, and proves it back. */
+		if ((rc = send_hello(a, send, arg)) != 0 ||
+		    (rc = proof(a, label_broker, a->peer_nonce, a->nonce, a->peer_id, mac)) != 0 ||
 		    (rc = send_response(send, arg, NULL, mac)) != 0)
 			return rc;
 		a->state = AUTH_DONE;
 		return 1;
 
-	case AUTH_WAIT_PROOF:
-		if (in->type != PRINTREDIR__MSG_TYPE__MSG_AUTH_RESPONSE)
+	case AUTH_WAIT_PROOF:		/* agent: the broker's Hello, then its proof */
+		if (in->type == PRINTREDIR__MSG_TYPE__MSG_HELLO && a->peer_id[0] == '\0')
+			return on_hello(a, in->hello, err, errlen);
+		if (in->type != PRINTREDIR__MSG_TYPE__MSG_AUTH_RESPONSE ||
+		    a->peer_id[0] == '\0')
 			break;
 		if ((rc = proof(a, label_broker, a->nonce, a->peer_nonce, a->p.id, mac)) != 0)
 			return rc;
@@ -264,6 +257,43 @@ auth_handle(struct auth *a, const codec_env_t *in, auth_send_fn send,
 	}
 	return fail(a, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL, err, errlen,
 	    "unexpected %s message during the handshake", codec_type_name(in->type));
+}
+
+int
+auth_session_keys(const struct auth *a, struct seal_key *tx, struct seal_key *rx)
+{
+	const uint8_t *na, *nb;
+	const char *agent_id, *broker_id;
+	uint8_t salt[2 * CODEC_NONCE_LEN], okm[2 * SEAL_KEY_LEN];
+	uint8_t info[sizeof(label_session) + 2 * (CODEC_MAX_NAME + 1) + 4];
+	size_t o = 0;
+	int rc, agent = a->p.role == AUTH_AGENT;
+
+	if (a->state != AUTH_DONE)
+		return -EINVAL;
+	na = agent ? a->nonce : a->peer_nonce;
+	nb = agent ? a->peer_nonce : a->nonce;
+	agent_id = agent ? a->p.id : a->peer_id;
+	broker_id = agent ? a->peer_id : a->p.id;
+	memcpy(salt, na, CODEC_NONCE_LEN);
+	memcpy(salt + CODEC_NONCE_LEN, nb, CODEC_NONCE_LEN);
+	/* label NUL agent id NUL broker id NUL version (u32 BE) */
+	memcpy(info, label_session, sizeof(label_session));
+	o = sizeof(label_session);
+	o += (size_t)snprintf((char *)info + o, sizeof(info) - o, "%s", agent_id) + 1;
+	o += (size_t)snprintf((char *)info + o, sizeof(info) - o, "%s", broker_id) + 1;
+	for (int i = 0; i < 4; i++)
+		info[o++] = (uint8_t)(a->version >> (24 - 8 * i));
+	/* The first half seals agent -> broker, the second broker -> agent. */
+	rc = seal_hkdf(a->key, a->keylen, salt, sizeof(salt), info, o, okm, sizeof(okm));
+	if (rc == 0) {
+		memset(tx, 0, sizeof(*tx));
+		memset(rx, 0, sizeof(*rx));
+		memcpy(tx->key, okm + (agent ? 0 : SEAL_KEY_LEN), SEAL_KEY_LEN);
+		memcpy(rx->key, okm + (agent ? SEAL_KEY_LEN : 0), SEAL_KEY_LEN);
+	}
+	explicit_bzero(okm, sizeof(okm));
+	return rc;
 }
 
 int

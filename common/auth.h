@@ -4,11 +4,15 @@
  * by common/peer.c and tested on its own.
  *
  *   agent                                   broker
- *     Hello(versions, id, caps, hashes)  ->
- *                                        <-  Hello(versions, id, caps)
+ *     Hello(versions, id, caps)          ->
  *                                        <-  AuthChallenge(Nb)
  *     AuthResponse(Na, HMAC(K, "agent"  | Nb | Na | agent id)) ->
+ *                                        <-  Hello(versions, id, caps)
  *                                        <-  AuthResponse(HMAC(K, "broker" | Na | Nb | agent id))
+ *
+ * The broker says nothing about itself (name, software) before the agent
+ * has proved its key.  Then both derive one key per direction
+ * (auth_session_keys) and every later frame is sealed (common/seal.h).
  *
  * Both nonces are fresh random 32-byte values, so a response recorded from
  * one session proves nothing in another, and the role labels keep one side's
@@ -27,6 +31,7 @@
 
 #include "codec.h"
 #include "hash.h"
+#include "seal.h"
 
 #define AUTH_KEY_MIN 16		/* bytes; shorter keys are refused */
 #define AUTH_KEY_MAX 1024
@@ -43,15 +48,13 @@ struct auth_params {
 	uint32_t min_version, max_version; /* 0, 0 = this build's own */
 	const char *const *caps;	/* borrowed, may be NULL when ncaps is 0 */
 	size_t ncaps;
-	const uint8_t (*hashes)[HASH_LEN]; /* agent: drivers it holds; borrowed */
-	size_t nhashes;
 };
 
 enum auth_state {
-	AUTH_WAIT_HELLO = 1,		/* both: waiting for the peer's Hello */
+	AUTH_WAIT_HELLO = 1,		/* broker: waiting for the agent's Hello */
 	AUTH_WAIT_CHALLENGE,		/* agent */
 	AUTH_WAIT_RESPONSE,		/* broker: waiting for the agent's proof */
-	AUTH_WAIT_PROOF,		/* agent: waiting for the broker's proof */
+	AUTH_WAIT_PROOF,		/* agent: the broker's Hello and proof */
 	AUTH_DONE,
 	AUTH_FAILED,
 };
@@ -73,7 +76,8 @@ struct auth {
 typedef int (*auth_send_fn)(void *arg, const codec_env_t *env);
 
 /*
- * Starts a handshake.  The agent's Hello is sent at once; the broker waits.
+ * Starts a handshake (p and what it points to are copied).  The agent's
+ * Hello is sent at once; the broker waits.
  * Returns 0 or -EINVAL (key too short or too long, no id).
  */
 int auth_start(struct auth *a, const struct auth_params *p, auth_send_fn send,
@@ -87,6 +91,14 @@ int auth_start(struct auth *a, const struct auth_params *p, auth_send_fn send,
  */
 int auth_handle(struct auth *a, const codec_env_t *in, auth_send_fn send,
     void *arg, char *err, size_t errlen);
+
+/*
+ * After the handshake (state AUTH_DONE): this side's sending (tx) and
+ * receiving (rx) keys, HKDF-SHA256 over the guest's key with both nonces as
+ * salt and the label, both ids and the version as info; sequence numbers
+ * start at 0.  Returns 0, -EINVAL before the handshake is done, or -EIO.
+ */
+int auth_session_keys(const struct auth *a, struct seal_key *tx, struct seal_key *rx);
 
 /*
  * The key of guest id under the broker's master key (len bytes): the hex

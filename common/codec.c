@@ -85,7 +85,7 @@ codec_encode_frame(const codec_env_t *env, uint8_t **out, size_t *len)
 	buf = malloc(FRAME_HDR_LEN + n);
 	if (buf == NULL)
 		return -ENOMEM;
-	frame_put_header(buf, n);
+	frame_put_header(buf, n, 0);
 	printredir__envelope__pack(env, buf + FRAME_HDR_LEN);
 	*out = buf;
 	*len = FRAME_HDR_LEN + n;
@@ -113,6 +113,8 @@ static const struct {
 	  PRINTREDIR__ENVELOPE__BODY_HEARTBEAT },
 	{ PRINTREDIR__MSG_TYPE__MSG_ERROR, "error",
 	  PRINTREDIR__ENVELOPE__BODY_ERROR },
+	{ PRINTREDIR__MSG_TYPE__MSG_DRIVER_INVENTORY, "driver-inventory",
+	  PRINTREDIR__ENVELOPE__BODY_DRIVER_INVENTORY },
 };
 
 #define NMSG (sizeof(msg_table) / sizeof(msg_table[0]))
@@ -254,11 +256,6 @@ check_hello(const Printredir__Hello *h, char *err, size_t errlen)
 		TRY(check_str(h->capabilities[i], CODEC_MAX_NAME, 1,
 		    "hello: capability", err, errlen));
 	TRY(check_str(h->peer_id, CODEC_MAX_NAME, 1, "hello: peer id", err, errlen));
-	if (h->n_driver_hashes > CODEC_MAX_HASHES)
-		return bad(err, errlen, "hello: %zu driver hashes, at most %d",
-		    h->n_driver_hashes, CODEC_MAX_HASHES);
-	for (size_t i = 0; i < h->n_driver_hashes; i++)
-		TRY(check_hash(1, h->driver_hashes[i], "hello: driver hash", err, errlen));
 	TRY(check_str(h->software, CODEC_MAX_NAME, 0, "hello: software", err, errlen));
 	return 0;
 }
@@ -378,6 +375,17 @@ codec_validate(const codec_env_t *env, char *err, size_t errlen)
 		    "restart state: detail", err, errlen);
 	case PRINTREDIR__ENVELOPE__BODY_HEARTBEAT:
 		return 0;
+	case PRINTREDIR__ENVELOPE__BODY_DRIVER_INVENTORY: {
+		const Printredir__DriverInventory *d = env->driver_inventory;
+
+		if (d->n_hashes > CODEC_INVENTORY_PAGE)
+			return bad(err, errlen, "driver inventory: %zu hashes in a page, "
+			    "at most %d", d->n_hashes, CODEC_INVENTORY_PAGE);
+		for (size_t j = 0; j < d->n_hashes; j++)
+			TRY(check_hash(1, d->hashes[j], "driver inventory: hash", err,
+			    errlen));
+		return 0;
+	}
 	case PRINTREDIR__ENVELOPE__BODY_ERROR:
 		if (!env->error->has_code)
 			return bad(err, errlen, "error without a code");

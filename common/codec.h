@@ -18,7 +18,8 @@ typedef Printredir__Envelope codec_env_t;
 #define CODEC_MAX_STRING 4096		/* URIs, details, ids */
 #define CODEC_MAX_PRINTERS 4096
 #define CODEC_MAX_DRIVERS 4096
-#define CODEC_MAX_HASHES 65536
+#define CODEC_MAX_HASHES 65536		/* drivers a broker remembers per guest */
+#define CODEC_INVENTORY_PAGE 1024	/* hashes in one DriverInventory */
 #define CODEC_MAX_CAPS 64
 #define CODEC_NONCE_LEN 32
 

@@ -31,7 +31,7 @@
  * Errors are reported one at a time, the first in the file, as
  * "NAME:LINE: ..." where NAME is the path or name the caller gave, e.g.
  *   broker.conf:12: key "listen" in [broker]: expected unix:PATH,
- *   tcp:HOST:PORT or vsock:CID:PORT
+ *   tcp:HOST:PORT, vsock:CID:PORT or virtio-serial:PATH
  * Missing required keys have no line: "broker.conf: missing required key
  * "key_file" in [broker]".
  *

@@ -22,12 +22,12 @@ frame_reader_free(struct frame_reader *r)
 }
 
 void
-frame_put_header(uint8_t hdr[FRAME_HDR_LEN], size_t len)
+frame_put_header(uint8_t hdr[FRAME_HDR_LEN], size_t len, unsigned flags)
 {
 	hdr[0] = 'P';
 	hdr[1] = 'R';
 	hdr[2] = FRAME_FORMAT;
-	hdr[3] = 0;
+	hdr[3] = (uint8_t)flags;
 	hdr[4] = (uint8_t)(len >> 24);
 	hdr[5] = (uint8_t)(len >> 16);
 	hdr[6] = (uint8_t)(len >> 8);
@@ -46,7 +46,7 @@ check_header(struct frame_reader *r, char *err, size_t errlen)
 			    log_sample(r->hdr, FRAME_HDR_LEN, sample, sizeof(sample)));
 		return -EBADMSG;
 	}
-	if (r->hdr[2] != FRAME_FORMAT || r->hdr[3] != 0) {
+	if (r->hdr[2] != FRAME_FORMAT || (r->hdr[3] & ~FRAME_SEALED) != 0) {
 		if (err)
 			snprintf(err, errlen, "unsupported frame format %u flags %u",
 			    r->hdr[2], r->hdr[3]);
@@ -66,6 +66,7 @@ check_header(struct frame_reader *r, char *err, size_t errlen)
 		return -EMSGSIZE;
 	}
 	r->body_len = len;
+	r->flags = r->hdr[3];
 	return 0;
 }
 

@@ -7,6 +7,10 @@
  *   | "PR" | format | flags | length (u32 BE) | body ...
  *   +------+--------+-------+-----------------+------------
  *
+ * flags is 0 for a plain body (the handshake) or FRAME_SEALED for a body
+ * sealed with common/seal.c (ciphertext and tag; the header is the
+ * associated data).  Any other flag is refused.
+ *
  * The length is checked against the reader's cap before any memory is
  * allocated for the body.  This module does no I/O, so it can be tested and
  * fuzzed without sockets; common/peer.c feeds it from a libuv stream.
@@ -19,6 +23,7 @@
 
 #define FRAME_HDR_LEN 8
 #define FRAME_FORMAT 1
+#define FRAME_SEALED 0x01		/* flags: the body is sealed */
 #define FRAME_DEFAULT_CAP ((size_t)8 << 20)	/* 8 MiB */
 #define FRAME_MAX_CAP ((size_t)1 << 30)	/* what a config may raise it to */
 
@@ -26,6 +31,7 @@ struct frame_reader {
 	size_t cap;			/* largest body accepted */
 	uint8_t hdr[FRAME_HDR_LEN];
 	size_t hdr_got;
+	unsigned flags;			/* the frame's, valid in the callback */
 	uint8_t *body;			/* owned; NULL between frames */
 	size_t body_len, body_got;
 };
@@ -49,6 +55,6 @@ int frame_reader_feed(struct frame_reader *r, const void *data, size_t n,
     frame_cb cb, void *arg, char *err, size_t errlen);
 
 /* Writes the header for a body of len bytes (len <= UINT32_MAX). */
-void frame_put_header(uint8_t hdr[FRAME_HDR_LEN], size_t len);
+void frame_put_header(uint8_t hdr[FRAME_HDR_LEN], size_t len, unsigned flags);
 
 #endif

@@ -19,8 +19,11 @@ struct peer {
 	void *data;
 	struct frame_reader rd;
 	struct auth auth;
+	struct seal_key tx, rx;		/* after the handshake */
 	codec_env_t *hello;		/* the peer's Hello, kept for its fields */
-	int ready, closing, handles;
+	int ready, sealed, closing, handles;
+	void (*closed)(void *arg);	/* peer_watch_close */
+	void *closed_arg;
 	size_t queued;
 	uint64_t last_rx;
 	uint64_t hb_seq;
@@ -44,8 +47,13 @@ on_handle_closed(uv_handle_t *h)
 	if (--p->handles > 0)
 		return;
 	p->ops->on_close(p, p->reason, p->data);
+	if (p->closed)
+		p->closed(p->closed_arg);
 	frame_reader_free(&p->rd);
 	codec_free(p->hello);
+	seal_clear(&p->tx);
+	seal_clear(&p->rx);
+	explicit_bzero(&p->auth, sizeof(p->auth));
 	free(p);
 }
 
@@ -75,7 +83,27 @@ on_write(uv_write_t *req, int status)
 	}
 }
 
-/* Queues a frame; bounded unless force (the final error frame). */
+/* Seals the frame in *buf (header and body, *len bytes) in place, growing
+ * it by the tag. */
+static int
+seal_frame(struct peer *p, uint8_t **buf, size_t *len)
+{
+	size_t body = *len - FRAME_HDR_LEN;
+	uint8_t *nb;
+
+	if (body + SEAL_TAG_LEN > UINT32_MAX)
+		return -EMSGSIZE;
+	if ((nb = realloc(*buf, *len + SEAL_TAG_LEN)) == NULL)
+		return -ENOMEM;
+	*buf = nb;
+	frame_put_header(nb, body + SEAL_TAG_LEN, FRAME_SEALED);
+	*len += SEAL_TAG_LEN;
+	return seal_encrypt(&p->tx, nb, FRAME_HDR_LEN, nb + FRAME_HDR_LEN, body,
+	    nb + FRAME_HDR_LEN + body);
+}
+
+/* Queues a frame, sealed after the handshake; bounded unless force (the
+ * final error frame). */
 static int
 send_env(struct peer *p, const codec_env_t *env, int force)
 {
@@ -87,6 +115,10 @@ send_env(struct peer *p, const codec_env_t *env, int force)
 
 	if ((rc = codec_encode_frame(env, &buf, &len)) != 0)
 		return rc;
+	if (p->sealed && (rc = seal_frame(p, &buf, &len)) != 0) {
+		free(buf);
+		return rc;
+	}
 	if (!force && p->queued + len > p->cfg.max_queue) {
 		free(buf);
 		peer_close(p, 0, NULL);
@@ -122,6 +154,34 @@ peer_send(struct peer *p, const codec_env_t *env)
 	if (p->closing)
 		return -ESHUTDOWN;
 	return send_env(p, env, 0);
+}
+
+int
+peer_send_inventory(struct peer *p, const uint8_t (*hashes)[HASH_LEN], size_t n)
+{
+	static ProtobufCBinaryData v[CODEC_INVENTORY_PAGE];
+	size_t off = 0;
+	int rc;
+
+	do {
+		codec_env_t env;
+		Printredir__DriverInventory inv = PRINTREDIR__DRIVER_INVENTORY__INIT;
+		size_t k = n - off < CODEC_INVENTORY_PAGE ? n - off : CODEC_INVENTORY_PAGE;
+
+		for (size_t i = 0; i < k; i++) {
+			v[i].data = (uint8_t *)hashes[off + i];
+			v[i].len = HASH_LEN;
+		}
+		codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_DRIVER_INVENTORY);
+		env.driver_inventory = &inv;
+		inv.n_hashes = k;
+		inv.hashes = v;
+		inv.has_last = 1;
+		inv.last = off + k == n;
+		rc = peer_send(p, &env);
+		off += k;
+	} while (rc == 0 && off < n);
+	return rc;
 }
 
 static int
@@ -208,10 +268,74 @@ on_timer(uv_timer_t *t)
 	(void)peer_send(p, &env);
 }
 
+static int handle_frame(struct peer *p, const uint8_t *body, size_t len);
+
+/*
+ * Opens a sealed body into *plain (malloc, *plainlen bytes).  0, or a
+ * negative errno with why in err: a frame that does not open was altered,
+ * cut, reordered or replayed on the way, or sealed with another key.
+ */
+static int
+open_frame(struct peer *p, const uint8_t *body, size_t len, uint8_t **plain,
+    size_t *plainlen, char *err, size_t errlen)
+{
+	uint8_t hdr[FRAME_HDR_LEN];
+	uint64_t seq = p->rx.seq;
+	int rc;
+
+	*plain = NULL;
+	if (!(p->rd.flags & FRAME_SEALED) || len < SEAL_TAG_LEN) {
+		snprintf(err, errlen, "a %s frame after the handshake",
+		    p->rd.flags & FRAME_SEALED ? "cut" : "plain");
+		return -EBADMSG;
+	}
+	*plainlen = len - SEAL_TAG_LEN;
+	if ((*plain = malloc(*plainlen ? *plainlen : 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(*plain, body, *plainlen);
+	frame_put_header(hdr, len, p->rd.flags);
+	rc = seal_decrypt(&p->rx, hdr, sizeof(hdr), *plain, *plainlen, body + *plainlen);
+	if (rc != 0) {
+		snprintf(err, errlen, "sealed frame %llu does not open: altered, "
+		    "reordered or replayed on the way", (unsigned long long)seq);
+		free(*plain);
+		*plain = NULL;
+	}
+	return rc;
+}
+
 static int
 on_frame(void *arg, const uint8_t *body, size_t len)
 {
 	struct peer *p = arg;
+	uint8_t *plain = NULL;
+	char err[256];
+	int rc;
+
+	if (p->sealed) {
+		if ((rc = open_frame(p, body, len, &plain, &len, err, sizeof(err))) != 0) {
+			log_warnx("%s: %s; closing the connection, nothing of it is "
+			    "acted on", p->name, err);
+			peer_close(p, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL, err);
+			return -EBADMSG;
+		}
+		body = plain;
+	} else if (p->rd.flags != 0) {
+		snprintf(err, sizeof(err), "a sealed frame before the handshake");
+		log_warnx("%s: %s", p->name, err);
+		peer_close(p, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL, err);
+		return -EBADMSG;
+	}
+	rc = handle_frame(p, body, len);
+	free(plain);
+	return rc;
+}
+
+static int
+handle_frame(struct peer *p, const uint8_t *body, size_t len)
+{
 	codec_env_t *env = NULL;
 	char err[256], sample[96];
 	int rc;
@@ -252,6 +376,13 @@ on_frame(void *arg, const uint8_t *body, size_t len)
 			codec_free(env);
 		}
 		if (rc == 1) {
+			/* Every frame from now on is sealed, both ways. */
+			if ((rc = auth_session_keys(&p->auth, &p->tx, &p->rx)) != 0) {
+				peer_close(p, PRINTREDIR__ERROR_CODE__ERR_INTERNAL,
+				    "cannot derive the session keys");
+				return rc;
+			}
+			p->sealed = 1;
 			p->ready = 1;
 			p->rd.cap = p->cfg.frame_cap;
 			uv_timer_start(&p->timer, on_timer, p->cfg.heartbeat_ms,
@@ -366,6 +497,13 @@ peer_new(uv_stream_t *stream, const struct peer_config *cfg,
 		/* The owner still hears of it through on_close. */
 	}
 	return p;
+}
+
+void
+peer_watch_close(struct peer *p, void (*fn)(void *arg), void *arg)
+{
+	p->closed = fn;
+	p->closed_arg = arg;
 }
 
 int

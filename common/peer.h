@@ -1,6 +1,7 @@
 /*
  * A connection to the other side on a libuv stream: framing, the envelope
- * codec, the handshake, heartbeats and a bounded write queue.  Both daemons
+ * codec, the handshake, then every frame sealed both ways (common/seal.h),
+ * heartbeats and a bounded write queue.  Both daemons
  * use it for every guest/broker connection.
  *
  * Lifetime: peer_new takes ownership of the stream.  The peer frees itself
@@ -60,10 +61,25 @@ struct peer *peer_new(uv_stream_t *stream, const struct peer_config *cfg,
 int peer_send(struct peer *p, const codec_env_t *env);
 
 /*
+ * Agent: announces the drivers it holds (hashes[0..n-1], borrowed), in
+ * pages of CODEC_INVENTORY_PAGE, the last one marked; n may be 0.  Call it
+ * once, from on_ready: the broker sends its first set after the last page.
+ * Returns 0 or peer_send's error.
+ */
+int peer_send_inventory(struct peer *p, const uint8_t (*hashes)[HASH_LEN], size_t n);
+
+/*
  * Closes the peer.  With code non-zero (a Printredir__ErrorCode) an error
  * frame with msg is sent first.  Safe to call more than once.
  */
 void peer_close(struct peer *p, int code, const char *msg);
+
+/*
+ * Also calls fn(arg) when the peer is gone, after ops->on_close: for a
+ * second party that must know (the broker's channel that connected it).
+ * One watcher; NULL fn removes it.
+ */
+void peer_watch_close(struct peer *p, void (*fn)(void *arg), void *arg);
 
 int peer_is_ready(const struct peer *p);
 /* The peer's id from its Hello ("" before it arrived). */

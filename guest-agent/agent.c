@@ -87,6 +87,15 @@ agent_load_conf(const char *path, struct agent_conf *conf, char *err,
 		agent_free_conf(conf);
 		return -EINVAL;
 	}
+	/* Over vsock the broker is the host, never another guest. */
+	if (conf->broker.kind == ADDR_VSOCK && conf->broker.cid != 2 &&
+	    conf->broker.cid != 1) {
+		snprintf(err, errlen, "%s: broker = vsock:%u:...: the broker is the host, "
+		    "vsock:host:PORT (CID 2; \"local\", CID 1, only for tests "
+		    "within one machine)", path, (unsigned)conf->broker.cid);
+		agent_free_conf(conf);
+		return -EINVAL;
+	}
 	if (strcmp(conf->backend, "printredir") != 0 && strcmp(conf->backend, "ipp") != 0) {
 		snprintf(err, errlen, "%s: backend must be printredir or ipp, not \"%.64s\"",
 		    path, conf->backend);
@@ -102,11 +111,10 @@ agent_free_conf(struct agent_conf *conf)
 	conf_free(agent_keys, NKEYS, conf);
 }
 
-/* The SHA-256 of every driver held in drivers_dir, for the Hello. */
+/* The SHA-256 of every driver held in drivers_dir; *out is the caller's. */
 static size_t
-held_drivers(void *data, uint8_t (**out)[HASH_LEN])
+held_drivers(const struct agent *a, uint8_t (**out)[HASH_LEN])
 {
-	struct agent *a = data;
 	DIR *d = opendir(a->drivers_dir);
 	struct dirent *e;
 	size_t n = 0;
@@ -570,12 +578,18 @@ static void
 on_link_up(void *data, const char *broker_id)
 {
 	struct agent *a = data;
+	uint8_t (*hashes)[HASH_LEN] = NULL;
+	size_t n;
 
 	(void)broker_id;
 	a->link_status.up = 1;
 	a->link_status.error[0] = '\0';
 	a->link_status.since = time(NULL);
 	save(a);
+	/* The drivers held first: the broker then sends no byte of them. */
+	n = held_drivers(a, &hashes);
+	link_send_inventory(a->link, (const uint8_t (*)[HASH_LEN])hashes, n);
+	free(hashes);
 	/* What the broker may have missed while the link was down. */
 	flush_report(a);
 	flush_restart(a);
@@ -649,7 +663,7 @@ on_printer_set(void *data, const Printredir__PrinterSet *set)
 
 static const struct link_ops link_ops = {
 	.on_up = on_link_up, .on_down = on_link_down,
-	.on_printer_set = on_printer_set, .held_drivers = held_drivers,
+	.on_printer_set = on_printer_set,
 };
 
 /* --- start, reload, stop ------------------------------------------------------------ */

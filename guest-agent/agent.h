@@ -202,8 +202,6 @@ struct link_ops {
 	void (*on_down)(void *data, const char *reason, int was_up);
 	/* A validated PrinterSet; borrowed for the call. */
 	void (*on_printer_set)(void *data, const Printredir__PrinterSet *set);
-	/* The driver hashes held, for the Hello; *out is the callee's malloc. */
-	size_t (*held_drivers)(void *data, uint8_t (**out)[HASH_LEN]);
 };
 
 struct link_config {
@@ -222,6 +220,8 @@ struct link *link_start(uv_loop_t *loop, const struct link_config *cfg,
 void link_stop(struct link *l);
 /* Sends env when the link is up: 0, or -ENOTCONN. */
 int link_send(struct link *l, const codec_env_t *env);
+/* Announces the drivers held (borrowed), paged; once, right after on_up. */
+int link_send_inventory(struct link *l, const uint8_t (*hashes)[HASH_LEN], size_t n);
 
 /* --- tray.c: the tray helpers' socket ------------------------------------- */
 struct tray_ops {

@@ -138,7 +138,6 @@ static void
 on_connect(uv_connect_t *req, int status)
 {
 	struct link *l = req->data;
-	uint8_t (*hashes)[HASH_LEN] = NULL;
 	struct peer_config cfg = { 0 };
 	static const char *caps[] = { "zlib" };
 
@@ -158,12 +157,9 @@ on_connect(uv_connect_t *req, int status)
 	cfg.auth.id = l->cfg.guest_id;
 	cfg.auth.caps = caps;
 	cfg.auth.ncaps = 1;
-	cfg.auth.nhashes = l->ops->held_drivers(l->data, &hashes);
-	cfg.auth.hashes = (const uint8_t (*)[HASH_LEN])hashes;
 	cfg.frame_cap = l->cfg.frame_cap;
 	cfg.name = l->name;
 	l->peer = peer_new(req->handle, &cfg, &peer_ops, l);
-	free(hashes);	/* the Hello was encoded inside peer_new */
 }
 
 static void
@@ -224,6 +220,14 @@ link_stop(struct link *l)
 	if (l->peer)
 		peer_close(l->peer, PRINTREDIR__ERROR_CODE__ERR_SHUTDOWN,
 		    "agent is shutting down");
+}
+
+int
+link_send_inventory(struct link *l, const uint8_t (*hashes)[HASH_LEN], size_t n)
+{
+	if (l == NULL || l->peer == NULL || !peer_is_ready(l->peer))
+		return -ENOTCONN;
+	return peer_send_inventory(l->peer, hashes, n);
 }
 
 int

@@ -27,6 +27,7 @@
 static const struct conf_key broker_keys[] = {
 	{ "broker", "cups", CONF_STRING, OFF(cups), "", 0, 0, 0, 1 },
 	{ "broker", "listen", CONF_ADDR, OFF(listen), "unix:/run/printredir/broker.sock", 0, 0, 0, 0 },
+	{ "broker", "channels", CONF_STRING, OFF(channels), "", 0, 0, 0, 1 },
 	{ "broker", "control", CONF_ADDR, OFF(control), "unix:/run/printredir/control.sock", 0, 0, 0, 0 },
 	{ "broker", "key_file", CONF_STRING, OFF(key_file), "/etc/printredir/key", 0, 0, 0, 0 },
 	{ "broker", "state_dir", CONF_STRING, OFF(state_dir), "/var/lib/printredir/broker", 0, 0, 0, 0 },
@@ -75,6 +76,12 @@ broker_load_conf(const char *path, struct broker_conf *conf, char *err,
 		return rc;
 	if ((rc = check_uri_template(conf->guest_printer_uri, err, errlen)) != 0)
 		goto fail;
+	if (conf->listen.kind == ADDR_VIRTIO) {
+		snprintf(err, errlen, "%s: listen cannot be a virtio-serial port: the "
+		    "broker reaches those through channels = FOLDER", path);
+		rc = -EINVAL;
+		goto fail;
+	}
 	if (conf->control.kind != ADDR_UNIX) {
 		snprintf(err, errlen, "%s: control must be a unix:PATH address", path);
 		rc = -EINVAL;

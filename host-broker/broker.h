@@ -2,19 +2,22 @@
  * host-broker: the daemon's private header.  Read it and you know the
  * daemon: what each file does and the functions it offers the others.
  *
- *   main.c     start-up, signals, dispatch to the `status` subcommand
+ *   main.c     start-up, signals, the `status` and `keygen` subcommands
  *   broker.c   configuration; the hub of the flow: takes each snapshot of
  *              the host, decides whether it is a new generation, persists
  *              the generation (broker.json) and has guests.c publish it;
- *              the JSON parser the state-file readers share
+ *              which guest ids may connect
  *   watch.c    a worker thread that lists the host's queues through libcups,
  *              follows a printer subscription, and resolves each redirected
  *              queue's driver (drivers.c); hands each snapshot to broker.c
  *              on the loop
  *   drivers.c  fetching PPDs from print servers, checking, hashing,
  *              compressing, the on-disk driver cache (drivers/index.json)
- *   guests.c   guest sessions: handshake, printer sets by generation,
+ *   guests.c   guest sessions: the listener and its pre-handshake budget,
+ *              handshake, driver inventory, printer sets by generation,
  *              reports, persisted guest state (guests.json)
+ *   channels.c the VMs' own channels: a folder of sockets the broker
+ *              connects to, again after a VM restarts
  *   control.c  the control socket and the JSON status document
  *   status.c   the `host-broker status` client: table or JSON
  *
@@ -44,6 +47,7 @@
 struct broker_conf {
 	char *cups;			/* "" = the local scheduler */
 	struct addr listen;
+	char *channels;			/* folder of the VMs' sockets; "" = none */
 	struct addr control;
 	char *key_file;
 	char *state_dir;
@@ -105,6 +109,7 @@ struct broker {
 	uv_timer_t forget;		/* hourly: guests_forget (guests.c) */
 	uv_stream_t *control_server;
 	struct guest *guests;		/* list, see guests.c */
+	struct channels *channels;	/* see channels.c; NULL when none */
 	int verbose;
 };
 
@@ -202,9 +207,17 @@ int guests_parse_state(struct broker *b, const char *text, size_t len,
 void guests_publish(struct broker *b);
 /* Adds the guests array to a status document (json-c object). */
 void guests_status(struct broker *b, struct json_object *doc);
+/* A connection to a VM's channel (stream taken in every case) becomes a
+ * guest connection; NULL when refused.  No pre-handshake budget applies. */
+struct peer *guests_adopt_channel(struct broker *b, uv_stream_t *stream,
+    const char *name);
 /* Forgets the records of guests not connected and not seen since now -
  * forget_after; saves when it forgot one. */
 void guests_forget(struct broker *b, time_t now);
+
+/* channels.c: the VMs' own channels, a folder of sockets to connect to */
+int channels_start(struct broker *b);
+void channels_stop(struct broker *b);
 
 /* control.c */
 int control_start(struct broker *b);

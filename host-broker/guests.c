@@ -20,6 +20,12 @@
 #include "statefile.h"
 
 #define MAX_CONNECTIONS 1024
+/* Connections that have not proved a key yet have their own small budget
+ * and a short deadline: when it is full the oldest is dropped, so a flood
+ * of idle keyless connections holds a real agent back by seconds at most. */
+#define PREAUTH_MAX 64
+#define PREAUTH_DEADLINE_MS 5000
+#define CHANNEL_DEADLINE_MS (24 * 3600 * 1000)	/* a VM may take its time */
 #define GUESTS_FILE_MAX (64 << 20)
 
 struct guest_printer {
@@ -43,9 +49,24 @@ struct guest {
 	size_t nprinters;
 	uint8_t (*hashes)[HASH_LEN];	/* drivers it holds, as far as we know */
 	size_t nhashes;
+	int inventoried;		/* its DriverInventory is complete */
 };
 
 static int nconnections;
+static struct peer *pending[PREAUTH_MAX];	/* oldest first */
+static int npending;
+
+static void
+pending_remove(const struct peer *p)
+{
+	for (int i = 0; i < npending; i++)
+		if (pending[i] == p) {
+			memmove(&pending[i], &pending[i + 1],
+			    (size_t)(npending - i - 1) * sizeof(pending[0]));
+			npending--;
+			return;
+		}
+}
 
 #define FORGET_CHECK_MS (3600 * 1000)	/* how often stale guests are looked for */
 
@@ -344,7 +365,8 @@ send_set(struct broker *b, struct guest *g)
 	size_t np = 0, nd = 0;
 	int rc;
 
-	if (!b->have_snapshot || g->peer == NULL || !peer_is_ready(g->peer))
+	if (!b->have_snapshot || g->peer == NULL || !peer_is_ready(g->peer) ||
+	    !g->inventoried)
 		return;
 	pv = calloc(s->n + 1, sizeof(*pv));
 	pp = calloc(s->n + 1, sizeof(*pp));
@@ -445,10 +467,10 @@ static void
 on_ready(struct peer *p, void *data)
 {
 	struct broker *b = data;
-	const Printredir__Hello *h = peer_hello(p);
 	struct guest *g;
 	char msg[256];
 
+	pending_remove(p);
 	if (!broker_guest_allowed(&b->conf, peer_id(p))) {
 		/* Before any record: an unknown id leaves no trace in status. */
 		snprintf(msg, sizeof(msg), "guest \"%s\" is not allowed on this host "
@@ -473,15 +495,32 @@ on_ready(struct peer *p, void *data)
 	}
 	g->peer = p;
 	g->last_seen = time(NULL);
-	/* What it already holds is never sent again. */
+	/* What it already holds is never sent again: its first set waits for
+	 * its driver inventory. */
 	free(g->hashes);
 	g->hashes = NULL;
 	g->nhashes = 0;
-	for (size_t i = 0; h && i < h->n_driver_hashes; i++)
-		remember(g, h->driver_hashes[i].data);
-	log_info("guest %s connected (%s), holds %zu drivers", g->id, peer_name(p),
-	    g->nhashes);
+	g->inventoried = 0;
+	log_info("guest %s connected (%s)", g->id, peer_name(p));
 	save(b);
+}
+
+static void
+on_inventory(struct broker *b, struct guest *g, const Printredir__DriverInventory *d)
+{
+	if (g->inventoried) {
+		peer_close(g->peer, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL,
+		    "a driver inventory after its last page");
+		return;
+	}
+	/* Past as many drivers as a set may carry, it is sent them again:
+	 * an agent can always connect, whatever its cache holds. */
+	for (size_t i = 0; i < d->n_hashes && g->nhashes < CODEC_MAX_DRIVERS; i++)
+		remember(g, d->hashes[i].data);
+	if (!d->has_last || !d->last)
+		return;
+	g->inventoried = 1;
+	log_info("guest %s holds %zu drivers", g->id, g->nhashes);
 	send_set(b, g);
 }
 
@@ -517,6 +556,9 @@ on_message(struct peer *p, codec_env_t *env, void *data)
 		goto out;
 	g->last_seen = time(NULL);
 	switch (env->type) {
+	case PRINTREDIR__MSG_TYPE__MSG_DRIVER_INVENTORY:
+		on_inventory(b, g, env->driver_inventory);
+		break;
 	case PRINTREDIR__MSG_TYPE__MSG_INSTALL_REPORT:
 		on_report(g, env->install_report);
 		save(b);
@@ -549,6 +591,7 @@ on_close(struct peer *p, const char *reason, void *data)
 	struct guest *g = guest_of(b, p);
 
 	nconnections--;
+	pending_remove(p);
 	if (g == NULL) {
 		log_info("%s: closed before the handshake completed: %s",
 		    peer_name(p), reason);
@@ -564,11 +607,56 @@ static const struct peer_ops ops = {
 	.on_ready = on_ready, .on_message = on_message, .on_close = on_close,
 };
 
+/* Makes a guest connection of stream (taken in every case).  A channel's
+ * connection is one VM's own: it has no pre-handshake budget or deadline,
+ * since the agent opens its end when it starts. */
+static struct peer *
+adopt(struct broker *b, uv_stream_t *client, const char *name, int channel)
+{
+	struct peer_config cfg = { 0 };
+	struct peer *p;
+
+	if (nconnections >= MAX_CONNECTIONS) {
+		log_warnx("refusing a guest connection: %d already open",
+		    nconnections);
+		uv_close((uv_handle_t *)client, (uv_close_cb)free);
+		return NULL;
+	}
+	cfg.auth.role = AUTH_BROKER;
+	cfg.auth.key = b->key;
+	cfg.auth.keylen = b->keylen;
+	cfg.auth.id = b->conf.name;
+	cfg.frame_cap = (size_t)b->conf.frame_cap;
+	cfg.handshake_ms = channel ? CHANNEL_DEADLINE_MS : PREAUTH_DEADLINE_MS;
+	cfg.name = name;
+	if (!channel && npending == PREAUTH_MAX) {
+		static uint64_t last_said, dropped;
+		struct peer *oldest = pending[0];
+
+		/* A flood is said once in a while, not once a connection. */
+		dropped++;
+		if (last_said == 0 || uv_now(b->loop) - last_said >= 10000) {
+			log_warnx("%d connections wait for a handshake: dropped the "
+			    "oldest (%llu so far)", PREAUTH_MAX,
+			    (unsigned long long)dropped);
+			last_said = uv_now(b->loop);
+		}
+		pending_remove(oldest);
+		peer_close(oldest, PRINTREDIR__ERROR_CODE__ERR_TIMEOUT,
+		    "too many connections waiting for a handshake");
+	}
+	nconnections++;
+	if ((p = peer_new(client, &cfg, &ops, b)) == NULL)
+		nconnections--;
+	else if (!channel)
+		pending[npending++] = p;
+	return p;
+}
+
 static void
 on_connection(uv_stream_t *server, int status)
 {
 	struct broker *b = server->data;
-	struct peer_config cfg = { 0 };
 	uv_stream_t *client;
 	char name[ADDR_TEXT_MAX + 16];
 	int rc;
@@ -581,22 +669,14 @@ on_connection(uv_stream_t *server, int status)
 		log_warnx("accepting a guest failed: %s", uv_strerror(rc));
 		return;
 	}
-	if (nconnections >= MAX_CONNECTIONS) {
-		log_warnx("refusing a guest connection: %d already open",
-		    nconnections);
-		uv_close((uv_handle_t *)client, (uv_close_cb)free);
-		return;
-	}
 	addr_format(&b->conf.listen, name, sizeof(name));
-	cfg.auth.role = AUTH_BROKER;
-	cfg.auth.key = b->key;
-	cfg.auth.keylen = b->keylen;
-	cfg.auth.id = b->conf.name;
-	cfg.frame_cap = (size_t)b->conf.frame_cap;
-	cfg.name = name;
-	nconnections++;
-	if (peer_new(client, &cfg, &ops, b) == NULL)
-		nconnections--;
+	adopt(b, client, name, 0);
+}
+
+struct peer *
+guests_adopt_channel(struct broker *b, uv_stream_t *stream, const char *name)
+{
+	return adopt(b, stream, name, 1);
 }
 
 static void

@@ -40,6 +40,7 @@ shutdown_broker(struct broker *b)
 	}
 	watch_stop(b);
 	control_stop(b);
+	channels_stop(b);
 	guests_stop(b);
 }
 
@@ -199,7 +200,7 @@ run(struct broker *b)
 	broker_load_state(b);
 	if (drivers_init(&b->conf) != 0)
 		return 1;
-	if (guests_start(b) != 0 || control_start(b) != 0)
+	if (guests_start(b) != 0 || control_start(b) != 0 || channels_start(b) != 0)
 		return 1;
 
 	uv_signal_init(b->loop, &sig_term);

@@ -77,8 +77,32 @@ START_TEST(test_parse_unix)
 	ck_assert_str_eq(a.path, "@odd name:with:colons");
 
 	parse_bad("unix:", "path is empty");
-	parse_bad("UNIX:/x", "expected unix:PATH, tcp:HOST:PORT or "
-	    "vsock:CID:PORT");
+	parse_bad("UNIX:/x", "expected unix:PATH, tcp:HOST:PORT, vsock:CID:PORT or "
+	    "virtio-serial:PATH");
+}
+END_TEST
+
+START_TEST(test_parse_virtio_serial)
+{
+	struct addr a;
+	struct addr_cred none;
+	uv_stream_t *server = (uv_stream_t *)&none;
+	char path[200];
+
+	parse_ok("virtio-serial:/dev/virtio-ports/org.printredir.0", &a);
+	ck_assert_int_eq(a.kind, ADDR_VIRTIO);
+	ck_assert_str_eq(a.path, "/dev/virtio-ports/org.printredir.0");
+	parse_bad("virtio-serial:", "virtio-serial: the path is empty");
+	memset(path, 'p', sizeof(path));
+	memcpy(path, "virtio-serial:", 14);
+	path[14 + 108] = '\0';
+	parse_bad(path, "at most 107 fit");
+	/* A port is opened, never listened on. */
+	parse_ok("virtio-serial:/dev/virtio-ports/org.printredir.0", &a);
+	ck_assert_int_eq(addr_listen(uv_default_loop(), &a, 0600, 1, NULL, NULL,
+	    &server, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(server);
+	ck_assert_ptr_nonnull(strstr(err, "not to listen on"));
 }
 END_TEST
 
@@ -171,8 +195,8 @@ START_TEST(test_parse_tcp_bad)
 	parse_bad("tcp:ho st:80", "is not a hostname");
 	parse_bad("tcp:host/x:80", "is not a hostname");
 	parse_bad("tcp:h\033[2J:80", "\\x1b");
-	parse_bad("udp:host:80", "expected unix:PATH, tcp:HOST:PORT or "
-	    "vsock:CID:PORT");
+	parse_bad("udp:host:80", "expected unix:PATH, tcp:HOST:PORT, vsock:CID:PORT "
+	    "or virtio-serial:PATH");
 	parse_bad("", "expected unix:PATH");
 	parse_bad("/run/x.sock", "expected unix:PATH");
 }
@@ -231,6 +255,7 @@ START_TEST(test_round_trip)
 		{ "vsock:4294967295:9", "vsock:any:9" },
 		{ "vsock:host:9", "vsock:2:9" },
 		{ "vsock:local:9", "vsock:1:9" },
+		{ "virtio-serial:/dev/virtio-ports/org.printredir.0", NULL },
 	};
 	struct addr a, b;
 	char buf[ADDR_TEXT_MAX];
@@ -939,6 +964,7 @@ test_suite(void)
 	TCase *tc = tcase_create("parse");
 
 	tcase_add_test(tc, test_parse_unix);
+	tcase_add_test(tc, test_parse_virtio_serial);
 	tcase_add_test(tc, test_parse_unix_path_limit);
 	tcase_add_test(tc, test_parse_tcp);
 	tcase_add_test(tc, test_parse_tcp_bad);

@@ -108,6 +108,16 @@ START_TEST(config_defaults_and_errors)
 	ck_assert_str_ne(c.guest_id, "");	/* the host name */
 	agent_free_conf(&c);
 
+	ck_assert_int_eq(load("[agent]\nbroker = vsock:7:5000\n", &c, err, sizeof(err)),
+	    -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "the broker is the host"));
+	ck_assert_int_eq(load("[agent]\nbroker = vsock:host:5000\n", &c, err,
+	    sizeof(err)), 0);
+	agent_free_conf(&c);
+	ck_assert_int_eq(load("[agent]\nbroker = virtio-serial:/dev/virtio-ports/"
+	    "org.printredir.0\n", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.broker.kind, ADDR_VIRTIO);
+	agent_free_conf(&c);
 	ck_assert_int_eq(load("[agent]\nguest_id = two words\n", &c, err, sizeof(err)),
 	    -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "guest_id"));

@@ -396,8 +396,8 @@ END_TEST
 START_TEST(test_bad_addr)
 {
 	FAIL(BASE "listen = http://localhost:631\n", FILE_NAME ":3: key "
-	    "\"listen\" in [broker]: expected unix:PATH, tcp:HOST:PORT or "
-	    "vsock:CID:PORT");
+	    "\"listen\" in [broker]: expected unix:PATH, tcp:HOST:PORT, "
+	    "vsock:CID:PORT or virtio-serial:PATH");
 	FAIL(BASE "listen = tcp:localhost:0\n", FILE_NAME ":3: ",
 	    "\"listen\"", "port must be a number from 1 to 65535");
 	FAIL(BASE "[agent]\nconnect = vsock:guest:1\n", FILE_NAME ":4: ",

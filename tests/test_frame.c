@@ -36,7 +36,7 @@ frames(const size_t *lens, int n, size_t *total)
 		t += FRAME_HDR_LEN + lens[i];
 	buf = malloc(t);
 	for (int i = 0; i < n; i++) {
-		frame_put_header(buf + o, lens[i]);
+		frame_put_header(buf + o, lens[i], 0);
 		memset(buf + o + FRAME_HDR_LEN, 'a' + i, lens[i]);
 		o += FRAME_HDR_LEN + lens[i];
 	}
@@ -115,7 +115,7 @@ START_TEST(one_past_cap_is_refused_before_allocation)
 	struct got g = { 0 };
 	char err[128];
 
-	frame_put_header(hdr, 101);
+	frame_put_header(hdr, 101, 0);
 	frame_reader_init(&r, 100);
 	/* Only the header: the reader must refuse without waiting for a body. */
 	ck_assert_int_eq(frame_reader_feed(&r, hdr, sizeof(hdr), collect, &g,
@@ -141,7 +141,7 @@ START_TEST(zero_length_is_refused)
 	struct got g = { 0 };
 	char err[128];
 
-	frame_put_header(hdr, 0);
+	frame_put_header(hdr, 0, 0);
 	frame_reader_init(&r, 100);
 	ck_assert_int_eq(frame_reader_feed(&r, hdr, sizeof(hdr), collect, &g,
 	    err, sizeof(err)), -EBADMSG);
@@ -166,7 +166,7 @@ START_TEST(garbage_header_is_refused)
 	frame_reader_free(&r);
 
 	/* Our magic but another format version. */
-	frame_put_header(hdr, 10);
+	frame_put_header(hdr, 10, 0);
 	hdr[2] = 9;
 	frame_reader_init(&r, 100);
 	ck_assert_int_eq(frame_reader_feed(&r, hdr, sizeof(hdr), collect, &g,

@@ -152,7 +152,8 @@ START_TEST(command_line)
 		{ "-s tcp:127.0.0.1:7", 2, "guest-tray: -s: the tray socket is "
 		    "a local unix:PATH address. Try 'guest-tray --help'.\n" },
 		{ "-s nowhere", 2, "guest-tray: -s: expected unix:PATH, "
-		    "tcp:HOST:PORT or vsock:CID:PORT. Try 'guest-tray --help'.\n" },
+		    "tcp:HOST:PORT, vsock:CID:PORT or virtio-serial:PATH. Try "
+		    "'guest-tray --help'.\n" },
 		{ "--frobnicate", 2, "guest-tray: unknown option '--frobnicate'. "
 		    "Try 'guest-tray --help'.\n" },
 		{ "stray", 2, "guest-tray: unexpected argument 'stray'. Try "

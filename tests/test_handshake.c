@@ -152,9 +152,13 @@ START_TEST(good_key_completes_both_ways)
 	ck_assert_int_eq(to_broker.n, 1);	/* the agent speaks first */
 	ck_assert_int_eq(to_agent.n, 0);
 	ck_assert_int_eq(deliver(&to_broker, &broker, &to_agent, err, sizeof(err)), 0);
-	ck_assert_int_eq(to_agent.n, 2);	/* hello + challenge */
+	/* A challenge only: nothing about the broker before the agent's proof. */
+	ck_assert_int_eq(to_agent.n, 1);
+	ck_assert_ptr_null(memmem(to_agent.msgs[0], to_agent.lens[0], "host", 4));
+	ck_assert_ptr_null(memmem(to_agent.msgs[0], to_agent.lens[0], "printredir", 10));
 	ck_assert_int_eq(deliver(&to_agent, &agent, &to_broker, err, sizeof(err)), 0);
 	ck_assert_int_eq(deliver(&to_broker, &broker, &to_agent, err, sizeof(err)), 1);
+	ck_assert_int_eq(to_agent.n, 2);	/* then its hello and its proof */
 	ck_assert_int_eq(deliver(&to_agent, &agent, &to_broker, err, sizeof(err)), 1);
 	ck_assert_int_eq(agent.state, AUTH_DONE);
 	ck_assert_int_eq(broker.state, AUTH_DONE);
@@ -197,9 +201,22 @@ START_TEST(broker_without_the_key_is_refused_by_the_agent)
 	auth_start(&broker, &pb, box_send, &to_agent);
 	deliver(&to_broker, &broker, &to_agent, err, sizeof(err));
 	deliver(&to_agent, &agent, &to_broker, err, sizeof(err));
-	/* The impostor cannot verify the agent; it sends a made-up proof. */
+	/* The impostor cannot verify the agent; it sends a hello and a
+	 * made-up proof. */
 	box_clear(&to_broker);
 	memset(mac, 0x5a, sizeof(mac));
+	{
+		codec_env_t env;
+		Printredir__Hello h = PRINTREDIR__HELLO__INIT;
+
+		codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_HELLO);
+		env.hello = &h;
+		h.has_version = h.has_min_version = h.has_role = 1;
+		h.version = h.min_version = PRINTREDIR__PROTOCOL_VERSION__PROTOCOL_VERSION;
+		h.role = PRINTREDIR__ROLE__ROLE_BROKER;
+		h.peer_id = (char *)"impostor";
+		box_send(&to_agent, &env);
+	}
 	{
 		codec_env_t env;
 		Printredir__AuthResponse r = PRINTREDIR__AUTH_RESPONSE__INIT;
@@ -245,8 +262,8 @@ START_TEST(replayed_response_is_refused)
 	auth_start(&broker2, &pb, box_send, &sink);
 	ck_assert_int_eq(deliver(&recorded, &broker2, &sink, err, sizeof(err)), -EACCES);
 	ck_assert_int_eq(broker2.error_code, PRINTREDIR__ERROR_CODE__ERR_AUTH_FAILED);
-	/* The broker answered the hello (hello + challenge) and nothing more. */
-	ck_assert_int_eq(sink.n, 2);
+	/* The broker answered the hello with a challenge and nothing more. */
+	ck_assert_int_eq(sink.n, 1);
 	box_clear(&sink);
 }
 END_TEST
@@ -259,15 +276,67 @@ START_TEST(wrong_version_is_refused_with_both_ranges)
 	struct auth_params pb = params(AUTH_BROKER, key_good, "host");
 	char err[256] = "";
 
-	pa.min_version = 2;
-	pa.max_version = 3;
+	pa.min_version = 3;
+	pa.max_version = 4;
 	auth_start(&agent, &pa, box_send, &to_broker);
 	auth_start(&broker, &pb, box_send, &to_agent);
 	ck_assert_int_eq(deliver(&to_broker, &broker, &to_agent, err, sizeof(err)), -EPROTO);
 	ck_assert_int_eq(broker.error_code, PRINTREDIR__ERROR_CODE__ERR_UNSUPPORTED_VERSION);
-	ck_assert_ptr_nonnull(strstr(err, "speaks 2..3"));
-	ck_assert_ptr_nonnull(strstr(err, "we speak 1..1"));
+	ck_assert_ptr_nonnull(strstr(err, "speaks 3..4"));
+	ck_assert_ptr_nonnull(strstr(err, "we speak 2..2"));
 	ck_assert_int_eq(to_agent.n, 0);
+}
+END_TEST
+
+/* Protocol 1 sent every frame in clear: a peer that speaks only it gets an
+ * explicit "unsupported version", never a plain session. */
+START_TEST(a_version_1_peer_is_refused)
+{
+	struct auth agent, broker;
+	struct mailbox to_broker = { 0 }, to_agent = { 0 };
+	struct auth_params pa = params(AUTH_AGENT, key_good, "old-guest");
+	struct auth_params pb = params(AUTH_BROKER, key_good, "host");
+	char err[256] = "";
+
+	pa.min_version = pa.max_version = 1;
+	auth_start(&agent, &pa, box_send, &to_broker);
+	auth_start(&broker, &pb, box_send, &to_agent);
+	ck_assert_int_eq(deliver(&to_broker, &broker, &to_agent, err, sizeof(err)), -EPROTO);
+	ck_assert_int_eq(broker.error_code, PRINTREDIR__ERROR_CODE__ERR_UNSUPPORTED_VERSION);
+	ck_assert_ptr_nonnull(strstr(err, "\"old-guest\" speaks 1..1, we speak 2..2"));
+}
+END_TEST
+
+/* Both sides derive the same keys, one per direction, and another session
+ * (fresh nonces) derives others. */
+START_TEST(session_keys_match_across_and_differ_by_direction)
+{
+	struct auth agent, broker;
+	struct mailbox to_broker = { 0 }, to_agent = { 0 };
+	struct auth_params pa = params(AUTH_AGENT, key_good, "guest-1");
+	struct auth_params pb = params(AUTH_BROKER, key_good, "host");
+	struct seal_key atx, arx, btx, brx, first;
+	char err[256] = "";
+
+	for (int session = 0; session < 2; session++) {
+		auth_start(&agent, &pa, box_send, &to_broker);
+		auth_start(&broker, &pb, box_send, &to_agent);
+		ck_assert_int_eq(auth_session_keys(&agent, &atx, &arx), -EINVAL);
+		deliver(&to_broker, &broker, &to_agent, err, sizeof(err));
+		deliver(&to_agent, &agent, &to_broker, err, sizeof(err));
+		ck_assert_int_eq(deliver(&to_broker, &broker, &to_agent, err, sizeof(err)), 1);
+		ck_assert_int_eq(deliver(&to_agent, &agent, &to_broker, err, sizeof(err)), 1);
+		ck_assert_int_eq(auth_session_keys(&agent, &atx, &arx), 0);
+		ck_assert_int_eq(auth_session_keys(&broker, &btx, &brx), 0);
+		ck_assert_mem_eq(atx.key, brx.key, SEAL_KEY_LEN);
+		ck_assert_mem_eq(btx.key, arx.key, SEAL_KEY_LEN);
+		ck_assert_mem_ne(atx.key, arx.key, SEAL_KEY_LEN);
+		ck_assert_uint_eq(atx.seq, 0);
+		if (session == 0)
+			first = atx;
+		else
+			ck_assert_mem_ne(first.key, atx.key, SEAL_KEY_LEN);
+	}
 }
 END_TEST
 
@@ -508,7 +577,7 @@ START_TEST(oversized_frame_before_auth_is_refused)
 	uint8_t hdr[FRAME_HDR_LEN];
 
 	/* Before the handshake the cap is PEER_PREAUTH_CAP, not 8 MiB. */
-	frame_put_header(hdr, PEER_PREAUTH_CAP + 1);
+	frame_put_header(hdr, PEER_PREAUTH_CAP + 1, 0);
 	runner_expect_log("over the cap");
 	run_raw_client(hdr, sizeof(hdr), 5000, &broker, &raw);
 	ck_assert(broker.closed);
@@ -526,6 +595,8 @@ test_suite(void)
 	tcase_add_test(tc, good_key_completes_both_ways);
 	tcase_add_test(tc, guest_key_is_the_documented_derivation);
 	tcase_add_test(tc, a_guest_key_proves_only_its_own_id);
+	tcase_add_test(tc, a_version_1_peer_is_refused);
+	tcase_add_test(tc, session_keys_match_across_and_differ_by_direction);
 	tcase_add_test(tc, wrong_key_is_refused_by_the_broker);
 	tcase_add_test(tc, broker_without_the_key_is_refused_by_the_agent);
 	tcase_add_test(tc, replayed_response_is_refused);

@@ -21,6 +21,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,20 @@ on_close(struct peer *p, const char *reason, void *data)
 	uv_close((uv_handle_t *)&deadline, NULL);
 }
 
-static const struct peer_ops ops = { .on_message = on_message, .on_close = on_close };
+static uint8_t (*hashes)[HASH_LEN];
+static size_t nhashes;
+
+/* As an agent does: the drivers it holds (none without -H) come first. */
+static void
+on_ready(struct peer *p, void *data)
+{
+	(void)data;
+	peer_send_inventory(p, (const uint8_t (*)[HASH_LEN])hashes, nhashes);
+}
+
+static const struct peer_ops ops = {
+	.on_ready = on_ready, .on_message = on_message, .on_close = on_close,
+};
 static struct peer_config cfg;
 
 static void
@@ -191,7 +205,7 @@ main(int argc, char **argv)
 	struct addr a;
 	uv_connect_t req;
 	uv_stream_t *stream = NULL;
-	uint8_t *key = NULL, (*hashes)[HASH_LEN] = NULL;
+	uint8_t *key = NULL;
 	size_t keylen = 0;
 	const char *addr = NULL, *keyfile = NULL, *id = "probe";
 	int c, timeout = 20, hold = 0;
@@ -214,6 +228,7 @@ main(int argc, char **argv)
 		}
 	}
 	log_init("probe", 1, getenv("PROBE_DEBUG") != NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a broker that refuses us may close first */
 	if (addr == NULL || keyfile == NULL || addr_parse(addr, &a, err, sizeof(err)) != 0 ||
 	    auth_load_key(keyfile, &key, &keylen, err, sizeof(err)) != 0) {
 		fprintf(stderr, "probe: bad arguments: %s\n", addr && keyfile ? err : "-a and -k");
@@ -224,10 +239,8 @@ main(int argc, char **argv)
 	cfg.auth.keylen = keylen;
 	cfg.auth.id = id;
 	cfg.name = "probe";
-	if (hold) {
-		cfg.auth.nhashes = held(&hashes);
-		cfg.auth.hashes = (const uint8_t (*)[HASH_LEN])hashes;
-	}
+	if (hold)
+		nhashes = held(&hashes);
 	loop = uv_default_loop();
 	uv_timer_init(loop, &deadline);
 	uv_timer_start(&deadline, on_deadline, (uint64_t)timeout * 1000, 0);
