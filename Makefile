@@ -73,7 +73,8 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
-TEST_TOOLS := $(BUILD)/tests/jetdirect $(BUILD)/tests/probe $(BUILD)/tests/fake-tray
+TEST_TOOLS := $(BUILD)/tests/jetdirect $(BUILD)/tests/probe $(BUILD)/tests/fake-tray \
+	$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport
 
 # Rebuild everything when the compiler flags change (e.g. SANITIZE on/off).
 FLAGS_STAMP := $(BUILD)/.flags
@@ -174,6 +175,11 @@ $(BUILD)/tests/probe: $(OBJ)/tests/tools/probe.o $(LIBCOMMON)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/fake-tray: tests/tools/fake-tray.c $(FLAGS_STAMP)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport: $(BUILD)/tests/%: tests/tools/%.c $(FLAGS_STAMP)
 	$(call say,CC,$<)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
