@@ -1,7 +1,8 @@
 /*
  * The link to the broker: connect, handshake (common/peer.c), hand printer
  * sets up, send what the hub gives it.  It keeps connecting forever with
- * exponential backoff and jitter, capped at about 30 s; a dead broker is
+ * exponential backoff and jitter, capped at about 30 s (2 s for a
+ * virtio-serial port, a local device); a dead broker is
  * noticed by the peer's heartbeats.  A leaf: it knows no other module, and
  * what is sent after a reconnect is the hub's decision (link_ops.on_up).
  */
@@ -18,6 +19,9 @@
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
+/* A virtio-serial port is a local device, cheap to open again, and the
+ * host's end may come back at any moment (qemu-guest-agent polls too). */
+#define VIRTIO_BACKOFF_MAX_MS 2000
 
 struct link {
 	uv_loop_t *loop;
@@ -54,7 +58,8 @@ on_reconnect_timer(uv_timer_t *t)
 static void
 schedule(struct link *l)
 {
-	unsigned ms;
+	unsigned ms, max = l->cfg.broker.kind == ADDR_VIRTIO ? VIRTIO_BACKOFF_MAX_MS :
+	    BACKOFF_MAX_MS;
 
 	if (l->stopping)
 		return;
@@ -62,8 +67,7 @@ schedule(struct link *l)
 		l->backoff_ms = BACKOFF_MIN_MS;
 	/* Jitter of +-25% keeps many guests from reconnecting in step. */
 	ms = l->backoff_ms - l->backoff_ms / 4 + (unsigned)(rand() % (l->backoff_ms / 2 + 1));
-	l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-	    l->backoff_ms * 2;
+	l->backoff_ms = l->backoff_ms * 2 > max ? max : l->backoff_ms * 2;
 	log_debug("next connection attempt in %u ms", ms);
 	uv_timer_start(&l->reconnect, on_reconnect_timer, ms, 0);
 }
