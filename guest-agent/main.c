@@ -62,7 +62,7 @@ static int
 ppd_hashes_main(int argc, char **argv)
 {
 	const struct cli cli = { "guest-agent ppd-hashes", ppd_hashes_usage, NULL, 1, -1,
-	    "FILE.ppd..." };
+	    "FILE.ppd" };
 	int first, rc;
 
 	if ((rc = cli_parse(&cli, argc, argv, &first)) >= 0)
