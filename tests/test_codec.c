@@ -260,6 +260,37 @@ START_TEST(validation_refuses_bad_messages)
 }
 END_TEST
 
+START_TEST(driver_inventory_pages_are_bounded)
+{
+	static ProtobufCBinaryData v[CODEC_INVENTORY_PAGE + 1];
+	static uint8_t hashes[CODEC_INVENTORY_PAGE + 1][HASH_LEN];
+	codec_env_t env;
+	Printredir__DriverInventory inv = PRINTREDIR__DRIVER_INVENTORY__INIT;
+	char err[256];
+
+	for (size_t i = 0; i <= CODEC_INVENTORY_PAGE; i++) {
+		hashes[i][0] = (uint8_t)i;
+		v[i].data = hashes[i];
+		v[i].len = HASH_LEN;
+	}
+	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_DRIVER_INVENTORY);
+	env.driver_inventory = &inv;
+	inv.hashes = v;
+	inv.has_last = inv.last = 1;
+	inv.n_hashes = CODEC_INVENTORY_PAGE;	/* a full page */
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), 0);
+	inv.n_hashes = 0;			/* an agent that holds nothing */
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), 0);
+	inv.n_hashes = CODEC_INVENTORY_PAGE + 1;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "hashes in a page, at most"));
+	inv.n_hashes = 2;
+	v[1].len = 31;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "driver inventory: hash"));
+}
+END_TEST
+
 START_TEST(names_table)
 {
 	ck_assert_str_eq(codec_type_name(PRINTREDIR__MSG_TYPE__MSG_PRINTER_SET), "printer-set");
@@ -284,6 +315,7 @@ test_suite(void)
 	tcase_add_test(tc, allocation_budget_is_enforced);
 	tcase_add_test(tc, garbage_is_refused);
 	tcase_add_test(tc, validation_refuses_bad_messages);
+	tcase_add_test(tc, driver_inventory_pages_are_bounded);
 	tcase_add_test(tc, names_table);
 	suite_add_tcase(s, tc);
 	return s;
