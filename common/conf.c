@@ -644,3 +644,22 @@ conf_free(const struct conf_key *keys, size_t nkeys, void *out)
 	if (out != NULL)
 		free_strings(keys, nkeys, out);
 }
+
+int
+conf_list_has(const char *list, const char *word, int nocase)
+{
+	static const char sep[] = " ,\t\r\n";
+	size_t n = strlen(word);
+
+	for (const char *p = list; p && *p; ) {
+		size_t w;
+
+		p += strspn(p, sep);
+		w = strcspn(p, sep);
+		if (w == n && w > 0 && (nocase ? strncasecmp(p, word, n) :
+		    strncmp(p, word, n)) == 0)
+			return 1;
+		p += w;
+	}
+	return 0;
+}

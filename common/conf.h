@@ -100,6 +100,14 @@ int conf_load_buf(const char *name, const char *buf, size_t len,
     size_t errlen);
 
 /*
+ * 1 when word is one of the words of list (separated by blanks, commas or
+ * line ends; list may be NULL), compared exactly or, with nocase, without
+ * regard to ASCII case.  The one reader of the list-valued keys
+ * (apps_ignore, allow_commands, [guests] allow).
+ */
+int conf_list_has(const char *list, const char *word, int nocase);
+
+/*
  * Frees the CONF_STRING fields of out that keys names and sets them to NULL,
  * so calling it twice is harmless. out may be NULL.
  */

@@ -21,6 +21,7 @@
 #include <cups/cups.h>
 #include <cups/ppd.h>
 
+#include "conf.h"
 #include "log.h"
 #include "ppd.h"
 
@@ -1106,31 +1107,13 @@ struct allow_ctx {
 };
 
 static int
-allowed(const char *allow, const char *hex)
-{
-	const char *p = allow ? allow : "";
-
-	for (;;) {
-		size_t n;
-
-		p += strspn(p, " ,\t\r\n");
-		if (*p == '\0')
-			return 0;
-		n = strcspn(p, " ,\t\r\n");
-		if (n == 64 && strncasecmp(p, hex, 64) == 0)
-			return 1;
-		p += n;
-	}
-}
-
-static int
 check_template(struct scan *s, const struct rec *r, const char *label,
     const char *hex, void *arg)
 {
 	const struct allow_ctx *a = arg;
 	char smp[128];
 
-	if (allowed(a->allow, hex))
+	if (conf_list_has(a->allow, hex, 1))
 		return 0;
 	return fail(s->err, s->errlen, "command template *%s on line %d is not "
 	    "on the allow list (sha256 %s): \"%s\"", label, r->line, hex,

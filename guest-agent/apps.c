@@ -12,24 +12,7 @@
 #include <string.h>
 
 #include "agent.h"
-
-/* Is name one of the words of list (space or comma separated)? */
-static int
-listed(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; p && *p; ) {
-		size_t w;
-
-		p += strspn(p, " ,\t");
-		w = strcspn(p, " ,\t");
-		if (w == n && w > 0 && strncmp(p, name, n) == 0)
-			return 1;
-		p += w;
-	}
-	return 0;
-}
+#include "conf.h"
 
 static int
 read_status(const char *root, const char *pid, char *name, size_t namelen,
@@ -87,7 +70,7 @@ apps_running(const char *proc_root, long uid_min, const char *ignore,
 			continue;
 		if (read_status(proc_root, e->d_name, name, sizeof(name), &uid) != 0)
 			continue;	/* gone meanwhile, or a kernel thread */
-		if (uid < uid_min || listed(ignore, name))
+		if (uid < uid_min || conf_list_has(ignore, name, 0))
 			continue;
 		for (size_t i = 0; i < count && !dup; i++)
 			dup = strcmp(v[i], name) == 0;

@@ -156,21 +156,7 @@ broker_guest_uri(const struct broker_conf *conf, const char *name)
 int
 broker_guest_allowed(const struct broker_conf *conf, const char *id)
 {
-	size_t n = strlen(id);
-
-	if (conf->allow[0] == '\0')
-		return 1;
-	/* A list of ids separated by blanks or commas. */
-	for (const char *p = conf->allow; *p; ) {
-		size_t len;
-
-		p += strspn(p, " \t,");
-		len = strcspn(p, " \t,");
-		if (len == n && strncmp(p, id, n) == 0)
-			return 1;
-		p += len;
-	}
-	return 0;
+	return conf->allow[0] == '\0' || conf_list_has(conf->allow, id, 0);
 }
 
 size_t

@@ -779,6 +779,20 @@ START_TEST(test_bad_schema)
 }
 END_TEST
 
+START_TEST(test_list_has)
+{
+	ck_assert_int_eq(conf_list_has("bash sh,dash\tzsh\n fish", "dash", 0), 1);
+	ck_assert_int_eq(conf_list_has("bash sh,dash\tzsh\n fish", "fish", 0), 1);
+	ck_assert_int_eq(conf_list_has("bash sh", "bas", 0), 0);	/* no prefix */
+	ck_assert_int_eq(conf_list_has("bash sh", "bash sh", 0), 0);
+	ck_assert_int_eq(conf_list_has("ABCdef", "abcDEF", 0), 0);
+	ck_assert_int_eq(conf_list_has("ABCdef", "abcDEF", 1), 1);
+	ck_assert_int_eq(conf_list_has("", "x", 0), 0);
+	ck_assert_int_eq(conf_list_has(NULL, "x", 0), 0);
+	ck_assert_int_eq(conf_list_has(" , ", "", 0), 0);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -815,6 +829,7 @@ test_suite(void)
 	tcase_add_test(tc, test_small_err_buffer);
 	tcase_add_test(tc, test_inih_options_restored);
 	tcase_add_test(tc, test_bad_schema);
+	tcase_add_test(tc, test_list_has);
 	suite_add_tcase(s, tc);
 	return s;
 }
