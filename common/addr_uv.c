@@ -25,8 +25,8 @@
 /* How long a vsock connect() may block the loop. */
 #define VSOCK_CONNECT_TIMEOUT_SEC 2
 
-/* A vsock connect in flight: see addr_connect(). */
-struct vsock_connect {
+/* A vsock or virtio-serial "connect" in flight: see open_connected(). */
+struct fd_connect {
 	uv_write_t write;
 	uv_connect_t *req;
 	uv_connect_cb cb;
@@ -442,9 +442,9 @@ out:
 }
 
 static void
-vsock_connected(uv_write_t *w, int status)
+fd_connected(uv_write_t *w, int status)
 {
-	struct vsock_connect *vc = (struct vsock_connect *)w;
+	struct fd_connect *vc = (struct fd_connect *)w;
 
 	/*
 	 * The write finishes inside uv_write(), so libuv reports it with
@@ -459,8 +459,9 @@ vsock_connected(uv_write_t *w, int status)
 }
 
 /*
- * Hands a connected socket fd to a new uv_pipe_t and arranges for cb. The
- * zero-length write completes on a later loop iteration, or with
+ * Hands a connected fd (a vsock socket, a virtio-serial port) to a new
+ * uv_pipe_t and arranges for cb.  The zero-length write completes on a
+ * later loop iteration, or with
  * UV_ECANCELED if the pipe is closed first, which gives the caller the same
  * callback contract as uv_pipe_connect(). Takes fd in every case.
  */
@@ -469,7 +470,7 @@ open_connected(uv_loop_t *loop, int fd, uv_connect_t *req, uv_stream_t **out,
     uv_connect_cb cb, char *err, size_t errlen)
 {
 	static char nothing;
-	struct vsock_connect *vc = NULL;
+	struct fd_connect *vc = NULL;
 	uv_pipe_t *ph = NULL;
 	uv_buf_t buf = uv_buf_init(&nothing, 0);
 	int rc;
@@ -495,12 +496,12 @@ open_connected(uv_loop_t *loop, int fd, uv_connect_t *req, uv_stream_t **out,
 	req->handle = (uv_stream_t *)ph;
 	req->cb = cb;
 	rc = uv_write(&vc->write, (uv_stream_t *)ph, &buf, 1,
-	    vsock_connected);
+	    fd_connected);
 	if (rc < 0) {
 		errf(err, errlen, "uv_write: %s", uv_strerror(rc));
 		goto out;
 	}
-	vc = NULL;	/* freed by vsock_connected */
+	vc = NULL;	/* freed by fd_connected */
 	*out = (uv_stream_t *)ph;
 	ph = NULL;
 out:
