@@ -35,17 +35,18 @@
  * same lines, (2) checks each program against the guest's folders, and (3)
  * requires the SHA-256 of every command template on the allow list.
  *
- * The keywords that matter, one table.  Left out on purpose: cupsCommands
- * (the maintenance commands a printer understands, not programs);
+ * The keywords that matter, one table.  The check leaves out on purpose
+ * (they are RULE_DROP, which only ppd_rewrite_pdf() acts on):
  * APDialogExtension, APPrinterIconPath, APPrinterUtilityPath,
  * APAutoSetupTool, APPrinterLowInkTool (only the macOS print dialog uses
- * them); cupsICCProfile (a data file that filters read, never run);
- * FoomaticRIPOption, ...AllowedChars, ...AllowedRegExp, ...MaxLength,
+ * them); FoomaticRIPOption, ...AllowedChars, ...AllowedRegExp, ...MaxLength,
  * ...Range (they describe options, and only gate text that a job's own
- * options supply).  Beyond the table, foomatic-rip also pastes the choice
- * code, the CustomNAME True code and a free-text default of every option
- * declared "CmdLine" or "Composite" by *FoomaticRIPOption into the command
- * line: walk() treats those as templates too.
+ * options supply).  Not in the table at all: cupsCommands (the maintenance
+ * commands a printer understands, not programs); cupsICCProfile (a data
+ * file that filters read, never run).  Beyond the table, foomatic-rip also
+ * pastes the choice code, the CustomNAME True code and a free-text default
+ * of every option declared "CmdLine" or "Composite" by *FoomaticRIPOption
+ * into the command line: walk() treats those as templates too.
  */
 enum rule_kind {
 	RULE_FILTER,		/* "src/type cost program" */
@@ -53,8 +54,13 @@ enum rule_kind {
 	RULE_MONITOR,		/* a program in ServerBin/monitor, or "none" */
 	RULE_TEMPLATE,		/* shell text for foomatic-rip */
 	RULE_REFUSED,
+	RULE_DROP,		/* not checked; a PDF queue has no use for it */
 };
 
+/*
+ * ppd_rewrite_pdf() drops every keyword of the table; a keyword ending in
+ * '*' matches every keyword it starts (only RULE_DROP ones may).
+ */
 static const struct rule {
 	const char *keyword;
 	enum rule_kind kind;
@@ -81,6 +87,16 @@ static const struct rule {
 	 * the path is the sender's choice and no distribution PPD uses it:
 	 * refuse it rather than rely on every reader ignoring it. */
 	{ "Include", RULE_REFUSED },
+	/* The rest only makes sense with the driver's own filters: foomatic's
+	 * option descriptions, copies the filters would make, and the macOS
+	 * dialog's plug-ins and tools. */
+	{ "FoomaticRIP*", RULE_DROP },
+	{ "cupsManualCopies", RULE_DROP },
+	{ "APDialogExtension", RULE_DROP },
+	{ "APPrinterIconPath", RULE_DROP },
+	{ "APPrinterUtilityPath", RULE_DROP },
+	{ "APAutoSetupTool", RULE_DROP },
+	{ "APPrinterLowInkTool", RULE_DROP },
 };
 
 /* Choice code foomatic-rip skips: the real code is in OptionSetting. */
@@ -408,6 +424,14 @@ make_rec(struct scan *s, size_t first, size_t last)
 	return 0;
 }
 
+/* "*End", the line that may close a quoted value, is no statement. */
+static int
+end_line(const char *l, size_t n)
+{
+	return n >= 4 && memcmp(l, "*End", 4) == 0 &&
+	    (n == 4 || l[4] == ':' || is_space(l[4]));
+}
+
 /*
  * libcups' line reader: a record goes on past the end of a line while an odd
  * number of quotes follow its first colon, comment lines excepted.
@@ -445,12 +469,8 @@ scan_libcups(struct scan *s)
 		for (k = i + 1; k <= j; k++)
 			s->lc[k] = ST_CONT;
 		s->lc[i] = ST_SKIP;
-		for (k = 1; k < n && l[0] == '*' && !comment; k++)
-			if (l[k] == ':' || is_space(l[k]))
-				break;
 		/* Blank, comment, "*" and "*End" lines carry no keyword. */
-		if (n > 1 && l[0] == '*' && !comment &&
-		    !(k == 4 && memcmp(l + 1, "End", 3) == 0)) {
+		if (n > 1 && l[0] == '*' && !comment && !end_line(l, n)) {
 			s->lc[i] = ST_KEY;
 			if ((rc = make_rec(s, i, j)) != 0)
 				return rc;
@@ -576,13 +596,30 @@ out:
 	return rc;
 }
 
+/* The rule the check applies to keyword, if any. */
 static const struct rule *
 find_rule(const char *keyword)
 {
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-		if (strcasecmp(rules[i].keyword, keyword) == 0)
+		if (rules[i].kind != RULE_DROP &&
+		    strcasecmp(rules[i].keyword, keyword) == 0)
 			return &rules[i];
 	return NULL;
+}
+
+/* Whether ppd_rewrite_pdf() drops a statement with this keyword. */
+static int
+pdf_drops(const char *keyword)
+{
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		const char *k = rules[i].keyword;
+		size_t n = strlen(k);
+
+		if (k[n - 1] == '*' ? strncasecmp(k, keyword, n - 1) == 0 :
+		    strcasecmp(k, keyword) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /*
@@ -599,6 +636,8 @@ match_libcups(struct scan *s, ppd_file_t *ppd)
 		size_t r = 0;
 		int a = 0;
 
+		if (rules[k].kind == RULE_DROP)
+			continue;
 		for (;;) {
 			while (a < ppd->num_attrs &&
 			    strcasecmp(ppd->attrs[a]->name, kw) != 0)
@@ -728,13 +767,15 @@ out:
 }
 
 /*
- * Everything both entry points need: the bytes, libcups' parse, and the
- * agreement of libcups' and foomatic-rip's readers.
+ * The line reader of every entry point, so that the check and the rewrite
+ * agree on where each statement starts and ends: plain text, split into
+ * lines and statements as libcups does.  Returns -EPERM for bytes it
+ * refuses.
  */
 static int
-prepare(struct scan *s, const void *data, size_t len, char *err, size_t errlen)
+read_lines(struct scan *s, const void *data, size_t len, char *err,
+    size_t errlen)
 {
-	ppd_file_t *ppd = NULL;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
@@ -747,7 +788,22 @@ prepare(struct scan *s, const void *data, size_t len, char *err, size_t errlen)
 		return -EBADMSG;
 	}
 	if ((rc = check_bytes(data, len, err, errlen)) != 0 ||
-	    (rc = split_lines(s)) != 0 || (rc = scan_libcups(s)) != 0 ||
+	    (rc = split_lines(s)) != 0)
+		return rc;
+	return scan_libcups(s);
+}
+
+/*
+ * Everything the check and the hash listing need: the statements, libcups'
+ * parse, and the agreement of libcups' and foomatic-rip's readers.
+ */
+static int
+prepare(struct scan *s, const void *data, size_t len, char *err, size_t errlen)
+{
+	ppd_file_t *ppd = NULL;
+	int rc;
+
+	if ((rc = read_lines(s, data, len, err, errlen)) != 0 ||
 	    (rc = check_repeats(s)) != 0 ||
 	    (rc = open_mem(data, len, &ppd, err, errlen)) != 0)
 		return rc;
@@ -1060,6 +1116,8 @@ walk(struct scan *s, const struct ppd_policy *pol, const char *monitor_dir,
 					rc = fail(s->err, s->errlen, "*%s on line %d "
 					    "is malformed: \"%s\"", kw, r->line,
 					    log_quote(r->value, smp, sizeof(smp)));
+				/* "-" passes the job on as is: nothing runs.
+				 * ppd_rewrite_pdf() relies on it. */
 				else if (pol != NULL && strcmp(prog, "-") != 0)
 					rc = check_program(s, r, "filter", prog,
 					    pol->filter_dir);
@@ -1076,6 +1134,8 @@ walk(struct scan *s, const struct ppd_policy *pol, const char *monitor_dir,
 				rc = fail(s->err, s->errlen, "*%s on line %d is "
 				    "refused: \"%s\"", kw, r->line,
 				    log_quote(r->value, smp, sizeof(smp)));
+				break;
+			case RULE_DROP:		/* find_rule() skips them */
 				break;
 			}
 		} else if (s->nopts == 0) {
@@ -1214,6 +1274,111 @@ ppd_command_hashes(const void *data, size_t len,
 
 	if ((rc = prepare(&s, data, len, err, sizeof(err))) == 0)
 		rc = walk(&s, NULL, NULL, report_template, &h);
+	free_scan(&s);
+	return rc;
+}
+
+/* The line after the statement that starts on line i. */
+static size_t
+statement_end(const struct scan *s, size_t i)
+{
+	for (i++; i < s->nlines && s->lc[i] == ST_CONT; i++)
+		;
+	return i;
+}
+
+static size_t
+line_offset(const struct scan *s, size_t i)
+{
+	return i < s->nlines ? s->lstart[i] : s->len;
+}
+
+static void
+put(char *buf, size_t *o, const char *p, size_t n)
+{
+	memcpy(buf + *o, p, n);
+	*o += n;
+}
+
+int
+ppd_rewrite_pdf(const void *data, size_t len, size_t max_out, char **out,
+    size_t *outlen, char *err, size_t errlen)
+{
+	/*
+	 * With a "-" filter for PDF, cupsd runs only the guest's own pdftopdf
+	 * (page ranges, n-up) and hands its PDF to the backend.  The host
+	 * queue makes the copies, so pdftopdf must not multiply the pages.
+	 */
+	static const char *const added[] = {
+		"*% Rewritten by printredir: jobs leave this queue as PDF for "
+		    "the host's driver.",
+		"*cupsFilter2: \"application/vnd.cups-pdf application/pdf 0 -\"",
+		"*cupsManualCopies: False",
+	};
+	struct scan s;
+	const char *eol;
+	char *buf = NULL;
+	size_t i, e, next, o = 0, cap = len + 3;	/* a line end and the NUL */
+	int rc;
+
+	*out = NULL;
+	*outlen = 0;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((rc = read_lines(&s, data, len, err, errlen)) != 0)
+		goto out;
+	if (s.nrecs == 0 || s.recs[0].line != 1 ||
+	    strcmp(s.recs[0].keyword, "PPD-Adobe") != 0) {
+		snprintf(err, errlen, "not a PPD: line 1 is not *PPD-Adobe");
+		rc = -EBADMSG;
+		goto out;
+	}
+	/* The added lines end as the first line does. */
+	e = line_end(&s, 0);
+	eol = e < s.len && s.data[e] == '\r' ? "\r\n" : "\n";
+	for (i = 0; i < sizeof(added) / sizeof(added[0]); i++)
+		cap += strlen(added[i]) + 2;
+	if ((buf = malloc(cap)) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* After the whole first statement, should its value span lines. */
+	next = statement_end(&s, 0);
+	put(buf, &o, s.data, line_offset(&s, next));
+	if (buf[o - 1] != '\n')
+		put(buf, &o, eol, strlen(eol));
+	for (i = 0; i < sizeof(added) / sizeof(added[0]); i++) {
+		put(buf, &o, added[i], strlen(added[i]));
+		put(buf, &o, eol, strlen(eol));
+	}
+	for (i = next; i < s.nlines; i = next) {
+		next = statement_end(&s, i);
+		if (s.lc[i] != ST_KEY || !pdf_drops(s.recs[s.lrec[i]].keyword)) {
+			put(buf, &o, s.data + s.lstart[i],
+			    line_offset(&s, next) - s.lstart[i]);
+			continue;
+		}
+		/* A multi-line value may be closed by "*End": it goes too. */
+		if (next < s.nlines && end_line(s.data + s.lstart[next],
+		    line_end(&s, next) - s.lstart[next]))
+			next = statement_end(&s, next);
+	}
+	buf[o] = '\0';
+	if (o > max_out) {
+		snprintf(err, errlen, "rewritten driver is %zu bytes, over the "
+		    "cap of %zu", o, max_out);
+		rc = -EFBIG;
+		goto out;
+	}
+	*out = buf;
+	*outlen = o;
+	buf = NULL;
+out:
+	if (rc == -EPERM)		/* the line reader refused the bytes */
+		rc = -EBADMSG;
+	else if (rc == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	free(buf);
 	free_scan(&s);
 	return rc;
 }

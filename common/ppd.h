@@ -51,4 +51,24 @@ int ppd_check_safe(const void *data, size_t len, const struct ppd_policy *pol,
 int ppd_command_hashes(const void *data, size_t len,
     void (*cb)(const char *keyword, const char hex[65], void *arg), void *arg);
 
+/*
+ * Rewrites an untrusted PPD for a guest queue that hands its jobs over as
+ * PDF: the queue keeps the print server's options (trays, duplex, media,
+ * finishing) for print dialogs, and nothing of the driver may run in the
+ * guest.  Every statement whose keyword makes cupsd or foomatic-rip run
+ * something, or only serves the driver's own filters, is dropped whole with
+ * its "*End" line (ppd.c's rules table lists them); after the first line
+ * come a comment, *cupsFilter2: "application/vnd.cups-pdf application/pdf 0
+ * -" and *cupsManualCopies: False.  Every other byte is kept.  The result is
+ * not otherwise vouched for: check it with ppd_check_safe() before use.
+ *
+ * data (len bytes) is only read.  Returns 0 with a malloc'd copy in *out
+ * (*outlen bytes, NUL-terminated too; the caller frees it), -EBADMSG when it
+ * is not a PPD (first line not *PPD-Adobe, or the line reader refuses it)
+ * with the reason in err, -EFBIG when the result would be over max_out
+ * bytes, -ENOMEM.  *out is NULL on error.  err may be NULL when errlen is 0.
+ */
+int ppd_rewrite_pdf(const void *data, size_t len, size_t max_out, char **out,
+    size_t *outlen, char *err, size_t errlen);
+
 #endif

@@ -9,13 +9,16 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cups/cups.h>
+#include <cups/ppd.h>
 
 #include "ppd.h"
 #include "runner.h"
@@ -548,6 +551,509 @@ START_TEST(bad_policy)
 }
 END_TEST
 
+/*
+ * A foomatic driver by hand, statement by statement: the rewrite must drop
+ * exactly the ones marked, and keep everything else byte for byte.
+ */
+static const struct piece {
+	int drop;
+	const char *text;
+} foo_driver[] = {
+	{ 0, "*PPD-Adobe: \"4.3\"\n" },
+	{ 0, "*FormatVersion: \"4.3\"\n*FileVersion: \"1.0\"\n"
+	    "*LanguageVersion: English\n*LanguageEncoding: ISOLatin1\n"
+	    "*PCFileName: \"TESTFOO.PPD\"\n*Manufacturer: \"Test\"\n"
+	    "*Product: \"(Foomatic Test)\"\n*ModelName: \"Test Foomatic\"\n"
+	    "*ShortNickName: \"Test Foomatic\"\n*NickName: \"Test Foomatic, 1.0\"\n"
+	    "*PSVersion: \"(3010.000) 550\"\n*LanguageLevel: \"3\"\n"
+	    "*ColorDevice: False\n*DefaultColorSpace: Gray\n*FileSystem: False\n"
+	    "*Throughput: \"10\"\n*LandscapeOrientation: Plus90\n"
+	    "*TTRasterizer: Type42\n*FoomaticIDs: Test-Foomatic pxlmono\n" },
+	{ 1, "*cupsFilter: \"application/vnd.cups-postscript 100 foomatic-rip\"\n" },
+	{ 1, "*cupsFilter: \"application/vnd.cups-pdf 0 foomatic-rip\"\n" },
+	{ 1, "*cupsPreFilter: \"application/vnd.cups-postscript 0 psprefilter\"\n" },
+	{ 1, "*cupsPortMonitor socket/TBCP: \"tbcp\"\n" },
+	{ 1, "*APDialogExtension: \"/Library/Printers/Test/Dialog.plugin\"\n" },
+	{ 0, "*% The command line spans three lines.\n" },
+	{ 1, "*FoomaticRIPCommandLine: \"gs -q -dBATCH -dPARANOIDSAFER -dNOPAUSE &&\n"
+	    "-sDEVICE=pxlmono %A%B&&\n -sOutputFile=- -\"\n*End\n" },
+	{ 1, "*FoomaticRIPCommandLinePDF: \"gs -q -sDEVICE=pxlmono %A%B -sOutputFile=- -\"\n" },
+	{ 0, "*OpenGroup: General/General\n"
+	    "*OpenUI *PageSize/Page Size: PickOne\n"
+	    "*OrderDependency: 10 AnySetup *PageSize\n*DefaultPageSize: A4\n"
+	    "*PageSize A4/A4: \"<</PageSize[595 842]/ImagingBBox null>>setpagedevice\"\n"
+	    "*PageSize Letter/US Letter: \"<</PageSize[612 792]/ImagingBBox null>>"
+	    "setpagedevice\"\n*CloseUI: *PageSize\n"
+	    "*OpenUI *PageRegion: PickOne\n"
+	    "*OrderDependency: 10 AnySetup *PageRegion\n*DefaultPageRegion: A4\n"
+	    "*PageRegion A4/A4: \"<</PageSize[595 842]/ImagingBBox null>>setpagedevice\"\n"
+	    "*PageRegion Letter/US Letter: \"<</PageSize[612 792]/ImagingBBox null>>"
+	    "setpagedevice\"\n*CloseUI: *PageRegion\n"
+	    "*DefaultImageableArea: A4\n*ImageableArea A4/A4: \"18 36 577 806\"\n"
+	    "*ImageableArea Letter/US Letter: \"18 36 594 756\"\n"
+	    "*DefaultPaperDimension: A4\n*PaperDimension A4/A4: \"595 842\"\n"
+	    "*PaperDimension Letter/US Letter: \"612 792\"\n"
+	    "*OpenUI *InputSlot/Media Source: PickOne\n"
+	    "*OrderDependency: 20 AnySetup *InputSlot\n*DefaultInputSlot: Auto\n"
+	    "*InputSlot Auto/Automatic: \"\"\n"
+	    "*InputSlot Tray1/Tray 1: \"<</MediaPosition 1>>setpagedevice\"\n"
+	    "*InputSlot Manual/Manual Feed: \"<</ManualFeed true>>setpagedevice\"\n"
+	    "*CloseUI: *InputSlot\n"
+	    "*OpenUI *Duplex/Double-Sided Printing: PickOne\n"
+	    "*OrderDependency: 30 AnySetup *Duplex\n*DefaultDuplex: None\n"
+	    "*Duplex None/Off: \"<</Duplex false>>setpagedevice\"\n"
+	    "*Duplex DuplexNoTumble/Long Edge: \"<</Duplex true/Tumble false>>"
+	    "setpagedevice\"\n"
+	    "*Duplex DuplexTumble/Short Edge: \"<</Duplex true/Tumble true>>"
+	    "setpagedevice\"\n*CloseUI: *Duplex\n"
+	    "*UIConstraints: *Duplex DuplexNoTumble *InputSlot Manual\n"
+	    "*UIConstraints: *InputSlot Manual *Duplex DuplexNoTumble\n"
+	    "*CloseGroup: General\n*OpenGroup: Quality/Print Quality\n" },
+	{ 1, "*FoomaticRIPOption Resolution: enum CmdLine A\n" },
+	{ 0, "*OpenUI *Resolution/Resolution: PickOne\n"
+	    "*OrderDependency: 100 AnySetup *Resolution\n*DefaultResolution: 600dpi\n"
+	    "*Resolution 300dpi/300 dpi: \"%% FoomaticRIPOptionSetting: "
+	    "Resolution=300dpi\"\n" },
+	{ 1, "*FoomaticRIPOptionSetting Resolution=300dpi: \" -r300\"\n" },
+	{ 0, "*Resolution 600dpi/600 dpi: \"%% FoomaticRIPOptionSetting: "
+	    "Resolution=600dpi\"\n" },
+	{ 1, "*FoomaticRIPOptionSetting Resolution=600dpi: \"&&\n"
+	    " -r600 -dDITHERPPI=106\"\n*End\n" },
+	{ 0, "*fr.Translation Resolution/Resolution: \"\"\n"
+	    "*fr.Resolution 600dpi/600 ppp: \"\"\n*CloseUI: *Resolution\n" },
+	{ 1, "*FoomaticRIPOption Watermark: string CmdLine B\n" },
+	{ 1, "*FoomaticRIPOptionPrototype Watermark: \" -sWatermark=%s\"\n" },
+	{ 1, "*FoomaticRIPOptionMaxLength Watermark: 32\n" },
+	{ 1, "*FoomaticRIPOptionAllowedChars Watermark: \"A-Za-z0-9 \"\n" },
+	{ 0, "*OpenUI *Watermark/Watermark: PickOne\n"
+	    "*OrderDependency: 110 AnySetup *Watermark\n*DefaultWatermark: None\n"
+	    "*Watermark None/None: \"%% FoomaticRIPOptionSetting: Watermark=None\"\n"
+	    "*CustomWatermark True/Custom: \"\"\n"
+	    "*ParamCustomWatermark Text/Text: 1 string 0 32\n"
+	    "*CloseUI: *Watermark\n" },
+	{ 1, "*FoomaticRIPDefaultWatermark: None\n" },
+	{ 0, "*CloseGroup: Quality\n*% End of the test driver\n" },
+};
+
+#define REWRITE_HDR "*% Rewritten by printredir: jobs leave this queue as PDF " \
+	"for the host's driver.\n" \
+	"*cupsFilter2: \"application/vnd.cups-pdf application/pdf 0 -\"\n" \
+	"*cupsManualCopies: False\n"
+
+/* The driver, and what the rewrite must make of it, with LF line ends. */
+static void
+foo_texts(char **in, char **want)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(foo_driver) / sizeof(foo_driver[0]); i++)
+		n += strlen(foo_driver[i].text);
+	*in = calloc(1, n + 1);
+	*want = calloc(1, n + sizeof(REWRITE_HDR));
+	ck_assert_ptr_nonnull(*in);
+	ck_assert_ptr_nonnull(*want);
+	for (size_t i = 0; i < sizeof(foo_driver) / sizeof(foo_driver[0]); i++) {
+		strcat(*in, foo_driver[i].text);
+		if (!foo_driver[i].drop)
+			strcat(*want, foo_driver[i].text);
+		if (i == 0)
+			strcat(*want, REWRITE_HDR);
+	}
+}
+
+static char *
+to_crlf(const char *text)
+{
+	char *out = malloc(2 * strlen(text) + 1), *o = out;
+
+	ck_assert_ptr_nonnull(out);
+	for (; *text != '\0'; text++) {
+		if (*text == '\n')
+			*o++ = '\r';
+		*o++ = *text;
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * Statements whose keyword is kw (or starts with it, when prefix is set),
+ * counted line by line: the rewritten drivers keep foomatic's keywords in
+ * choice code ("%% FoomaticRIPOptionSetting"), which is no statement.
+ */
+static int
+count_statements(const char *text, size_t len, const char *kw, int prefix)
+{
+	const char *end = text + len, *nl;
+	size_t n = strlen(kw);
+	int count = 0;
+
+	for (const char *l = text; l < end; l = nl ? nl + 1 : end) {
+		nl = memchr(l, '\n', (size_t)(end - l));
+		if (l[0] == '*' && (size_t)(end - l) > n + 1 &&
+		    strncasecmp(l + 1, kw, n) == 0 &&
+		    (prefix || strchr(":/ \t", l[1 + n]) != NULL))
+			count++;
+	}
+	return count;
+}
+
+/* libcups' parse of a PPD in memory, as cupsd would read it from a file. */
+static ppd_file_t *
+open_ppd(const char *ppd, size_t len)
+{
+	int fd = memfd_create("ppd", MFD_CLOEXEC), line = 0;
+	cups_file_t *cf;
+	ppd_file_t *p;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, ppd, len), (ssize_t)len);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	ck_assert_ptr_nonnull(cf = cupsFileOpenFd(fd, "r"));
+	ppdSetConformance(PPD_CONFORM_RELAXED);
+	p = ppdOpen2(cf);
+	cupsFileClose(cf);		/* closes fd */
+	ck_assert_msg(p != NULL, "libcups does not parse it: %s on line %d",
+	    ppdErrorString(ppdLastError(&line)), line);
+	return p;
+}
+
+/*
+ * The options and choices libcups makes of a PPD: their counts, and in
+ * *names the names in libcups' order with the defaults and the number of
+ * UI constraints, as "option=default:choice,choice;... N constraints".
+ */
+static void
+ppd_options(const char *ppd, size_t len, int *nopt, int *nchoice, char **names)
+{
+	ppd_file_t *p = open_ppd(ppd, len);
+	size_t cap = 4096, o = 0;
+	char *buf = malloc(cap);
+
+	ck_assert_ptr_nonnull(buf);
+	buf[0] = '\0';
+	*nopt = *nchoice = 0;
+	for (ppd_option_t *opt = ppdFirstOption(p); opt != NULL;
+	    opt = ppdNextOption(p)) {
+		(*nopt)++;
+		*nchoice += opt->num_choices;
+		for (int c = -2; c < opt->num_choices; c++) {
+			const char *name = c == -2 ? opt->keyword : c == -1 ?
+			    opt->defchoice : opt->choices[c].choice;
+
+			while (o + strlen(name) + 2 >= cap)
+				ck_assert_ptr_nonnull(buf = realloc(buf, cap *= 2));
+			o += (size_t)sprintf(buf + o, "%s%c", name, c == -2 ? '=' :
+			    c == -1 ? ':' : c + 1 < opt->num_choices ? ',' : ';');
+		}
+	}
+	while (o + 32 >= cap)
+		ck_assert_ptr_nonnull(buf = realloc(buf, cap *= 2));
+	sprintf(buf + o, "%d constraints", p->num_consts);
+	ppdClose(p);
+	*names = buf;
+}
+
+/* Asserts that both PPDs have the same options and choices for libcups. */
+static void
+expect_same_options(const char *a, size_t alen, const char *b, size_t blen,
+    int want_opt, int want_choice, const char *what)
+{
+	int aopt, achoice, bopt, bchoice;
+	char *anames, *bnames;
+
+	ppd_options(a, alen, &aopt, &achoice, &anames);
+	ppd_options(b, blen, &bopt, &bchoice, &bnames);
+	ck_assert_msg(aopt == bopt && achoice == bchoice, "%s: %d options with %d "
+	    "choices before, %d with %d after", what, aopt, achoice, bopt, bchoice);
+	ck_assert_msg(strcmp(anames, bnames) == 0, "%s: options were \"%.200s\", "
+	    "are \"%.200s\"", what, anames, bnames);
+	if (want_opt >= 0) {
+		ck_assert_int_eq(aopt, want_opt);
+		ck_assert_int_eq(achoice, want_choice);
+	}
+	free(anames);
+	free(bnames);
+}
+
+/* The policy of a guest with no filters and no allowed templates. */
+static struct ppd_policy
+no_filter_policy(void)
+{
+	static char dir[512];
+	struct ppd_policy pol = { 16 << 20, dir, NULL, "" };
+
+	snprintf(dir, sizeof(dir), "%s/empty-filter", runner_tmpdir());
+	if (access(dir, F_OK) != 0)
+		ck_assert_int_eq(mkdir(dir, 0755), 0);
+	return pol;
+}
+
+static char *
+rewrite_ok(const char *ppd, size_t len, size_t *outlen)
+{
+	char err[512] = "", *out = (char *)1;
+	int rc = ppd_rewrite_pdf(ppd, len, SIZE_MAX, &out, outlen, err, sizeof(err));
+
+	ck_assert_msg(rc == 0, "rewrite failed (%d): %s", rc, err);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(strlen(out), *outlen);
+	return out;
+}
+
+/* What every rewritten driver must be: parsed, safe, and free of programs. */
+static void
+expect_pdf_only(const char *out, size_t outlen, const char *what)
+{
+	static const struct {
+		const char *kw;
+		int prefix, count;
+	} want[] = {
+		{ "cupsFilter2", 0, 1 }, { "cupsManualCopies", 0, 1 },
+		{ "cupsFilter", 0, 0 }, { "cupsPreFilter", 0, 0 },
+		{ "cupsPortMonitor", 0, 0 }, { "FoomaticRIP", 1, 0 },
+		{ "APDialogExtension", 0, 0 },
+	};
+	struct ppd_policy pol = no_filter_policy();
+	char err[512] = "";
+
+	/* The check parses it with libcups, and an empty allow list passes no
+	 * command template. */
+	ck_assert_msg(ppd_check_safe(out, outlen, &pol, err, sizeof(err)) == 0,
+	    "%s rewritten is refused: %s", what, err);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int n = count_statements(out, outlen, want[i].kw, want[i].prefix);
+
+		ck_assert_msg(n == want[i].count, "%s rewritten has %d *%s%s, not %d",
+		    what, n, want[i].kw, want[i].prefix ? "..." : "", want[i].count);
+	}
+}
+
+/* ck_assert_str_eq() cannot report texts this long. */
+static void
+expect_text(const char *got, const char *want)
+{
+	size_t i = 0;
+
+	while (got[i] != '\0' && got[i] == want[i])
+		i++;
+	ck_assert_msg(got[i] == want[i], "text differs at byte %zu: got \"%.60s\", "
+	    "want \"%.60s\"", i, got + i, want + i);
+}
+
+START_TEST(rewrite_pdf_foomatic)
+{
+	struct ppd_policy pol = no_filter_policy();
+	struct hashes h = { .n = 0 };
+	char *in, *want, *out, err[512];
+	size_t outlen;
+
+	foo_texts(&in, &want);
+	/* The driver as it is wants foomatic-rip and its templates. */
+	ck_assert_int_eq(ppd_check_safe(in, strlen(in), &pol, err, sizeof(err)),
+	    -EPERM);
+	ck_assert_msg(strstr(err, "filter \"foomatic-rip\"") != NULL, "%s", err);
+	ck_assert_int_eq(count_statements(in, strlen(in), "FoomaticRIP", 1), 10);
+	out = rewrite_ok(in, strlen(in), &outlen);
+	expect_text(out, want);
+	expect_pdf_only(out, outlen, "hand-written");
+	ck_assert_int_eq(ppd_check_parse(out, outlen, NULL, 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(ppd_command_hashes(out, outlen, collect, &h), 0);
+	ck_assert_int_eq(h.n, 0);
+	/* PageSize 2, PageRegion 2, InputSlot 3, Duplex 3, Resolution 2 and
+	 * Watermark 1 (libcups keeps its custom value apart). */
+	expect_same_options(in, strlen(in), out, outlen, 6, 13, "hand-written");
+	free(in);
+	free(want);
+	free(out);
+}
+END_TEST
+
+START_TEST(rewrite_pdf_crlf)
+{
+	char *in, *want, *crlf_in, *crlf_want, *out;
+	size_t outlen;
+
+	foo_texts(&in, &want);
+	crlf_in = to_crlf(in);
+	crlf_want = to_crlf(want);
+	/* The added lines end as the driver's lines do. */
+	out = rewrite_ok(crlf_in, strlen(crlf_in), &outlen);
+	expect_text(out, crlf_want);
+	expect_pdf_only(out, outlen, "CRLF");
+	expect_same_options(crlf_in, strlen(crlf_in), out, outlen, 6, 13, "CRLF");
+	free(out);
+	/* A first line without a line end gets one before the added lines. */
+	out = rewrite_ok("*PPD-Adobe: \"4.3\"", 17, &outlen);
+	ck_assert_str_eq(out, "*PPD-Adobe: \"4.3\"\n" REWRITE_HDR);
+	free(out);
+	free(in);
+	free(want);
+	free(crlf_in);
+	free(crlf_want);
+}
+END_TEST
+
+START_TEST(rewrite_pdf_manual_copies)
+{
+	const char *in = HDR "*cupsManualCopies: True\n"
+	    "*cupsFilter2: \"application/vnd.cups-postscript application/"
+	    "vnd.cups-pdf 0 pstopdf\"\n*OpenUI *Duplex: PickOne\n"
+	    "*DefaultDuplex: None\n*Duplex None/Off: \"\"\n*CloseUI: *Duplex\n";
+	ppd_file_t *p;
+	char *out;
+	size_t outlen;
+
+	p = open_ppd(in, strlen(in));
+	ck_assert_int_eq(p->manual_copies, 1);
+	ppdClose(p);
+	out = rewrite_ok(in, strlen(in), &outlen);
+	expect_text(out, "*PPD-Adobe: \"4.3\"\n" REWRITE_HDR
+	    "*FormatVersion: \"4.3\"\n*LanguageVersion: English\n"
+	    "*NickName: \"Test\"\n*OpenUI *Duplex: PickOne\n"
+	    "*DefaultDuplex: None\n*Duplex None/Off: \"\"\n*CloseUI: *Duplex\n");
+	expect_pdf_only(out, outlen, "manual copies");
+	expect_same_options(in, strlen(in), out, outlen, 1, 1, "manual copies");
+	/* libcups, and so cupsd, reads the new value. */
+	p = open_ppd(out, outlen);
+	ck_assert_int_eq(p->manual_copies, 0);
+	ppdClose(p);
+	free(out);
+}
+END_TEST
+
+/* Asserts that the rewrite refuses ppd with rc and a reason holding word. */
+static void
+expect_no_rewrite(const char *ppd, size_t len, size_t max_out, int rc,
+    const char *word)
+{
+	char err[512] = "", *out = (char *)1;
+	size_t outlen = 1;
+
+	ck_assert_int_eq(ppd_rewrite_pdf(ppd, len, max_out, &out, &outlen, err,
+	    sizeof(err)), rc);
+	ck_assert_ptr_null(out);
+	ck_assert_uint_eq(outlen, 0);
+	ck_assert_msg(strstr(err, word) != NULL, "reason \"%s\" lacks \"%s\"",
+	    err, word);
+}
+
+START_TEST(rewrite_pdf_garbage)
+{
+	static const char junk[] = {
+		0x7f, 'E', 'L', 'F', 0x02, 0x01, 0x01, 0x00, (char)0xff, '\n'
+	};
+
+	expect_no_rewrite("", 0, SIZE_MAX, -EBADMSG, "empty");
+	expect_no_rewrite("hello, world\n", 13, SIZE_MAX, -EBADMSG,
+	    "line 1 is not *PPD-Adobe");
+	expect_no_rewrite(junk, sizeof(junk), SIZE_MAX, -EBADMSG,
+	    "control character 0x02");
+	expect_no_rewrite("\x1f\x8b\x08\x00", 4, SIZE_MAX, -EBADMSG, "gzip");
+	/* The PPD-Adobe line must come first, and not after a comment. */
+	expect_no_rewrite("*NickName: \"x\"\n*PPD-Adobe: \"4.3\"\n", 33, SIZE_MAX,
+	    -EBADMSG, "not *PPD-Adobe");
+	expect_no_rewrite("*% x\n*PPD-Adobe: \"4.3\"\n", 23, SIZE_MAX, -EBADMSG,
+	    "not *PPD-Adobe");
+	/* What the check's line reader refuses, the rewrite refuses too. */
+	expect_no_rewrite(HDR "*% x\r*cupsFilter: \"application/pdf 0 x\"\n",
+	    strlen(HDR) + 40, SIZE_MAX, -EBADMSG, "carriage return");
+	expect_no_rewrite(HDR "*%APLWORKSET START\n", strlen(HDR) + 19, SIZE_MAX,
+	    -EBADMSG, "APLWORKSET");
+}
+END_TEST
+
+START_TEST(rewrite_pdf_size_cap)
+{
+	const char *in = HDR FOOMATIC_FILTER;
+	char *out, *again, err[256];
+	size_t outlen, len;
+
+	out = rewrite_ok(in, strlen(in), &outlen);
+	ck_assert_int_eq(ppd_rewrite_pdf(in, strlen(in), outlen, &again, &len, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(again, out);
+	expect_no_rewrite(in, strlen(in), outlen - 1, -EFBIG, "over the cap");
+	free(out);
+	free(again);
+}
+END_TEST
+
+/*
+ * Prints a deterministic sample of openprinting-ppds' drivers: of those up
+ * to 128 KiB (three quarters of them), about 200 spread evenly over the
+ * archive, each as "LENGTH NAME\n" and the bytes.  Larger ones are left out
+ * because libcups grows its constraint table one entry at a time: under
+ * the sanitizers, each such copy is fresh memory, and a 450 KB Ricoh driver
+ * takes ten seconds to parse.  The package's /usr/share/ppd holds only
+ * empty placeholders: the drivers are an xz archive inside the driver
+ * program, whose "cat" unpacks it once per driver (over a second each);
+ * this unpacks it once.
+ */
+static const char sample_py[] =
+    "import base64, lzma, sys, types\n"
+    "from importlib.machinery import SourceFileLoader\n"
+    "m = types.ModuleType('ppds')\n"
+    "SourceFileLoader('ppds', sys.argv[1]).exec_module(m)\n"
+    "index = m.load()\n"
+    "archive = base64.b64decode(index.pop('ARCHIVE'))\n"
+    "files = sorted((v[0], v[1], k) for k, v in index.items()\n"
+    "               if v[1] <= int(sys.argv[3]))\n"
+    "files = files[::max(1, len(files) // int(sys.argv[2]))]\n"
+    "d, base, buf = lzma.LZMADecompressor(), 0, b''\n"
+    "for start, length, name in files:\n"
+    "    while base + len(buf) < start + length:\n"
+    "        chunk = d.decompress(archive, 1 << 24)\n"
+    "        archive = b''\n"
+    "        if not chunk:\n"
+    "            sys.exit('archive ends early')\n"
+    "        cut = min(max(start - base, 0), len(buf))\n"
+    "        buf, base = buf[cut:] + chunk, base + cut\n"
+    "    ppd = buf[start - base:start - base + length]\n"
+    "    sys.stdout.buffer.write(b'%d %s\\n' % (len(ppd), name.encode()) + ppd)\n";
+
+START_TEST(rewrite_pdf_openprinting)
+{
+	struct ppd_policy pol = no_filter_policy();
+	char script[600], cmd[1400], line[600], err[512];
+	int total = 0, foomatic = 0;
+	FILE *f, *p;
+
+	snprintf(script, sizeof(script), "%s/sample.py", runner_tmpdir());
+	ck_assert_ptr_nonnull(f = fopen(script, "w"));
+	ck_assert_int_ge(fputs(sample_py, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(cmd, sizeof(cmd), "python3 '%s' '%s' 200 131072", script, DRIVER);
+	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
+	while (fgets(line, sizeof(line), p) != NULL) {
+		size_t len = strtoul(line, NULL, 10), outlen;
+		char *ppd = malloc(len + 1), *out, *name = strchr(line, ' ');
+
+		ck_assert_ptr_nonnull(ppd);
+		ck_assert_ptr_nonnull(name);
+		name[strcspn(name, "\n")] = '\0';
+		ck_assert_uint_eq(fread(ppd, 1, len, p), len);
+		ppd[len] = '\0';
+		if (strstr(ppd, "FoomaticRIPCommandLine") != NULL) {
+			/* Without the rewrite, the guest would need foomatic-rip. */
+			ck_assert_msg(ppd_check_safe(ppd, len, &pol, err,
+			    sizeof(err)) == -EPERM, "%s passes as it is", name);
+			foomatic++;
+		}
+		ck_assert_msg(ppd_rewrite_pdf(ppd, len, SIZE_MAX, &out, &outlen, err,
+		    sizeof(err)) == 0, "%s: %s", name, err);
+		expect_pdf_only(out, outlen, name);
+		expect_same_options(ppd, len, out, outlen, -1, -1, name);
+		free(ppd);
+		free(out);
+		total++;
+	}
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_msg(total >= 200, "only %d drivers", total);
+	ck_assert_msg(foomatic >= 50, "only %d foomatic drivers", foomatic);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -579,6 +1085,17 @@ test_suite(void)
 	tcase_add_test(tc, readers_must_agree);
 	tcase_add_test(tc, repeated_keywords);
 	tcase_add_test(tc, bad_policy);
+	tcase_add_test(tc, rewrite_pdf_foomatic);
+	tcase_add_test(tc, rewrite_pdf_crlf);
+	tcase_add_test(tc, rewrite_pdf_manual_copies);
+	tcase_add_test(tc, rewrite_pdf_garbage);
+	tcase_add_test(tc, rewrite_pdf_size_cap);
+	suite_add_tcase(s, tc);
+	/* One python3 unpacks the driver archive, then some 200 drivers are
+	 * parsed three or four times each: 5 s, 20 s under the sanitizers. */
+	tc = tcase_create("openprinting");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, rewrite_pdf_openprinting);
 	suite_add_tcase(s, tc);
 	return s;
 }

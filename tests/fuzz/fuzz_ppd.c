@@ -1,8 +1,9 @@
 /*
- * Fuzz target: the agent's check of a driver from the wire, as install.c
- * calls it, then the hash listing an administrator runs on the same bytes.
- * Both must return without crashing, leaking or reading past the input; a
- * PPD the check accepts must list its templates without error.
+ * Fuzz target: a driver from the wire as install.c takes it: rewritten for
+ * a guest queue that hands jobs over as PDF, then checked.  Neither may
+ * crash, leak or read past the input; a rewrite that succeeds leaves no
+ * command template behind, and the check of the original and of the
+ * rewrite answer only as documented.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -27,9 +28,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct ppd_policy pol = {
 		.max_size = 64 * 1024,
 		.filter_dir = "/usr/lib/cups/filter",
-		.allow = "",
 	};
-	char err[512];
+	char err[512], *out = NULL;
+	size_t outlen = 0;
 	int n = 0, rc;
 
 	rc = ppd_check_safe(data, size, &pol, err, sizeof(err));
@@ -37,10 +38,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (size > pol.max_size)
 		return 0;
-	if (ppd_command_hashes(data, size, count, &n) != 0 && rc == 0)
+	rc = ppd_rewrite_pdf(data, size, pol.max_size + 4096, &out, &outlen, err,
+	    sizeof(err));
+	if (rc != 0) {
+		if ((rc != -EBADMSG && rc != -EFBIG && rc != -ENOMEM) || out != NULL)
+			abort();
+		return 0;
+	}
+	rc = ppd_check_safe(out, outlen, &pol, err, sizeof(err));
+	if (rc != 0 && rc != -EPERM && rc != -ENOMEM)
 		abort();
-	/* An empty allow list only passes a PPD without templates. */
-	if (rc == 0 && n != 0)
+	/* Whatever the input held, no template survives the rewrite. */
+	if (ppd_command_hashes(out, outlen, count, &n) == 0 && n != 0)
 		abort();
+	free(out);
 	return 0;
 }
