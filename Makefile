@@ -23,7 +23,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 
 # Debian packages the build, the tests and the sandbox need.
 DEBS := build-essential pkg-config jq procps iproute2 libcups2-dev cups-daemon cups-client cups \
-	openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
+	cups-filters openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
 	libinih-dev libjson-c-dev libssl-dev zlib1g-dev libnotify-dev \
 	xvfb dunst dbus imagemagick fonts-dejavu-core shellcheck
 
@@ -74,7 +74,7 @@ TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 TEST_TOOLS := $(BUILD)/tests/jetdirect $(BUILD)/tests/probe $(BUILD)/tests/fake-tray \
-	$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport
+	$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport $(BUILD)/tests/jobattrs
 
 # Rebuild everything when the compiler flags change (e.g. SANITIZE on/off).
 FLAGS_STAMP := $(BUILD)/.flags
@@ -136,10 +136,10 @@ $(BUILD)/guest-tray: $(OBJ)/guest-agent/guest-tray.o $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(NOTIFY_LIBS) $(LIBS)
 
-# The guest queues' CUPS backend: plain C, no library.
-$(BUILD)/printredir-backend: $(OBJ)/guest-agent/backend.o
+# The guest queues' CUPS backend: the codec and libcups, no libuv.
+$(BUILD)/printredir-backend: $(OBJ)/guest-agent/backend.o $(LIBCOMMON)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # Unit suites: one program per tests/test_*.c, sharing tests/runner.c.  The
 # daemons' modules (all but main.o) are archives, so a suite pulls in only
@@ -169,7 +169,7 @@ $(BUILD)/tests/replay_%: $(OBJ)/tests/fuzz/%.o $(OBJ)/tests/fuzz/replay.o $(AGEN
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/probe: $(OBJ)/tests/tools/probe.o $(LIBCOMMON)
+$(BUILD)/tests/probe $(BUILD)/tests/jobattrs: $(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)

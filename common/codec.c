@@ -115,6 +115,14 @@ static const struct {
 	  PRINTREDIR__ENVELOPE__BODY_ERROR },
 	{ PRINTREDIR__MSG_TYPE__MSG_DRIVER_INVENTORY, "driver-inventory",
 	  PRINTREDIR__ENVELOPE__BODY_DRIVER_INVENTORY },
+	{ PRINTREDIR__MSG_TYPE__MSG_JOB_START, "job-start",
+	  PRINTREDIR__ENVELOPE__BODY_JOB_START },
+	{ PRINTREDIR__MSG_TYPE__MSG_JOB_DATA, "job-data",
+	  PRINTREDIR__ENVELOPE__BODY_JOB_DATA },
+	{ PRINTREDIR__MSG_TYPE__MSG_JOB_CREDIT, "job-credit",
+	  PRINTREDIR__ENVELOPE__BODY_JOB_CREDIT },
+	{ PRINTREDIR__MSG_TYPE__MSG_JOB_RESULT, "job-result",
+	  PRINTREDIR__ENVELOPE__BODY_JOB_RESULT },
 };
 
 #define NMSG (sizeof(msg_table) / sizeof(msg_table[0]))
@@ -272,7 +280,6 @@ static int
 check_printer(const Printredir__Printer *p, char *err, size_t errlen)
 {
 	TRY(check_str(p->name, CODEC_MAX_NAME, 1, "printer: name", err, errlen));
-	TRY(check_str(p->uri, CODEC_MAX_STRING, 1, "printer: uri", err, errlen));
 	TRY(check_str(p->make_model, CODEC_MAX_STRING, 0, "printer: make and model", err, errlen));
 	TRY(check_str(p->info, CODEC_MAX_STRING, 0, "printer: info", err, errlen));
 	TRY(check_str(p->location, CODEC_MAX_STRING, 0, "printer: location", err, errlen));
@@ -327,6 +334,41 @@ check_report(const Printredir__InstallReport *r, char *err, size_t errlen)
 		TRY(check_str(p->guest_queue, CODEC_MAX_NAME, 0, "report: guest queue", err, errlen));
 	}
 	return 0;
+}
+
+/*
+ * A job's header.  stream 0 and an empty uuid are what the backend sends
+ * the agent; on the channel both are required (codec_check_job_start).
+ */
+static int
+check_job_start(const Printredir__JobStart *j, char *err, size_t errlen)
+{
+	TRY(check_str(j->uuid, CODEC_MAX_NAME, 0, "job: uuid", err, errlen));
+	TRY(check_str(j->printer, CODEC_MAX_NAME, 1, "job: printer", err, errlen));
+	TRY(check_str(j->user, CODEC_MAX_NAME, 1, "job: user", err, errlen));
+	TRY(check_str(j->title, CODEC_MAX_STRING, 0, "job: title", err, errlen));
+	TRY(check_str(j->format, CODEC_MAX_NAME, 1, "job: format", err, errlen));
+	if (!j->has_copies || j->copies < 1 || j->copies > CODEC_MAX_COPIES)
+		return bad(err, errlen, "job: copies must be 1 to %d", CODEC_MAX_COPIES);
+	if (j->n_options > CODEC_MAX_OPTIONS)
+		return bad(err, errlen, "job: %zu options, at most %d", j->n_options,
+		    CODEC_MAX_OPTIONS);
+	for (size_t i = 0; i < j->n_options; i++) {
+		TRY(check_str(j->options[i]->name, CODEC_MAX_NAME, 1, "job: option name",
+		    err, errlen));
+		TRY(check_str(j->options[i]->value, CODEC_MAX_STRING, 0,
+		    "job: option value", err, errlen));
+	}
+	return 0;
+}
+
+static int
+check_job_result(const Printredir__JobResult *r, char *err, size_t errlen)
+{
+	TRY(check_enum(&printredir__job_outcome__descriptor, r->has_outcome,
+	    r->outcome, "job result: outcome", err, errlen));
+	return check_str(r->detail, CODEC_MAX_STRING, 0, "job result: detail", err,
+	    errlen);
 }
 
 int
@@ -386,6 +428,20 @@ codec_validate(const codec_env_t *env, char *err, size_t errlen)
 			    errlen));
 		return 0;
 	}
+	case PRINTREDIR__ENVELOPE__BODY_JOB_START:
+		return check_job_start(env->job_start, err, errlen);
+	case PRINTREDIR__ENVELOPE__BODY_JOB_DATA:
+		if (env->job_data->has_data && env->job_data->data.len > CODEC_JOB_CHUNK)
+			return bad(err, errlen, "job data: %zu bytes in a chunk, at most %d",
+			    env->job_data->data.len, CODEC_JOB_CHUNK);
+		return 0;
+	case PRINTREDIR__ENVELOPE__BODY_JOB_CREDIT:
+		if (!env->job_credit->has_chunks || env->job_credit->chunks > CODEC_JOB_WINDOW)
+			return bad(err, errlen, "job credit: missing or over %d chunks",
+			    CODEC_JOB_WINDOW);
+		return 0;
+	case PRINTREDIR__ENVELOPE__BODY_JOB_RESULT:
+		return check_job_result(env->job_result, err, errlen);
 	case PRINTREDIR__ENVELOPE__BODY_ERROR:
 		if (!env->error->has_code)
 			return bad(err, errlen, "error without a code");

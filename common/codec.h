@@ -22,6 +22,10 @@ typedef Printredir__Envelope codec_env_t;
 #define CODEC_INVENTORY_PAGE 1024	/* hashes in one DriverInventory */
 #define CODEC_MAX_CAPS 64
 #define CODEC_NONCE_LEN 32
+#define CODEC_JOB_CHUNK (128 * 1024)	/* document bytes in one JobData */
+#define CODEC_JOB_WINDOW 16		/* chunks in flight per job */
+#define CODEC_MAX_COPIES 9999
+#define CODEC_MAX_OPTIONS 256		/* options of one job */
 
 /*
  * A decoded envelope never costs more than CODEC_BUDGET(n) bytes of heap for

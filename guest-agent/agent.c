@@ -36,9 +36,9 @@ static const struct conf_key agent_keys[] = {
 	{ "agent", "state_dir", CONF_STRING, OFF(state_dir), "/var/lib/printredir/agent", 0, 0, 0, 0 },
 	{ "agent", "guest_id", CONF_STRING, OFF(guest_id), "", 0, 0, 0, 1 },
 	{ "agent", "redirection", CONF_BOOL, OFF(redirection), "yes", 0, 0, 0, 0 },
-	{ "agent", "backend", CONF_STRING, OFF(backend), "printredir", 0, 0, 0, 0 },
+	{ "agent", "job_socket", CONF_ADDR, OFF(job_socket), "unix:/run/printredir/jobs.sock", 0, 0, 0, 0 },
+	{ "agent", "backend_user", CONF_STRING, OFF(backend_user), "lp", 0, 0, 0, 0 },
 	{ "agent", "filter_dir", CONF_STRING, OFF(filter_dir), "/usr/lib/cups/filter", 0, 0, 0, 0 },
-	{ "agent", "allow_commands", CONF_STRING, OFF(allow_commands), "", 0, 0, 0, 1 },
 	{ "agent", "max_ppd", CONF_INT, OFF(max_ppd), "4194304", 1024, 1 << 28, 0, 0 },
 	{ "agent", "frame_cap", CONF_INT, OFF(frame_cap), "8388608", 65536, 1 << 30, 0, 0 },
 	{ "restart", "command", CONF_STRING, OFF(restart_command), "systemctl reboot", 0, 0, 0, 1 },
@@ -96,9 +96,9 @@ agent_load_conf(const char *path, struct agent_conf *conf, char *err,
 		agent_free_conf(conf);
 		return -EINVAL;
 	}
-	if (strcmp(conf->backend, "printredir") != 0 && strcmp(conf->backend, "ipp") != 0) {
-		snprintf(err, errlen, "%s: backend must be printredir or ipp, not \"%.64s\"",
-		    path, conf->backend);
+	if (conf->job_socket.kind != ADDR_UNIX) {
+		snprintf(err, errlen, "%s: job_socket must be a unix:PATH address: "
+		    "the backend's credentials are checked", path);
 		agent_free_conf(conf);
 		return -EINVAL;
 	}
@@ -608,8 +608,17 @@ on_link_down(void *data, const char *reason, int was_up)
 	if (was_up) {
 		a->link_status.up = 0;
 		a->link_status.since = time(NULL);
+		jobs_link_down(a->jobs);
 	}
 	save(a);
+}
+
+static void
+on_job(void *data, const codec_env_t *env)
+{
+	struct agent *a = data;
+
+	jobs_on_message(a->jobs, env);
 }
 
 /* A validated PrinterSet from the broker: store its drivers, make it the
@@ -637,7 +646,7 @@ on_printer_set(void *data, const Printredir__PrinterSet *set)
 	for (size_t i = 0; i < n; i++) {
 		const Printredir__Printer *p = set->printers[i];
 		const struct want w = {
-			.name = p->name, .uri = p->uri,
+			.name = p->name,
 			.host_device_uri = p->host_device_uri, .make_model = p->make_model,
 			.info = p->info, .location = p->location, .detail = p->detail,
 			.driver = p->driver_state,
@@ -663,8 +672,18 @@ on_printer_set(void *data, const Printredir__PrinterSet *set)
 
 static const struct link_ops link_ops = {
 	.on_up = on_link_up, .on_down = on_link_down,
-	.on_printer_set = on_printer_set,
+	.on_printer_set = on_printer_set, .on_job = on_job,
 };
+
+static int
+jobs_send(void *data, const codec_env_t *env)
+{
+	struct agent *a = data;
+
+	return link_send(a->link, env);
+}
+
+static const struct jobs_ops jobs_ops = { .send = jobs_send };
 
 /* --- start, reload, stop ------------------------------------------------------------ */
 
@@ -698,6 +717,7 @@ agent_start(struct agent *a)
 	};
 	struct link_config cfg = lc;
 	struct restart_input start = { .event = RESTART_EV_START };
+	struct jobs_config jc;
 	char err[1024];
 	int rc;
 
@@ -728,6 +748,10 @@ agent_start(struct agent *a)
 	 * applied, a report not delivered, or a redirection switch. */
 	a->trays = tray_start(a->loop, &a->conf.tray_socket, a->conf.apps_uid_min,
 	    &tray_ops, a);
+	jc.sock = a->conf.job_socket;
+	jc.backend_user = a->conf.backend_user;
+	jc.cups = a->conf.cups;
+	a->jobs = jobs_start(a->loop, &jc, &jobs_ops, a);
 	restart_event(a, &start);
 	if (a->wish.gen != a->applied.gen ||
 	    a->applied.redirection != a->conf.redirection)
@@ -762,17 +786,21 @@ reload(struct agent *a)
 		log_warnx("reload: %s; keeping the running configuration", err);
 		return;
 	}
-	/* redirection, filter_dir, allow_commands, cups, max_ppd and [restart]
+	/* redirection, filter_dir, cups, max_ppd and [restart]
 	 * change live; the rest at the next start. */
 	if (memcmp(&conf.broker, &a->conf.broker, sizeof(conf.broker)) != 0 ||
 	    memcmp(&conf.tray_socket, &a->conf.tray_socket, sizeof(conf.tray_socket)) != 0 ||
+	    memcmp(&conf.job_socket, &a->conf.job_socket, sizeof(conf.job_socket)) != 0 ||
+	    strcmp(conf.backend_user, a->conf.backend_user) != 0 ||
 	    strcmp(conf.state_dir, a->conf.state_dir) != 0 ||
 	    strcmp(conf.key_file, a->conf.key_file) != 0 ||
 	    strcmp(conf.guest_id, a->conf.guest_id) != 0)
-		log_warnx("reload: broker, tray_socket, state_dir, key_file and guest_id "
-		    "take effect at the next start");
+		log_warnx("reload: broker, tray_socket, job_socket, backend_user, "
+		    "state_dir, key_file and guest_id take effect at the next start");
 	conf.broker = a->conf.broker;
 	conf.tray_socket = a->conf.tray_socket;
+	conf.job_socket = a->conf.job_socket;
+	swap_str(&conf.backend_user, &a->conf.backend_user);
 	swap_str(&conf.state_dir, &a->conf.state_dir);
 	swap_str(&conf.key_file, &a->conf.key_file);
 	swap_str(&conf.guest_id, &a->conf.guest_id);
@@ -814,6 +842,8 @@ agent_stop(struct agent *a)
 	close_timer(&a->apply.retry);
 	tray_stop(a->trays);
 	a->trays = NULL;
+	jobs_stop(a->jobs);
+	a->jobs = NULL;
 	link_stop(a->link);
 	a->link = NULL;
 }

@@ -2,8 +2,8 @@
  * guest-agent: the daemon's private header.  Read it and you know the
  * daemon: what each file does and the functions it offers the others.
  *
- *   main.c     the command line, signals, the `status` and `ppd-hashes`
- *              subcommands; it talks to the hub only
+ *   main.c     the command line, signals, the `status` subcommand; it
+ *              talks to the hub only
  *   agent.c    the hub, and the only module that knows every other one:
  *              configuration, the broker's wish, applying it on a worker
  *              thread, saving state, building every report, and turning the
@@ -12,6 +12,8 @@
  *              handshake); calls up through struct link_ops
  *   tray.c     leaf: the socket the per-session tray helpers connect to and
  *              its line protocol; calls up through struct tray_ops
+ *   jobs.c     leaf: the job socket the backend hands jobs to, and their
+ *              streams to the broker; calls up through struct jobs_ops
  *   restart.c  leaf: the workspace restart policy, a pure state machine
  *   install.c  leaf: the guest's CUPS, queues and drivers (worker thread)
  *   state.c    leaf: the state file, agent.json, atomically
@@ -49,9 +51,9 @@ struct agent_conf {
 	char *state_dir;
 	char *guest_id;			/* "" = host name */
 	int redirection;
-	char *backend;			/* "printredir" or "ipp" */
+	struct addr job_socket;		/* where the backend hands jobs over */
+	char *backend_user;		/* who runs the backend (cupsd's User) */
 	char *filter_dir;		/* where the guest's CUPS filters live */
-	char *allow_commands;		/* SHA-256 hex of allowed command templates */
 	long long max_ppd;		/* bytes */
 	long long frame_cap;
 
@@ -70,7 +72,6 @@ struct agent_conf {
 /* One printer the broker wants in the guest (from a PrinterSet). */
 struct want {
 	char *name;			/* host queue name = guest queue name */
-	char *uri;			/* the guest queue's device URI */
 	char *host_device_uri;
 	char *make_model;
 	char *info;
@@ -132,6 +133,7 @@ struct restart {
 
 struct link;
 struct trays;
+struct jobs;
 
 /* The hub's own pieces: applying runs on a worker thread, one at a time. */
 struct applier {
@@ -168,6 +170,7 @@ struct agent {
 	struct restarter restarter;
 	struct link *link;
 	struct trays *trays;
+	struct jobs *jobs;
 };
 
 /* --- agent.c: the hub ------------------------------------------------------ */
@@ -202,6 +205,8 @@ struct link_ops {
 	void (*on_down)(void *data, const char *reason, int was_up);
 	/* A validated PrinterSet; borrowed for the call. */
 	void (*on_printer_set)(void *data, const Printredir__PrinterSet *set);
+	/* A validated JobCredit or JobResult; borrowed for the call. */
+	void (*on_job)(void *data, const codec_env_t *env);
 };
 
 struct link_config {
@@ -261,6 +266,31 @@ int tray_prompt(struct trays *t, uint64_t id, const char *printers,
 void tray_countdown(struct trays *t, long long secs, const char *printers);
 /* Trays that can ask the user (0 for NULL). */
 int tray_count(const struct trays *t);
+
+/* --- jobs.c: the job socket ------------------------------------------------ */
+struct jobs_ops {
+	/* Sends env to the broker: 0, or -ENOTCONN when the link is down. */
+	int (*send)(void *data, const codec_env_t *env);
+};
+
+struct jobs_config {
+	struct addr sock;
+	const char *backend_user;	/* may connect besides root; borrowed */
+	const char *cups;		/* the guest's CUPS (cupsconn_open); copied */
+};
+
+/* Listens on cfg->sock.  NULL when the socket cannot be made (logged). */
+struct jobs *jobs_start(uv_loop_t *loop, const struct jobs_config *cfg,
+    const struct jobs_ops *ops, void *data);
+/* Answers every backend "retry later" and closes the socket.  NULL is
+ * allowed. */
+void jobs_stop(struct jobs *js);
+/* A JobCredit or JobResult from the broker (env borrowed).  NULL js is
+ * allowed. */
+void jobs_on_message(struct jobs *js, const codec_env_t *env);
+/* The link went down: every job on its way to the broker is answered
+ * "retry later" (the guest's cupsd keeps it).  NULL is allowed. */
+void jobs_link_down(struct jobs *js);
 
 /* --- restart.c: the restart policy, pure (no timers, no I/O) --------------- */
 struct restart_policy {

@@ -31,6 +31,8 @@
 
 #define CONNECT_TIMEOUT_MS 5000
 #define MARK_HASH 16		/* hex digits of each hash in the mark */
+/* What the rewrite of a PPD for the guest (ppd_rewrite_pdf) may add. */
+#define GUEST_PPD_GROWTH 4096
 
 struct queue {
 	char *name;
@@ -249,27 +251,13 @@ ipp_ok(ipp_t *resp)
 }
 
 /*
- * The guest queue's device URI: through the printredir backend (see
- * backend.c), which sends the driver's output to the host queue marked raw,
- * or the host queue's URI itself (backend = ipp).
+ * The guest queue's device URI: the printredir backend (backend.c), which
+ * hands each job to the agent for the host queue of the same name.
  */
-static int
-device_uri(const struct agent_conf *conf, const struct want *w, char *out,
-    size_t outlen)
+static void
+device_uri(const struct want *w, char *out, size_t outlen)
 {
-	static const char *const schemes[] = { "ipp://", "ipps://", "http://", "https://" };
-
-	if (strcmp(conf->backend, "printredir") != 0) {
-		snprintf(out, outlen, "%s", w->uri);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
-		if (strncasecmp(w->uri, schemes[i], strlen(schemes[i])) == 0) {
-			snprintf(out, outlen, "printredir:%s", w->uri);
-			return 0;
-		}
-	}
-	return -EINVAL;
+	snprintf(out, outlen, "printredir:%s", w->name);
 }
 
 /* Adds or updates queue w->name with the checked PPD at ppd_path. */
@@ -295,10 +283,9 @@ put_queue(http_t *http, const struct want *w, const char *dev,
 	ok = ipp_ok(resp);
 	if (!ok)
 		snprintf(err, errlen, "the guest's CUPS refused the queue: %s%s",
-		    cupsLastErrorString(), strncmp(dev, "printredir:", 11) == 0 &&
-		    strstr(cupsLastErrorString(), "scheme") ? " (the printredir "
-		    "backend is not installed in the guest's CUPS: make install, or "
-		    "set backend = ipp)" : "");
+		    cupsLastErrorString(), strstr(cupsLastErrorString(), "scheme") ?
+		    " (the printredir backend is not installed in the guest's CUPS: "
+		    "make install)" : "");
 	ippDelete(resp);
 	return ok ? 0 : -EIO;
 }
@@ -367,22 +354,16 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct want *w,
 	const struct agent_conf *conf = ctx->conf;
 	struct ppd_policy pol = {
 		.max_size = (size_t)conf->max_ppd, .filter_dir = conf->filter_dir,
-		.allow = conf->allow_commands,
 	};
 	char hex[HASH_HEX_LEN], path[4200], err[1024], nick[256], mark[256];
 	char want_mark_d[MARK_HASH + 1], have_d[MARK_HASH + 1], u[MARK_HASH + 1];
-	char policy[8400], dev[CODEC_MAX_STRING + 16], *ppd = NULL;
+	char policy[8400], dev[CODEC_MAX_STRING + 16], *ppd = NULL, *guest = NULL;
 	const char *known;
-	size_t len = 0;
+	size_t len = 0, glen = 0;
 	int rc;
 
 	hash_hex(w->sha, hex);
-	if (device_uri(conf, w, dev, sizeof(dev)) != 0) {
-		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
-		    NULL, 0, "the host queue's URI %.200s is not ipp, ipps, http or "
-		    "https, which the printredir backend needs", w->uri);
-		return;
-	}
+	device_uri(w, dev, sizeof(dev));
 	if (own != NULL) {
 		/* Unchanged since we made it: nothing to do. */
 		snprintf(want_mark_d, sizeof(want_mark_d), "%.*s", MARK_HASH, hex);
@@ -391,12 +372,11 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct want *w,
 		mark_field(own->mark, 'u', mark);
 		if (strcmp(want_mark_d, have_d) == 0 && strcmp(u, mark) == 0) {
 			add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED,
-			    own->name, 0, "installed, prints to %s", w->uri);
+			    own->name, 0, "installed, prints to the host queue %s", w->name);
 			return;
 		}
 	}
-	snprintf(policy, sizeof(policy), "%lld\n%s\n%s", conf->max_ppd,
-	    conf->filter_dir, conf->allow_commands);
+	snprintf(policy, sizeof(policy), "%lld\n%s", conf->max_ppd, conf->filter_dir);
 	if ((known = refused_reason(w->sha, policy)) != NULL) {
 		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_DRIVER_REJECTED,
 		    NULL, 0, "driver rejected: %s", known);
@@ -414,25 +394,40 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct want *w,
 		    NULL, 0, "driver %.12s... was not received from the broker", hex);
 		return;
 	}
-	if (ppd_check_safe(ppd, len, &pol, err, sizeof(err)) != 0) {
+	/* Only the options of the print server's driver reach the guest: the
+	 * rewritten PPD hands every job over as PDF, and is what is checked. */
+	rc = ppd_rewrite_pdf(ppd, len, (size_t)conf->max_ppd + GUEST_PPD_GROWTH,
+	    &guest, &glen, err, sizeof(err));
+	free(ppd);
+	if (rc == 0 && ppd_check_safe(guest, glen, &pol, err, sizeof(err)) != 0)
+		rc = -EPERM;
+	if (rc != 0) {
 		remember_refusal(w->sha, err);
 		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_DRIVER_REJECTED,
 		    NULL, 0, "driver rejected: %s", err);
-		free(ppd);
+		free(guest);
 		return;
 	}
-	(void)ppd_check_parse(ppd, len, nick, sizeof(nick), err, sizeof(err));
-	free(ppd);
+	(void)ppd_check_parse(guest, glen, nick, sizeof(nick), err, sizeof(err));
+	snprintf(path, sizeof(path), "%s/%s.guest.ppd", ctx->drivers_dir, hex);
+	rc = statefile_write(path, guest, glen, 0644);
+	free(guest);
+	if (rc != 0) {
+		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
+		    NULL, 0, "cannot write %s: %s", path, strerror(-rc));
+		return;
+	}
 	make_mark(dev, w->sha, nick, mark, sizeof(mark));
 	if (put_queue(http, w, dev, path, mark, err, sizeof(err)) != 0) {
 		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
 		    NULL, 0, "%s", err);
 		return;
 	}
-	log_info("%s queue %s (prints to %s)", own ? "updated" : "installed", w->name,
-	    w->uri);
+	log_info("%s queue %s (prints to the host queue of that name)",
+	    own ? "updated" : "installed", w->name);
 	add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED,
-	    w->name, 1, "%s, prints to %s", own ? "updated" : "installed", w->uri);
+	    w->name, 1, "%s, prints to the host queue %s",
+	    own ? "updated" : "installed", w->name);
 }
 
 int
@@ -472,7 +467,7 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
 		}
 		if (q && q->mark == NULL) {
 			/* A person's queue holds the name. */
-			if (same_uri(q->uri, w->uri) || same_uri(q->uri, w->host_device_uri))
+			if (same_uri(q->uri, w->host_device_uri))
 				add_result(&res, &nres, w->name,
 				    PRINTREDIR__PRINTER_STATE__PRINTER_DUPLICATE_SKIPPED, q->name, 0,
 				    "queue %s, installed by hand, already prints to %s",
@@ -495,8 +490,8 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
 			struct queue *dup = NULL;
 
 			for (size_t k = 0; k < l.n && !dup; k++)
-				if (l.v[k].mark == NULL && (same_uri(l.v[k].uri, w->uri) ||
-				    same_uri(l.v[k].uri, w->host_device_uri)))
+				if (l.v[k].mark == NULL &&
+				    same_uri(l.v[k].uri, w->host_device_uri))
 					dup = &l.v[k];
 			if (dup) {
 				add_result(&res, &nres, w->name,

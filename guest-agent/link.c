@@ -104,6 +104,10 @@ on_message(struct peer *p, codec_env_t *env, void *data)
 	case PRINTREDIR__MSG_TYPE__MSG_PRINTER_SET:
 		l->ops->on_printer_set(l->data, env->printer_set);
 		break;
+	case PRINTREDIR__MSG_TYPE__MSG_JOB_CREDIT:
+	case PRINTREDIR__MSG_TYPE__MSG_JOB_RESULT:
+		l->ops->on_job(l->data, env);
+		break;
 	default:
 		peer_close(p, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL,
 		    "message not expected from a broker");

@@ -42,59 +42,11 @@ on_signal(uv_signal_t *s, int signum)
 }
 
 static void
-print_hash(const char *keyword, const char hex[65], void *arg)
-{
-	printf("%s  %s  %s\n", hex, (const char *)arg, keyword);
-}
-
-static void
-ppd_hashes_usage(FILE *out)
-{
-	fprintf(out, "usage: guest-agent ppd-hashes FILE.ppd...\n\n"
-	    "Prints the SHA-256 of every command template (FoomaticRIPCommandLine\n"
-	    "...) of each driver: after reading them, put the hashes you trust\n"
-	    "in allow_commands of agent.conf.\n");
-}
-
-/* `guest-agent ppd-hashes FILE...`: the allow_commands entries for the
- * command templates of drivers an administrator has read and trusts. */
-static int
-ppd_hashes_main(int argc, char **argv)
-{
-	const struct cli cli = { "guest-agent ppd-hashes", ppd_hashes_usage, NULL, 1, -1,
-	    "FILE.ppd" };
-	int first, rc;
-
-	if ((rc = cli_parse(&cli, argc, argv, &first)) >= 0)
-		return rc;
-	rc = 0;
-	for (int i = first; i < argc; i++) {
-		char *data = NULL;
-		size_t len = 0;
-		int r = statefile_read(argv[i], 64 << 20, &data, &len);
-
-		if (r == 0)
-			r = ppd_command_hashes(data, len, print_hash, argv[i]);
-		if (r != 0) {
-			fprintf(stderr, "guest-agent ppd-hashes: %s: %s\n", argv[i],
-			    r == -EBADMSG ? "not a PPD that parses" : r == -EPERM ?
-			    "fails the structural checks, so its templates are "
-			    "ambiguous (the agent logs the reason when it refuses it)" :
-			    strerror(-r));
-			rc = 1;
-		}
-		free(data);
-	}
-	return rc;
-}
-
-static void
 usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: guest-agent [-c FILE] [-d] [--syslog]\n"
 	    "       guest-agent status [-c FILE] [--json]\n"
-	    "       guest-agent ppd-hashes FILE.ppd...\n"
 	    "\n"
 	    "Installs the host's printers in this guest's CUPS.\n"
 	    "\n"
@@ -130,8 +82,6 @@ main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return status_main(argc - 1, argv + 1);
-	if (argc > 1 && strcmp(argv[1], "ppd-hashes") == 0)
-		return ppd_hashes_main(argc - 1, argv + 1);
 	if ((rc = cli_daemon_args("guest-agent", argc, argv, usage, &path, &debug,
 	    &use_syslog)) >= 0)
 		return rc;

@@ -49,7 +49,6 @@ wants_json(const struct wish *w)
 		json_object *o = json_object_new_object();
 
 		put_str(o, "name", p->name);
-		put_str(o, "uri", p->uri);
 		put_str(o, "host_device_uri", p->host_device_uri);
 		put_str(o, "make_model", p->make_model);
 		put_str(o, "info", p->info);
@@ -179,13 +178,12 @@ parse_want(json_object *o, struct want *w)
 	if (w->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE &&
 	    (hex == NULL || hash_from_hex(hex, w->sha) != 0))
 		return "a driver without a valid sha256";
-	w->uri = opt_str(o, "uri");
 	w->host_device_uri = opt_str(o, "host_device_uri");
 	w->make_model = opt_str(o, "make_model");
 	w->info = opt_str(o, "info");
 	w->location = opt_str(o, "location");
 	w->detail = opt_str(o, "detail");
-	if (!w->uri || !w->host_device_uri || !w->make_model || !w->info ||
+	if (!w->host_device_uri || !w->make_model || !w->info ||
 	    !w->location || !w->detail)
 		return "out of memory";
 	return NULL;

@@ -20,7 +20,6 @@ want_free(struct want *w, size_t n)
 {
 	for (size_t i = 0; w && i < n; i++) {
 		free(w[i].name);
-		free(w[i].uri);
 		free(w[i].host_device_uri);
 		free(w[i].make_model);
 		free(w[i].info);
@@ -41,13 +40,12 @@ want_copy(const struct want *from, size_t n, struct want **out)
 	for (size_t i = 0; i < n; i++) {
 		v[i] = from[i];
 		v[i].name = dupz(from[i].name);
-		v[i].uri = dupz(from[i].uri);
 		v[i].host_device_uri = dupz(from[i].host_device_uri);
 		v[i].make_model = dupz(from[i].make_model);
 		v[i].info = dupz(from[i].info);
 		v[i].location = dupz(from[i].location);
 		v[i].detail = dupz(from[i].detail);
-		if (!v[i].name || !v[i].uri || !v[i].host_device_uri || !v[i].make_model ||
+		if (!v[i].name || !v[i].host_device_uri || !v[i].make_model ||
 		    !v[i].info || !v[i].location || !v[i].detail) {
 			want_free(v, i + 1);
 			return -ENOMEM;

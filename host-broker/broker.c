@@ -1,7 +1,7 @@
 /*
  * The broker's shared pieces: its configuration schema and loading, what
  * a new snapshot of the host means for the guests (the generation), its
- * persistence, and the URI a guest queue prints to.
+ * persistence, and which guests may connect.
  */
 #include <errno.h>
 #include <limits.h>
@@ -31,8 +31,6 @@ static const struct conf_key broker_keys[] = {
 	{ "broker", "control", CONF_ADDR, OFF(control), "unix:/run/printredir/control.sock", 0, 0, 0, 0 },
 	{ "broker", "key_file", CONF_STRING, OFF(key_file), "/etc/printredir/key", 0, 0, 0, 0 },
 	{ "broker", "state_dir", CONF_STRING, OFF(state_dir), "/var/lib/printredir/broker", 0, 0, 0, 0 },
-	{ "broker", "guest_printer_uri", CONF_STRING, OFF(guest_printer_uri),
-	  "ipp://10.0.2.2:631/printers/%s", 0, 0, 0, 0 },
 	{ "broker", "redirect_local", CONF_BOOL, OFF(redirect_local), "no", 0, 0, 0, 0 },
 	{ "broker", "print_server", CONF_STRING, OFF(print_server), "", 0, 0, 0, 1 },
 	{ "broker", "name", CONF_STRING, OFF(name), "", 0, 0, 0, 1 },
@@ -43,17 +41,36 @@ static const struct conf_key broker_keys[] = {
 	{ "guests", "allow", CONF_STRING, OFF(allow), "", 0, 0, 0, 1 },
 	{ "guests", "forget_after", CONF_DURATION, OFF(forget_after), "30d", 60,
 	  3650LL * 86400, 0, 0 },
+	{ "jobs", "user", CONF_STRING, OFF(job_user), "as-is", 0, 0, 0, 0 },
+	{ "jobs", "account", CONF_STRING, OFF(job_account), "", 0, 0, 0, 1 },
+	{ "jobs", "max_per_guest", CONF_INT, OFF(jobs_per_guest), "4", 1, 64, 0, 0 },
+	{ "jobs", "keep_journal", CONF_DURATION, OFF(journal_keep), "7d", 3600,
+	  365LL * 86400, 0, 0 },
 };
 #define NKEYS (sizeof(broker_keys) / sizeof(broker_keys[0]))
 
+/* [jobs] user: whose name a guest's job carries on the host. */
 static int
-check_uri_template(const char *t, char *err, size_t errlen)
+check_job_user(struct broker_conf *conf, char *err, size_t errlen)
 {
-	const char *p = strchr(t, '%');
+	if (strcmp(conf->job_user, "as-is") == 0)
+		conf->job_user_mode = JOB_USER_AS_IS;
+	else if (strcmp(conf->job_user, "prefixed") == 0)
+		conf->job_user_mode = JOB_USER_PREFIXED;
+	else if (strcmp(conf->job_user, "account") == 0)
+		conf->job_user_mode = JOB_USER_ACCOUNT;
+	else {
+		snprintf(err, errlen, "[jobs] user = \"%s\": say as-is, prefixed or "
+		    "account", conf->job_user);
+		return -EINVAL;
+	}
+	if (conf->job_user_mode == JOB_USER_ACCOUNT &&
+	    codec_check_id(conf->job_account, err, errlen) != 0) {
+		char why[128];
 
-	if (p == NULL || p[1] != 's' || strchr(p + 2, '%') != NULL) {
-		snprintf(err, errlen, "guest_printer_uri \"%s\" must hold exactly one %%s "
-		    "(where the host queue name goes) and no other %%", t);
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "[jobs] user = account needs account = NAME, "
+		    "which %s", conf->job_account[0] ? why : "is missing");
 		return -EINVAL;
 	}
 	return 0;
@@ -74,7 +91,7 @@ broker_load_conf(const char *path, struct broker_conf *conf, char *err,
 		rc = conf_load(path, broker_keys, NKEYS, conf, err, errlen);
 	if (rc != 0)
 		return rc;
-	if ((rc = check_uri_template(conf->guest_printer_uri, err, errlen)) != 0)
+	if ((rc = check_job_user(conf, err, errlen)) != 0)
 		goto fail;
 	if (conf->listen.kind == ADDR_VIRTIO) {
 		snprintf(err, errlen, "%s: listen cannot be a virtio-serial port: the "
@@ -126,31 +143,6 @@ broker_copy_conf(const struct broker_conf *from, struct broker_conf *to)
 		}
 	}
 	return 0;
-}
-
-char *
-broker_guest_uri(const struct broker_conf *conf, const char *name)
-{
-	static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789-._~";
-	char enc[3 * 256 + 1], *out = NULL;
-	const char *pct = strstr(conf->guest_printer_uri, "%s");
-	size_t o = 0;
-
-	/* Queue names may hold characters a URI path cannot. */
-	for (const char *p = name; *p && o + 4 < sizeof(enc); p++) {
-		if (strchr(safe, *p))
-			enc[o++] = *p;
-		else
-			o += (size_t)snprintf(enc + o, sizeof(enc) - o, "%%%02X",
-			    (unsigned char)*p);
-	}
-	enc[o] = '\0';
-	if (pct == NULL || asprintf(&out, "%.*s%s%s",
-	    (int)(pct - conf->guest_printer_uri), conf->guest_printer_uri, enc,
-	    pct + 2) < 0)
-		return NULL;
-	return out;
 }
 
 int

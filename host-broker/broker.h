@@ -16,6 +16,10 @@
  *   guests.c   guest sessions: the listener and its pre-handshake budget,
  *              handshake, driver inventory, printer sets by generation,
  *              reports, persisted guest state (guests.json)
+ *   jobs.c     guests' print jobs: each JobStart/JobData stream becomes a
+ *              host job through submit.c, with credit back to the agent
+ *   submit.c   one job on the host's cupsd, on its own thread; the journal
+ *              of job UUIDs that keeps a job from printing twice
  *   channels.c the VMs' own channels: a folder of sockets the broker
  *              connects to, again after a VM restarts
  *   control.c  the control socket and the JSON status document
@@ -37,6 +41,8 @@
 #include <time.h>
 #include <uv.h>
 
+#include <cups/cups.h>
+
 #include "addr_uv.h"
 #include "codec.h"
 #include "hash.h"
@@ -51,7 +57,6 @@ struct broker_conf {
 	struct addr control;
 	char *key_file;
 	char *state_dir;
-	char *guest_printer_uri;	/* template with one %s */
 	int redirect_local;
 	char *print_server;		/* "" = none */
 	char *name;			/* broker id; "" = host name */
@@ -63,7 +68,16 @@ struct broker_conf {
 	/* [guests] */
 	char *allow;			/* ids that may connect; "" = any */
 	long long forget_after;		/* seconds a guest's record outlives it */
+
+	/* [jobs] */
+	char *job_user;			/* as-is | prefixed | account */
+	char *job_account;		/* the one account, for "account" */
+	int job_user_mode;		/* JOB_USER_*, from job_user */
+	long long jobs_per_guest;	/* jobs of one guest at once */
+	long long journal_keep;		/* seconds a job UUID is remembered */
 };
+
+enum { JOB_USER_AS_IS, JOB_USER_PREFIXED, JOB_USER_ACCOUNT };
 
 /* A host queue as the broker sees it. */
 struct printer {
@@ -110,6 +124,8 @@ struct broker {
 	uv_stream_t *control_server;
 	struct guest *guests;		/* list, see guests.c */
 	struct channels *channels;	/* see channels.c; NULL when none */
+	struct bjob *jobs;		/* jobs in flight, see jobs.c */
+	struct joblog *joblog;		/* see joblog.c */
 	int verbose;
 };
 
@@ -122,7 +138,19 @@ struct drivers_entry {
 	char *ppd_name;			/* NULL when none */
 };
 
+/* What a guest's print jobs did, for status; one per guest (guests.c). */
+struct job_stats {
+	uint64_t accepted;		/* jobs the host's CUPS took */
+	uint64_t bytes;			/* document bytes received */
+	uint64_t retried;		/* sent back to wait in the guest */
+	uint64_t refused;		/* refused for good */
+	char last_error[256];		/* "" none */
+	int64_t last_error_at;
+};
+
 struct json_object;
+struct joblog;
+struct submit;
 
 /* broker.c */
 int broker_load_conf(const char *path, struct broker_conf *conf, char *err,
@@ -149,8 +177,6 @@ int broker_parse_state(const char *text, size_t len, uint64_t *generation,
 size_t broker_count_redirected(const struct broker *b);
 /* 1 when guest id may connect under conf's [guests] allow. */
 int broker_guest_allowed(const struct broker_conf *conf, const char *id);
-/* The URI a guest queue prints to for host queue name (caller frees). */
-char *broker_guest_uri(const struct broker_conf *conf, const char *name);
 
 /* watch.c */
 int watch_start(struct broker *b);
@@ -214,6 +240,185 @@ struct peer *guests_adopt_channel(struct broker *b, uv_stream_t *stream,
 /* Forgets the records of guests not connected and not seen since now -
  * forget_after; saves when it forgot one. */
 void guests_forget(struct broker *b, time_t now);
+
+/* The job counters of guest id; NULL when the guest is not known. */
+struct job_stats *guests_job_stats(struct broker *b, const char *id);
+
+/* jobs.c */
+/* Opens the journal of submitted jobs (state_dir/jobs.journal). */
+int jobs_start(struct broker *b);
+/* A job message (JobStart, JobData) from guest id over p; env borrowed.
+ * A message that breaks the protocol closes p. */
+void jobs_on_message(struct broker *b, struct peer *p, const char *id,
+    const codec_env_t *env);
+/* p is gone: its jobs are withdrawn (host jobs not complete are cancelled). */
+void jobs_peer_closed(struct broker *b, struct peer *p);
+/* After the loop has finished (every job has ended): closes the journal. */
+void jobs_free(struct broker *b);
+/* Adds the jobs in flight to a status document. */
+void jobs_status(struct broker *b, struct json_object *doc);
+
+/* joblog.c: the journal of submitted jobs */
+/*
+ * The journal is a text file of records "UUID STATE HOSTJOBID UNIXTIME\n",
+ * one appended (and fdatasync'ed) per change; the last record of a UUID is
+ * its state.  At most JOBLOG_MAX_ENTRIES UUIDs are kept, the least recently
+ * written dropped first.
+ */
+#define JOBLOG_MAX_ENTRIES 100000
+
+enum joblog_state {
+	JOBLOG_NONE = 0,	/* not in the journal (never seen, or forgotten) */
+	JOBLOG_CREATED,		/* the host job exists, its document may not */
+	JOBLOG_DONE,		/* the host holds the whole job: never again */
+	JOBLOG_CANCELLED,	/* the host job was cancelled: print it anew */
+};
+
+/*
+ * Opens (creating it when missing) the journal at path and compacts it:
+ * entries older than keep_s seconds are dropped (keep_s <= 0: none), lines
+ * that do not parse (a torn last line after a crash) are skipped with a
+ * warning, and the file is rewritten atomically.  Returns NULL with the
+ * reason in err when the file cannot be read or rewritten.  Thread-safe
+ * after opening.  The journal must outlive every submit using it.
+ */
+struct joblog *joblog_open(const char *path, long keep_s, char *err, size_t errlen);
+/* NULL is allowed. */
+void joblog_close(struct joblog *l);
+
+/* 1 when uuid may be a journal key: 1-127 printable ASCII bytes, no space. */
+int joblog_valid_uuid(const char *uuid);
+
+/*
+ * What the journal says of uuid: 0 with *state and *host_job_id set,
+ * -ENOENT (*state = JOBLOG_NONE, *host_job_id = 0) or -EINVAL for a uuid
+ * that is not valid.  Either pointer may be NULL.
+ */
+int joblog_get(struct joblog *l, const char *uuid, enum joblog_state *state,
+    int *host_job_id);
+
+/*
+ * Appends and syncs a record (state JOBLOG_CREATED, DONE or CANCELLED).
+ * Returns 0, -EINVAL, or the negative errno of a failed write, in which
+ * case the journal is unchanged.
+ */
+int joblog_put(struct joblog *l, const char *uuid, enum joblog_state state,
+    int host_job_id);
+
+/* The number of UUIDs kept. */
+size_t joblog_count(struct joblog *l);
+/* "created", "done", "cancelled" or "none". */
+const char *joblog_state_name(enum joblog_state state);
+/* Marks uuid as being worked on by one submit: 0, or -EBUSY when another
+ * already is (-ENOMEM).  joblog_release ends it. */
+int joblog_claim(struct joblog *l, const char *uuid);
+void joblog_release(struct joblog *l, const char *uuid);
+
+
+/*
+ * submit.c: one guest job on a host queue as a host application prints
+ * it: Create-Job, then Send-Document streamed chunk by chunk, on a thread
+ * of its own so that the broker's loop never waits on cupsd.
+ */
+enum submit_outcome {
+	SUBMIT_ACCEPTED = 1,	/* the host's cupsd holds the whole job */
+	SUBMIT_RETRY,		/* not now (queue stopped, cupsd down, aborted) */
+	SUBMIT_REFUSED,		/* never (the host refused the job itself) */
+};
+
+/* A job to print; NULL strings are allowed where a default is given. */
+struct submit_job {
+	const char *cups;		/* host scheduler, as cupsconn_open takes
+					 * it; NULL = "" (the default) */
+	struct joblog *log;		/* not NULL; must outlive the job */
+	const char *uuid;		/* the journal key (joblog_valid_uuid) */
+	const char *printer;		/* host queue */
+	const char *user;		/* requesting-user-name, already mapped;
+					 * NULL or "" = "anonymous"; spaces and
+					 * control characters become '_' */
+	const char *title;		/* job-name; NULL or "" = none; made
+					 * valid UTF-8 of at most 255 bytes */
+	int copies;			/* < 1 = 1 */
+	const char *format;		/* document-format (type/subtype, else
+					 * REFUSED); NULL or "" =
+					 * application/octet-stream */
+	int num_options;		/* job attributes: submit_options' */
+	cups_option_t *options;
+};
+
+struct submit_ops {
+	/* The agent may send `chunks` more chunks: CODEC_JOB_WINDOW once the
+	 * host job exists, then one per chunk written to cupsd (batched) until
+	 * the last chunk has come.  Loop thread; never after submit_abort or
+	 * once the job is ending.  May call submit_push and submit_abort. */
+	void (*on_credit)(struct submit *s, unsigned chunks, void *data);
+	/* The end, called exactly once on the loop thread, also after
+	 * submit_abort; s is freed right after it returns (do not call
+	 * submit_abort or submit_push from it).  host_job_id is 0 when no host
+	 * job was involved (it may name a host job that was cancelled); detail
+	 * is never NULL and is printable text for the guest's job. */
+	void (*on_done)(struct submit *s, enum submit_outcome o, int host_job_id,
+	    const char *detail, void *data);
+};
+
+/*
+ * Starts job j (everything in it is copied) on its own thread.  The thread
+ * first asks the journal: a UUID already submitted is answered ACCEPTED at
+ * once without printing it again; a UUID whose host job was created but may
+ * not hold its document (a crash in between) has that host job looked at:
+ * complete -> ACCEPTED, otherwise cancelled and the job submitted anew.
+ * Then: host queue stopped or not accepting -> RETRY with the queue's
+ * reason; Create-Job (journal: created) and credit; each pushed chunk is
+ * written to cupsd; after the last one, the host's verdict (journal: done)
+ * and on_done.  Returns NULL on out-of-memory or when the thread cannot start
+ * (nothing is called then).  ops and data are kept by pointer.
+ *
+ * Every submit holds a uv_async handle on loop and a thread: before it
+ * stops the loop for good, the owner withdraws every job (submit_abort) and
+ * runs the loop until each on_done has come, which takes at most a few
+ * seconds (the cancel of a host job).
+ */
+struct submit *submit_start(uv_loop_t *loop, const struct submit_job *j,
+    const struct submit_ops *ops, void *data);
+
+/*
+ * Queues len bytes of the document (copied; len <= CODEC_JOB_CHUNK; buf
+ * may be NULL when len is 0), the last chunk marked.  Every chunk, an empty
+ * last one included, uses one credit.  Loop thread.  Returns 0, or -ENOBUFS
+ * when more chunks are pushed than on_credit granted (the caller drops the
+ * peer), -EPIPE after the last chunk, after submit_abort or once the job is
+ * ending, -EINVAL when len is too big, -ENOMEM.
+ */
+int submit_push(struct submit *s, const void *buf, size_t len, int last);
+
+/*
+ * Withdraws the job (the guest cancelled it, or its link is gone): a host
+ * job not yet complete is cancelled, and on_done follows with RETRY
+ * "withdrawn" (or with the verdict the job had already reached).  A write
+ * to cupsd in progress is cut at once.  Loop thread.  Safe to call more
+ * than once, but never after on_done (s is gone then).
+ */
+void submit_abort(struct submit *s);
+
+/* Bytes of document the submitter holds now (queued or being written): at
+ * most CODEC_JOB_WINDOW * CODEC_JOB_CHUNK.  Loop thread; for tests and
+ * status. */
+size_t submit_queued_bytes(struct submit *s);
+
+/*
+ * The job attributes for a guest's options (the first CODEC_MAX_OPTIONS of
+ * j's), checked: names that are not IPP or PPD option names (at most 40
+ * bytes), values that are not 1-1023 bytes of UTF-8 text, attributes a
+ * guest may not set (requesting user, job-uuid, document-format,
+ * job-hold-until, job-priority, job-sheets, notify-*, ...), what the
+ * guest's CUPS already applied to the document (page-ranges, number-up,
+ * ...) and string values holding a space (they crash Debian's cupsd 2.4.2;
+ * collections may) are left out, with a debug line.  The last of a repeated
+ * name wins.  Returns the number of options in *out (NULL when 0; free with
+ * cupsFreeOptions), or -ENOMEM.
+ */
+int submit_options(const Printredir__JobStart *j, cups_option_t **out);
+
 
 /* channels.c: the VMs' own channels, a folder of sockets to connect to */
 int channels_start(struct broker *b);

@@ -488,6 +488,7 @@ control_status_doc(struct broker *b)
 		goto fail;
 	arr = NULL;
 	guests_status(b, doc);
+	jobs_status(b, doc);
 	return doc;
 fail:
 	json_object_put(o);

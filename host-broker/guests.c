@@ -50,6 +50,7 @@ struct guest {
 	uint8_t (*hashes)[HASH_LEN];	/* drivers it holds, as far as we know */
 	size_t nhashes;
 	int inventoried;		/* its DriverInventory is complete */
+	struct job_stats jobs;		/* since the broker started */
 };
 
 static int nconnections;
@@ -361,7 +362,6 @@ send_set(struct broker *b, struct guest *g)
 	Printredir__PrinterSet set = PRINTREDIR__PRINTER_SET__INIT;
 	Printredir__Printer *pv = NULL, **pp = NULL;
 	Printredir__Driver *dv = NULL, **dp = NULL;
-	char **uris = NULL;
 	size_t np = 0, nd = 0;
 	int rc;
 
@@ -370,10 +370,9 @@ send_set(struct broker *b, struct guest *g)
 		return;
 	pv = calloc(s->n + 1, sizeof(*pv));
 	pp = calloc(s->n + 1, sizeof(*pp));
-	uris = calloc(s->n + 1, sizeof(*uris));
 	dv = calloc(s->ndrivers + 1, sizeof(*dv));
 	dp = calloc(s->ndrivers + 1, sizeof(*dp));
-	if (!pv || !pp || !uris || !dv || !dp)
+	if (!pv || !pp || !dv || !dp)
 		goto out;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct printer *p = &s->printers[i];
@@ -382,10 +381,7 @@ send_set(struct broker *b, struct guest *g)
 		if (!p->redirected)
 			continue;
 		printredir__printer__init(o);
-		if ((uris[np] = broker_guest_uri(&b->conf, p->name)) == NULL)
-			goto out;
 		o->name = p->name;
-		o->uri = uris[np];
 		o->make_model = p->make_model;
 		o->info = p->info;
 		o->location = p->location;
@@ -444,9 +440,6 @@ send_set(struct broker *b, struct guest *g)
 		    (unsigned long long)b->generation, strerror(-rc));
 	}
 out:
-	for (size_t i = 0; uris && i < np; i++)
-		free(uris[i]);
-	free(uris);
 	free(pv);
 	free(pp);
 	free(dv);
@@ -575,6 +568,10 @@ on_message(struct peer *p, codec_env_t *env, void *data)
 		    g->restart_detail ? g->restart_detail : "");
 		save(b);
 		break;
+	case PRINTREDIR__MSG_TYPE__MSG_JOB_START:
+	case PRINTREDIR__MSG_TYPE__MSG_JOB_DATA:
+		jobs_on_message(b, p, g->id, env);
+		break;
 	default:
 		peer_close(p, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL,
 		    "message not expected from an agent");
@@ -592,6 +589,7 @@ on_close(struct peer *p, const char *reason, void *data)
 
 	nconnections--;
 	pending_remove(p);
+	jobs_peer_closed(b, p);
 	if (g == NULL) {
 		log_info("%s: closed before the handshake completed: %s",
 		    peer_name(p), reason);
@@ -766,6 +764,29 @@ guests_forget(struct broker *b, time_t now)
 		save(b);
 }
 
+struct job_stats *
+guests_job_stats(struct broker *b, const char *id)
+{
+	struct guest *g = guest_find(b, id);
+
+	return g ? &g->jobs : NULL;
+}
+
+static json_object *
+job_stats_json(const struct job_stats *st)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "accepted", json_object_new_uint64(st->accepted));
+	json_object_object_add(o, "bytes", json_object_new_uint64(st->bytes));
+	json_object_object_add(o, "retried", json_object_new_uint64(st->retried));
+	json_object_object_add(o, "refused", json_object_new_uint64(st->refused));
+	json_object_object_add(o, "last_error", st->last_error[0] ?
+	    json_object_new_string(st->last_error) : NULL);
+	json_object_object_add(o, "last_error_at", json_object_new_int64(st->last_error_at));
+	return o;
+}
+
 void
 guests_status(struct broker *b, struct json_object *doc)
 {
@@ -798,6 +819,7 @@ guests_status(struct broker *b, struct json_object *doc)
 			json_object_array_add(ps, p);
 		}
 		json_object_object_add(o, "printers", ps);
+		json_object_object_add(o, "jobs", job_stats_json(&g->jobs));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(doc, "guests", arr);

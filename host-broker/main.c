@@ -200,7 +200,8 @@ run(struct broker *b)
 	broker_load_state(b);
 	if (drivers_init(&b->conf) != 0)
 		return 1;
-	if (guests_start(b) != 0 || control_start(b) != 0 || channels_start(b) != 0)
+	if (jobs_start(b) != 0 || guests_start(b) != 0 || control_start(b) != 0 ||
+	    channels_start(b) != 0)
 		return 1;
 
 	uv_signal_init(b->loop, &sig_term);
@@ -248,6 +249,7 @@ main(int argc, char **argv)
 		shutdown_broker(&b);
 	uv_run(b.loop, UV_RUN_DEFAULT);
 	guests_free(&b);
+	jobs_free(&b);
 	snapshot_free(&b.current);
 	uv_loop_close(b.loop);
 	broker_free_conf(&b.conf);

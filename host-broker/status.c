@@ -68,7 +68,35 @@ static const struct table_col guest_printer_cols[] = {
 static const struct table_col restart_detail_col =
 	{ "", "restart_detail", 100, TABLE_TEXT, 1, NULL };
 
+/* Why the guest's last job did not print: a line under the guest. */
+static const struct table_col job_error_col =
+	{ "", "last_error", 100, TABLE_TEXT, 1, NULL };
+
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A guest's job counters, one line under its row once it printed. */
+static void
+render_jobs(json_object *g, FILE *out)
+{
+	json_object *j = jget_obj(g, "jobs");
+	char detail[TABLE_CELL_BYTES];
+	uint64_t acc = 0, bytes = 0, retried = 0, refused = 0;
+
+	if (j == NULL)
+		return;
+	(void)jget_u64(j, "accepted", &acc);
+	(void)jget_u64(j, "bytes", &bytes);
+	(void)jget_u64(j, "retried", &retried);
+	(void)jget_u64(j, "refused", &refused);
+	if (acc + retried + refused > 0)
+		fprintf(out, "  jobs: %llu printed (%llu bytes), %llu retried, "
+		    "%llu refused\n", (unsigned long long)acc,
+		    (unsigned long long)bytes, (unsigned long long)retried,
+		    (unsigned long long)refused);
+	table_cell(j, &job_error_col, detail);
+	if (detail[0] != '\0')
+		fprintf(out, "  last job error: %s\n", detail);
+}
 
 /*
  * The restart phase, and for a deferred or forced restart the time it is
@@ -150,6 +178,7 @@ render_guests(json_object *doc, FILE *out)
 		table_cell(g, &restart_detail_col, detail);
 		if (detail[0] != '\0')
 			fprintf(out, "  restart: %s\n", detail);
+		render_jobs(g, out);
 		if ((ps = nonempty_array(g, "printers")) == NULL)
 			continue;
 		for (size_t k = 0; k < json_object_array_length(ps); k++)

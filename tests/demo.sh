@@ -54,9 +54,9 @@ say "Starting the sandbox: a print server, a host and a guest, each a real cupsd
 "$SANDBOX" start "$W/world" >"$W/sandbox.log" 2>&1 || { cat "$W/sandbox.log"; exit 1; }
 # shellcheck disable=SC1091
 source "$W/world/env"
-HOST=127.0.0.1:$HOST_PORT GUEST=127.0.0.1:$GUEST_PORT PS=127.0.0.1:$PRINTSERVER_PORT
+HOST=$HOST_SERVER GUEST=$GUEST_SERVER PS=$PRINTSERVER_SERVER
 note "print server $PS: $(echo "$PRINTSERVER_QUEUES" | wc -w) queues with drivers + 1 raw queue"
-note "host         $HOST: $(echo "$HOST_NETWORK_QUEUES" | wc -w) network queues, 1 direct printer, 1 local USB printer"
+note "host         $HOST (its unix socket only): $(echo "$HOST_NETWORK_QUEUES" | wc -w) network queues, 1 direct printer, 1 local USB printer"
 note "guest        $GUEST: empty"
 
 # The broker's master key, and the guest's own key derived from it.
@@ -69,7 +69,6 @@ listen = unix:$W/broker.sock
 control = unix:$W/control.sock
 key_file = $W/key
 state_dir = $W/broker-state
-guest_printer_uri = ipp://$HOST/printers/%s
 print_server = $PS
 name = demo-host
 CONF
@@ -79,6 +78,7 @@ cat >"$W/agent-guest1.conf" <<CONF
 [agent]
 broker = unix:$W/broker.sock
 cups = $GUEST
+job_socket = unix:$GUEST_JOB_SOCKET
 key_file = $W/key-guest1
 state_dir = $W/agent-state
 guest_id = guest1
@@ -115,7 +115,7 @@ lpstat -h "$GUEST" -v | sed 's/^/    /'
 status --json | jq -r '.guests[0].printers[] | select(.state != "installed") | "\(.name): \(.state): \(.detail)"' |
 	sed 's/^/    /'
 
-say "Printing a test page in the guest (guest queue -> host queue -> print server)"
+say "Printing a test page in the guest (guest queue -> agent -> channel -> broker -> host queue -> print server)"
 before=$(ls "$OUTPUT_DIR" | wc -l)
 printf 'printredir demo test page\nprinted in the guest at %s\n' "$(date)" >"$W/page.txt"
 lp -h "$GUEST" -d net_generic_pdf "$W/page.txt" | sed 's/^/    /'
@@ -126,7 +126,7 @@ if wait_for 60 arrived; then
 	grep -aq '%PDF-' "$f" && what="PDF"
 	head -c 4096 "$f" | grep -aq '@PJL' && what="$what behind a PJL header"
 	note "arrived at the print server's device: $(basename "$f"), $(stat -c %s "$f") bytes of $what"
-	note "(rendered once, in the guest, with the print server's driver; sent raw through the host's queue)"
+	note "(left the guest as PDF over the channel; the host printed it as user $(lpstat -h "$HOST" -W completed -o net_generic_pdf | awk 'END {print $2}'); the print server's driver rendered it)"
 else
 	note "the job did not arrive within 60 s (see $W/world/*/log)"
 fi

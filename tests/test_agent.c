@@ -92,15 +92,19 @@ START_TEST(config_defaults_and_errors)
 	ck_assert_int_eq(c.max_deferrals, 3);
 	ck_assert_int_eq(c.apps_uid_min, 1000);
 	ck_assert_str_eq(c.filter_dir, "/usr/lib/cups/filter");
-	ck_assert_str_eq(c.backend, "printredir");
 	ck_assert_int_eq(c.broker.kind, ADDR_UNIX);
+	ck_assert_int_eq(c.job_socket.kind, ADDR_UNIX);
+	ck_assert_str_eq(c.job_socket.path, "/run/printredir/jobs.sock");
+	ck_assert_str_eq(c.backend_user, "lp");
 	agent_free_conf(&c);
 
-	ck_assert_int_eq(load("[agent]\nbackend = ipp\n", &c, err, sizeof(err)), 0);
-	ck_assert_str_eq(c.backend, "ipp");
-	agent_free_conf(&c);
-	ck_assert_int_eq(load("[agent]\nbackend = lpd\n", &c, err, sizeof(err)), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "backend must be printredir or ipp, not \"lpd\""));
+	/* The backend's credentials are checked: only a unix socket will do. */
+	ck_assert_int_eq(load("[agent]\njob_socket = tcp:127.0.0.1:9\n", &c, err,
+	    sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "job_socket must be a unix:PATH"));
+	/* Retired with the IPP print path: an old setting is named, not ignored. */
+	ck_assert_int_eq(load("[agent]\nbackend = ipp\n", &c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "backend"));
 
 	/* An empty command means the printers need no restart. */
 	ck_assert_int_eq(load("[restart]\ncommand =\n", &c, err, sizeof(err)), 0);
@@ -165,7 +169,7 @@ START_TEST(state_round_trip)
 	a.wish.n = 1;
 	a.wish.want = calloc(1, sizeof(*a.wish.want));
 	a.wish.want[0].name = strdup("office");
-	a.wish.want[0].uri = strdup("ipp://h/printers/office");
+	a.wish.want[0].host_device_uri = strdup("ipp://ps/printers/office");
 	a.wish.want[0].driver = PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE;
 	a.wish.want[0].sha[0] = 0xab;
 	a.applied.n = 1;
@@ -186,7 +190,7 @@ START_TEST(state_round_trip)
 	ck_assert_int_eq(b.applied.redirection, 0);
 	ck_assert_int_eq(b.applied.report_pending, 1);
 	ck_assert_uint_eq(b.wish.n, 1);
-	ck_assert_str_eq(b.wish.want[0].uri, "ipp://h/printers/office");
+	ck_assert_str_eq(b.wish.want[0].host_device_uri, "ipp://ps/printers/office");
 	ck_assert_int_eq(b.wish.want[0].sha[0], 0xab);
 	ck_assert_uint_eq(b.applied.n, 1);
 	ck_assert_int_eq(b.applied.results[0].state,
@@ -237,7 +241,7 @@ START_TEST(state_members_null_or_wrong_type)
 		  "\"sha256\":null}]}", "wish is ignored", 0, 0, 0, 0 },
 		{ "{\"want_generation\":null,\"want\":[]}", "wish is ignored", 0, 0, 0, 0 },
 		{ "{\"want_generation\":5,\"want\":[{\"name\":\"a\",\"driver\":2,"
-		  "\"uri\":null,\"info\":7}]}", NULL, 5, 1, 0, 0 },
+		  "\"host_device_uri\":null,\"info\":7}]}", NULL, 5, 1, 0, 0 },
 		{ "{\"results\":[{\"name\":\"a\",\"state\":2},{\"name\":null,\"state\":2},"
 		  "{\"name\":\"c\",\"state\":true},7]}", "3 install report lines ignored",
 		  0, 0, 1, 0 },
@@ -268,7 +272,7 @@ START_TEST(state_members_null_or_wrong_type)
 		ck_assert_msg(a.restart.phase == cases[i].phase, "case %zu: phase %d", i,
 		    a.restart.phase);
 		if (a.wish.n)
-			ck_assert_str_eq(a.wish.want[0].uri, "");
+			ck_assert_str_eq(a.wish.want[0].host_device_uri, "");
 		if (cases[i].phase)
 			ck_assert_str_eq(a.restart.boot_id, "");
 		state_free(&a.s);

@@ -31,20 +31,6 @@ START_TEST(network_and_local_schemes)
 }
 END_TEST
 
-START_TEST(guest_uri_encodes_the_name)
-{
-	struct broker_conf c = { .guest_printer_uri = "ipp://10.0.2.2:631/printers/%s?waitjob=false" };
-	char *u;
-
-	u = broker_guest_uri(&c, "Office_Laser-2.a");
-	ck_assert_str_eq(u, "ipp://10.0.2.2:631/printers/Office_Laser-2.a?waitjob=false");
-	free(u);
-	u = broker_guest_uri(&c, "Ünï %code?&");
-	ck_assert_str_eq(u, "ipp://10.0.2.2:631/printers/%C3%9Cn%C3%AF%20%25code%3F%26?waitjob=false");
-	free(u);
-}
-END_TEST
-
 static int
 load(const char *text, struct broker_conf *c, char *err, size_t errlen)
 {
@@ -64,7 +50,8 @@ START_TEST(config_defaults_and_errors)
 	char err[1024];
 
 	ck_assert_int_eq(load("[broker]\nkey_file = /k\n", &c, err, sizeof(err)), 0);
-	ck_assert_str_eq(c.guest_printer_uri, "ipp://10.0.2.2:631/printers/%s");
+	ck_assert_int_eq(c.job_user_mode, JOB_USER_AS_IS);
+	ck_assert_int_eq(c.jobs_per_guest, 4);
 	ck_assert_int_eq(c.redirect_local, 0);
 	ck_assert_int_eq(c.listen.kind, ADDR_UNIX);
 	ck_assert_str_eq(c.listen.path, "/run/printredir/broker.sock");
@@ -72,11 +59,22 @@ START_TEST(config_defaults_and_errors)
 	ck_assert_str_ne(c.name, "");	/* defaults to the host name */
 	broker_free_conf(&c);
 
-	ck_assert_int_eq(load("[broker]\nguest_printer_uri = ipp://h/printers/\n",
+	/* Retired with the IPP print path: an old setting is named, not ignored. */
+	ck_assert_int_eq(load("[broker]\nguest_printer_uri = ipp://h/printers/%s\n",
 	    &c, err, sizeof(err)), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "exactly one %s"));
-	ck_assert_int_eq(load("[broker]\nguest_printer_uri = ipp://h/%s/%d\n",
-	    &c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "guest_printer_uri"));
+	ck_assert_int_eq(load("[jobs]\nuser = prefixed\n", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.job_user_mode, JOB_USER_PREFIXED);
+	broker_free_conf(&c);
+	ck_assert_int_eq(load("[jobs]\nuser = account\naccount = printing\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(c.job_user_mode, JOB_USER_ACCOUNT);
+	ck_assert_str_eq(c.job_account, "printing");
+	broker_free_conf(&c);
+	ck_assert_int_eq(load("[jobs]\nuser = account\n", &c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "account = NAME"));
+	ck_assert_int_eq(load("[jobs]\nuser = somebody\n", &c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "as-is, prefixed or account"));
 	ck_assert_int_eq(load("[broker]\ncontrol = tcp:127.0.0.1:5000\n",
 	    &c, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "control must be a unix:PATH"));
@@ -250,7 +248,6 @@ test_suite(void)
 	TCase *tc = tcase_create("broker");
 
 	tcase_add_test(tc, network_and_local_schemes);
-	tcase_add_test(tc, guest_uri_encodes_the_name);
 	tcase_add_test(tc, config_defaults_and_errors);
 	tcase_add_test(tc, copied_config_is_independent);
 	tcase_add_test(tc, snapshot_diffing);

@@ -37,7 +37,7 @@ sample_set(codec_env_t *env, Printredir__PrinterSet *set,
 	set->has_generation = 1;
 	set->generation = 7;
 	pr->name = "Office_Laser";
-	pr->uri = "ipp://10.0.2.2:631/printers/Office_Laser";
+	pr->host_device_uri = "ipp://10.0.2.5:631/printers/Office_Laser";
 	pr->make_model = "HP Color LaserJet CM3530 MFP PDF";
 	pr->has_driver_state = 1;
 	pr->driver_state = PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE;

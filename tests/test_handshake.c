@@ -276,20 +276,21 @@ START_TEST(wrong_version_is_refused_with_both_ranges)
 	struct auth_params pb = params(AUTH_BROKER, key_good, "host");
 	char err[256] = "";
 
-	pa.min_version = 3;
-	pa.max_version = 4;
+	pa.min_version = 4;
+	pa.max_version = 5;
 	auth_start(&agent, &pa, box_send, &to_broker);
 	auth_start(&broker, &pb, box_send, &to_agent);
 	ck_assert_int_eq(deliver(&to_broker, &broker, &to_agent, err, sizeof(err)), -EPROTO);
 	ck_assert_int_eq(broker.error_code, PRINTREDIR__ERROR_CODE__ERR_UNSUPPORTED_VERSION);
-	ck_assert_ptr_nonnull(strstr(err, "speaks 3..4"));
-	ck_assert_ptr_nonnull(strstr(err, "we speak 2..2"));
+	ck_assert_ptr_nonnull(strstr(err, "speaks 4..5"));
+	ck_assert_ptr_nonnull(strstr(err, "we speak 3..3"));
 	ck_assert_int_eq(to_agent.n, 0);
 }
 END_TEST
 
-/* Protocol 1 sent every frame in clear: a peer that speaks only it gets an
- * explicit "unsupported version", never a plain session. */
+/* Protocol 1 sent every frame in clear, and protocol 2 printed over IPP:
+ * a peer that speaks only those gets an explicit "unsupported version",
+ * never a session. */
 START_TEST(a_version_1_peer_is_refused)
 {
 	struct auth agent, broker;
@@ -298,12 +299,13 @@ START_TEST(a_version_1_peer_is_refused)
 	struct auth_params pb = params(AUTH_BROKER, key_good, "host");
 	char err[256] = "";
 
-	pa.min_version = pa.max_version = 1;
+	pa.min_version = 1;
+	pa.max_version = 2;
 	auth_start(&agent, &pa, box_send, &to_broker);
 	auth_start(&broker, &pb, box_send, &to_agent);
 	ck_assert_int_eq(deliver(&to_broker, &broker, &to_agent, err, sizeof(err)), -EPROTO);
 	ck_assert_int_eq(broker.error_code, PRINTREDIR__ERROR_CODE__ERR_UNSUPPORTED_VERSION);
-	ck_assert_ptr_nonnull(strstr(err, "\"old-guest\" speaks 1..1, we speak 2..2"));
+	ck_assert_ptr_nonnull(strstr(err, "\"old-guest\" speaks 1..2, we speak 3..3"));
 }
 END_TEST
 

@@ -441,7 +441,7 @@ world_stop(void)
 START_TEST(test_env_complete)
 {
 	static const char *const keys[] = {"SANDBOX_DIR", "PRINTSERVER_PORT",
-	    "HOST_PORT", "GUEST_PORT", "PRINTSERVER_DIR", "HOST_DIR",
+	    "HOST_SERVER", "GUEST_PORT", "PRINTSERVER_DIR", "HOST_DIR",
 	    "GUEST_DIR", "OUTPUT_DIR", "PRINTSERVER_QUEUES",
 	    "PRINTSERVER_RAW_QUEUE", "HOST_NETWORK_QUEUES",
 	    "HOST_DIRECT_QUEUE", "HOST_LOCAL_QUEUE", "PRINTSERVER_PID",
@@ -455,7 +455,10 @@ START_TEST(test_env_complete)
 	ck_assert_int_eq(stat(env_need("OUTPUT_DIR"), &st), 0);
 	ck_assert(S_ISDIR(st.st_mode));
 	ck_assert_str_ne(env_need("PRINTSERVER_PORT"), "631");
-	ck_assert_str_ne(env_need("HOST_PORT"), "631");
+	/* The host is on its unix socket only. */
+	ck_assert_ptr_null(env_get("HOST_PORT"));
+	ck_assert_int_eq(stat(env_need("HOST_SERVER"), &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_str_ne(env_need("GUEST_PORT"), "631");
 }
 END_TEST
@@ -559,7 +562,8 @@ START_TEST(test_host_queues)
 	int n, nnet, nps;
 	const char *psport = env_need("PRINTSERVER_PORT");
 	const struct queue *d, *l;
-	http_t *http = connect_port("HOST_PORT");
+	http_t *http = httpConnect2(env_need("HOST_SERVER"), 0, NULL, AF_LOCAL,
+	    HTTP_ENCRYPTION_NEVER, 1, 30000, NULL);
 
 	n = get_printers(http, q, MAX_QUEUES);
 	nnet = split(env_need("HOST_NETWORK_QUEUES"), net, MAX_QUEUES);

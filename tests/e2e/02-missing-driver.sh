@@ -1,15 +1,17 @@
 #!/bin/bash
-# Scenario 2, drivers the guest cannot get: a host printer whose print server
-# has no driver is reported driver-missing with the manual-install advice, in
-# the broker's status and the agent's; one whose driver is unsafe is
-# driver-rejected with the reason, and nothing of it is installed or run.
+# Scenario 2, drivers the guest cannot get or must not run: a host printer
+# whose print server has no driver is reported driver-missing with the
+# manual-install advice, in the broker's status and the agent's.  A driver
+# with a command template, or naming a filter the guest lacks, is installed
+# for its options only and prints through the host, and nothing of it runs
+# in the guest; one that does not parse is driver-rejected with the reason.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 world_start
 broker_conf "print_server = $PS"
 broker_start || exit 1
-agent_conf g1	# no allow_commands: command templates are refused
+agent_conf g1
 agent_start g1
 check "the agent reports to the broker" wait_for 30 guest_synced g1
 
@@ -28,8 +30,8 @@ check "no queue is made for it" bash -c "! lpstat -h '$GUEST' -p '$raw' >/dev/nu
 
 # --- unsafe drivers ------------------------------------------------------------------
 foomatic=net_${PRINTSERVER_FOOMATIC_QUEUES%% *}
-check "a driver with a command template not on the allow list is driver-rejected" \
-	test "$(guest_state g1 "$foomatic")" = driver-rejected
+check "a foomatic driver (command templates) is installed for its options" \
+	test "$(guest_state g1 "$foomatic")" = installed
 base=$PRINTSERVER_DIR/ppd/generic_pdf.ppd
 sed 's/^\*NickName:.*/*NickName: "Evil Command"/' "$base" >"$W/evil-cmd.ppd"
 printf '*FoomaticRIPCommandLine: "touch %s/pwned; gs -q -sDEVICE=pdfwrite"\n' "$W" >>"$W/evil-cmd.ppd"
@@ -40,21 +42,37 @@ for e in cmd filter garbage; do
 	lpadmin -h "$PS" -p "evil_$e" -P "$W/evil-$e.ppd" -v "socket://127.0.0.1:9" -E 2>>"$W/lpadmin.err"
 	lpadmin -h "$HOST" -p "net_evil_$e" -E -v "ipp://$PS/printers/evil_$e"
 done
-rejected() { [ "$(guest_state g1 "net_evil_$1")" = driver-rejected ]; }
-check "a driver whose command template would run a shell is rejected" wait_for 15 rejected cmd
-check "a driver naming a filter that is not installed is rejected" wait_for 15 rejected filter
-check "a driver that does not parse is rejected" wait_for 15 rejected garbage
-reasons() {
+state_is() { [ "$(guest_state g1 "net_evil_$1")" = "$2" ]; }
+check "a driver whose command template would run a shell is installed, tamed" wait_for 15 state_is cmd installed
+check "a driver naming a filter the guest lacks is installed, tamed" wait_for 15 state_is filter installed
+check "a driver that does not parse is rejected" wait_for 15 state_is garbage driver-rejected
+garbage_reason() {
 	status_json | jq -r '.guests[] | select(.id == "g1") | .printers[] |
-		select(.name | startswith("net_evil_")) | "\(.name): \(.detail)"' >"$W/reasons"
-	grep -q 'net_evil_cmd: .*FoomaticRIPCommandLine' "$W/reasons" &&
-	grep -q 'net_evil_filter: .*printredir-no-such-filter' "$W/reasons" &&
-	grep -q 'net_evil_garbage: .*\(parse\|control character\)' "$W/reasons"
+		select(.name == "net_evil_garbage") | .detail' | grep -q 'parse\|control character'
 }
-check "the reasons name what was wrong" reasons
-check "nothing was installed for a rejected driver" \
-	bash -c "! lpstat -h '$GUEST' -p 2>/dev/null | grep -q -e net_evil_ -e '$foomatic'"
-check "no command from a rejected driver ran" test ! -e "$W/pwned"
+check "the reason says what was wrong" garbage_reason
+check "nothing was installed for the rejected driver" \
+	bash -c "! lpstat -h '$GUEST' -p net_evil_garbage >/dev/null 2>&1"
+# Print on the tamed queues (their host queues now lead to a real printer):
+# the jobs reach the host, and nothing of the drivers ran in the guest.
+for e in cmd filter; do
+	lpadmin -h "$HOST" -p "net_evil_$e" -v "ipp://$PS/printers/generic_pdf"
+	echo "tamed driver $e" | lp -h "$GUEST" -d "net_evil_$e" -t "evil $e" >>"$W/lp.out"
+	echo "foomatic driver" | lp -h "$GUEST" -d "$foomatic" -t "foomatic" >>"$W/lp.out"
+done
+guest_done() { [ -z "$(lpstat -h "$GUEST" -o 2>/dev/null)" ]; }
+check "the jobs on the tamed queues leave the guest" wait_for 60 guest_done
+host_has() { [ "$(lpstat -h "$HOST" -W all -o | grep -c "^$1-")" -ge "$2" ]; }
+reached_host() { host_has net_evil_cmd 1 && host_has net_evil_filter 1 && host_has "$foomatic" 2; }
+check "and reach their host queues" wait_for 30 reached_host
+chain() { grep -E 'Started (filter|backend)' "$GUEST_DIR/log/error_log"; }
+chain >"$W/guest-chain.txt"
+check "the guest ran only CUPS's own PDF filters and the printredir backend" bash -c "
+	grep -q 'Started backend .*/printredir' '$W/guest-chain.txt' &&
+	! grep -v -E 'filter/(pdftopdf|texttopdf|gstopdf|gziptoany)|backend/printredir' '$W/guest-chain.txt' | grep -q ."
+check "none of the drivers' programs ran in the guest" bash -c "
+	! grep -q -e foomatic-rip -e printredir-no-such-filter -e rastertop '$W/guest-chain.txt'"
+check "no command from a driver's template ran" test ! -e "$W/pwned"
 
 # --- a direct printer: its driver is searched by make and model ----------------------
 check "the direct printer's driver comes from the print server's driver database" \

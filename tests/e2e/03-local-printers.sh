@@ -20,7 +20,7 @@ sed -i 's/^name = e2e-host$/name = e2e-host\nredirect_local = yes/' "$W/broker.c
 kill -HUP "$BROKER_PID"
 check "redirect_local = yes (SIGHUP): the local printer arrives in the guest" wait_for 15 in_guest
 check "printing to its host queue" bash -c "
-	lpstat -h '$GUEST' -v '$local_q' | grep -q 'ipp://$HOST/printers/$local_q\$'"
+	lpstat -h '$GUEST' -v '$local_q' | grep -q ': printredir:$local_q\$'"
 check "with its model's driver" grep -q '^\*NickName: *"Generic PDF Printer' "$GUEST_DIR/ppd/$local_q.ppd"
 check "reported installed" test "$(guest_state g1 "$local_q")" = installed
 

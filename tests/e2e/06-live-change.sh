@@ -10,7 +10,7 @@ start_all
 
 in_guest() { lpstat -h "$GUEST" -p live_new >/dev/null 2>&1; }
 not_in_guest() { ! in_guest; }
-has_driver() { cmp -s "$GUEST_DIR/ppd/live_new.ppd" "$PRINTSERVER_DIR/ppd/$1.ppd"; }
+has_driver() { same_driver "$GUEST_DIR/ppd/live_new.ppd" "$PRINTSERVER_DIR/ppd/$1.ppd"; }
 
 add() { lpadmin -h "$HOST" -p live_new -E -v "ipp://$PS/printers/generic_pdf"; }
 ms=$(follow_ms add in_guest)
@@ -21,7 +21,7 @@ modify() { lpadmin -h "$HOST" -p live_new -v "ipp://$PS/printers/hp_cm3530_pdf";
 ms=$(follow_ms modify has_driver hp_cm3530_pdf)
 check "a modified host queue has its new driver in the guest within 1 s ($ms ms)" within_1s "$ms"
 check "and prints to the same host queue" bash -c "
-	lpstat -h '$GUEST' -v live_new | grep -q 'ipp://$HOST/printers/live_new\$'"
+	lpstat -h '$GUEST' -v live_new | grep -q ': printredir:live_new\$'"
 
 delete() { lpadmin -h "$HOST" -x live_new; }
 ms=$(follow_ms delete not_in_guest)

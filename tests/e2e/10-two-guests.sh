@@ -9,11 +9,11 @@ world_start 2
 GUEST_B=$GUEST2_SERVER
 broker_conf "print_server = $PS"
 broker_start || exit 1
-# Guest B's user made a queue for the generic PDF printer by hand.
-lpadmin -h "$GUEST_B" -p my_pdf -E -v "ipp://$HOST/printers/net_generic_pdf"
-allow=$(foomatic_allow)
-agent_conf ga "allow_commands = $allow"
-AGENT_CUPS=$GUEST_B agent_conf gb "allow_commands = $allow"
+# Guest B's user made a queue for the generic PDF printer by hand, straight
+# to the printer the host queue prints to.
+lpadmin -h "$GUEST_B" -p my_pdf -E -v "ipp://$PS/printers/generic_pdf"
+agent_conf ga
+AGENT_CUPS=$GUEST_B AGENT_JOBS=$GUEST2_JOB_SOCKET agent_conf gb
 agent_start ga
 agent_start gb
 both_synced() { guest_synced ga && guest_synced gb; }

@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 start_all 2	# g1 on the first guest, holding the key
 head -c 32 /dev/urandom | base64 >"$W/wrong-key"
 chmod 600 "$W/wrong-key"
-AGENT_CUPS=$GUEST2_SERVER agent_conf intruder
+AGENT_CUPS=$GUEST2_SERVER AGENT_JOBS=$GUEST2_JOB_SOCKET agent_conf intruder
 sed -i "s|^key_file = .*|key_file = $W/wrong-key|" "$W/agent-intruder.conf"
 agent_start intruder
 

@@ -77,7 +77,7 @@ broker_start || exit 1
 "$BUILD/tests/vport" -s "$W/channels/vm1.sock" -d "$W/vport-vm1" 2>>"$W/vport.log" &
 vport=$!
 PIDS+=("$vport")
-AGENT_CUPS=$GUEST2_SERVER agent_conf vm1
+AGENT_CUPS=$GUEST2_SERVER AGENT_JOBS=$GUEST2_JOB_SOCKET agent_conf vm1
 sed -i "s|^broker = .*|broker = virtio-serial:$W/vport-vm1|" "$W/agent-vm1.conf"
 agent_start vm1
 check "the broker finds the VM's socket in the channels folder" \

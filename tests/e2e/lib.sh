@@ -8,7 +8,9 @@
 #                         in $W/world and sources its env
 #   broker_conf LINES     writes $W/broker.conf; broker_start starts the broker
 #   agent_conf ID LINES   writes $W/agent-ID.conf for the guest at
-#                         ${AGENT_CUPS:-$GUEST}; agent_start ID starts it
+#                         ${AGENT_CUPS:-$GUEST}, whose backend hands jobs to
+#                         ${AGENT_JOBS:-$GUEST_JOB_SOCKET}; agent_start ID
+#                         starts it
 #   wait_for SECS CMD...  polls CMD every 0.1 s until it succeeds
 #   finish                prints the summary line and exits 0/1
 
@@ -88,7 +90,7 @@ world_start() {
 	}
 	# shellcheck disable=SC1091
 	source "$W/world/env"
-	HOST=127.0.0.1:$HOST_PORT
+	HOST=$HOST_SERVER	# its unix socket: no guest can reach it
 	GUEST=127.0.0.1:$GUEST_PORT
 	PS=127.0.0.1:$PRINTSERVER_PORT
 	# The broker's master key; each guest gets its own (guest_key).
@@ -110,7 +112,6 @@ listen = unix:$W/broker.sock
 control = unix:$W/control.sock
 key_file = $W/key
 state_dir = $W/broker-state
-guest_printer_uri = ipp://$HOST/printers/%s
 name = e2e-host
 relist_interval = 10s
 $*
@@ -157,6 +158,7 @@ agent_conf() {	# agent_conf ID [extra lines...]
 [agent]
 broker = unix:$W/broker.sock
 cups = ${AGENT_CUPS:-$GUEST}
+job_socket = unix:${AGENT_JOBS:-$GUEST_JOB_SOCKET}
 key_file = $W/key-$id
 state_dir = $W/agent-$id
 guest_id = $id
@@ -207,22 +209,21 @@ with_driver() {
 	status_json | jq -r '.printers[] | select(.redirected and .driver == "available") | .name' | sort
 }
 
-# The SHA-256 of the command templates of the print server's foomatic
-# drivers, for allow_commands: the administrator read and trusts them.
-foomatic_allow() {
-	local q
-	for q in $PRINTSERVER_FOOMATIC_QUEUES; do
-		"$BUILD/guest-agent" ppd-hashes "$PRINTSERVER_DIR/ppd/$q.ppd"
-	done | awk '{print $1}' | sort -u | tr '\n' ' '
+# A guest PPD is the print server's PPD for the same printer, rewritten
+# (ppd_rewrite_pdf): every statement but the driver's programs is the same.
+same_driver() {	# same_driver GUEST_PPD PRINT_SERVER_PPD
+	local opts='^\*(OpenUI|Default[A-Za-z]*:|NickName|ModelName)'
+	cmp -s <(grep -E "$opts" "$1") <(grep -E "$opts" "$2") &&
+		grep -qx '\*cupsFilter2: "application/vnd.cups-pdf application/pdf 0 -"' "$1"
 }
 
 # The usual start: a world, the broker serving the print server's drivers,
-# and agent g1 (trusting the foomatic drivers) synced with it.
+# and agent g1 synced with it.
 start_all() {
 	world_start "$@"
 	broker_conf "print_server = $PS"
 	broker_start || exit 1
-	agent_conf g1 "allow_commands = $(foomatic_allow)"
+	agent_conf g1
 	agent_start g1
 	check "the agent reports to the broker" wait_for 30 guest_synced g1
 }
@@ -244,3 +245,37 @@ follow_ms() {	# follow_ms CHANGE COND...
 	echo timeout
 }
 within_1s() { [ "$1" != timeout ] && [ "$1" -lt 1000 ]; }
+
+# A valid one-page PDF of about MB megabytes, built with shell tools only:
+# the page shows an image of random pixels (1024 wide, uncompressed), which
+# no filter on the way can make smaller.
+make_pdf() {	# make_pdf MB OUT
+	local out=$2 h=$(($1 * 342)) offs=() xref len
+	len=$((1024 * 3 * h))
+	obj() { offs+=("$(stat -c %s "$out.tmp")"); }
+	printf '%%PDF-1.4\n' >"$out.tmp"
+	obj; printf '1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n' >>"$out.tmp"
+	obj; printf '2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n' >>"$out.tmp"
+	obj; printf '3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /XObject << /Im1 5 0 R >> >> >>\nendobj\n' >>"$out.tmp"
+	obj; printf '4 0 obj\n<< /Length 37 >>\nstream\nq 500 0 0 700 47 71 cm /Im1 Do Q    \nendstream\nendobj\n' >>"$out.tmp"
+	obj
+	{
+		printf '5 0 obj\n<< /Type /XObject /Subtype /Image /Width 1024 /Height %d /ColorSpace /DeviceRGB /BitsPerComponent 8 /Length %d >>\nstream\n' "$h" "$len"
+		head -c "$len" /dev/urandom
+		printf '\nendstream\nendobj\n'
+	} >>"$out.tmp"
+	xref=$(stat -c %s "$out.tmp")
+	{
+		printf 'xref\n0 6\n0000000000 65535 f \n'
+		printf '%010d 00000 n \n' "${offs[@]}"
+		printf 'trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n' "$xref"
+	} >>"$out.tmp"
+	mv "$out.tmp" "$out"
+}
+
+# Files the print server's listener wrote for print-server queue Q.
+ps_count() {	# ps_count Q
+	local f n=0
+	for f in "$OUTPUT_DIR"/*-"$1".prn; do [ -e "$f" ] && n=$((n + 1)); done
+	echo $n
+}

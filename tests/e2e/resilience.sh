@@ -85,12 +85,12 @@ check "redirection off after the pass: every queue the agent made is gone" \
 
 # --- a guest whose CUPS lacks the printredir backend ---------------------------------------
 rm "$GUEST2_DIR/serverbin/backend/printredir"
-AGENT_CUPS=$GUEST2_SERVER agent_conf nobackend
+AGENT_CUPS=$GUEST2_SERVER AGENT_JOBS=$GUEST2_JOB_SOCKET agent_conf nobackend
 agent_start nobackend
 says_why() {
 	status_json | jq -r '.guests[] | select(.id == "nobackend") | .printers[] |
 		select(.name == "net_generic_pdf") | "\(.state) \(.detail)"' |
-		grep -q '^failed .*printredir backend is not installed.*make install, or set backend = ipp'
+		grep -q '^failed .*printredir backend is not installed.*make install'
 }
 check "an agent whose guest lacks the printredir backend says so, and what to do" wait_for 20 says_why
 check "and installs nothing there" test -z "$(guest_queues "$GUEST2_SERVER")"

@@ -29,7 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (size_t i = 0; i < w.n; i++)
 		if (w.want[i].name == NULL || w.want[i].name[0] == '\0' ||
-		    strlen(w.want[i].name) > CODEC_MAX_NAME || w.want[i].uri == NULL ||
+		    strlen(w.want[i].name) > CODEC_MAX_NAME || w.want[i].host_device_uri == NULL ||
 		    w.want[i].detail == NULL)
 			abort();
 	for (size_t i = 0; i < ap.n; i++)

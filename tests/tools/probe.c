@@ -15,7 +15,7 @@
  *
  * Output lines (tab-separated):
  *   set GENERATION NPRINTERS NDRIVERS UNIX_MS
- *   printer NAME URI DRIVER_STATE SHA256|- DETAIL
+ *   printer NAME DEVICE_URI DRIVER_STATE SHA256|- DETAIL
  *   driver SHA256 SIZE
  *   closed REASON
  */
@@ -97,7 +97,8 @@ on_message(struct peer *p, codec_env_t *env, void *data)
 
 		if (pr->has_driver_sha256)
 			hash_hex(pr->driver_sha256.data, hex);
-		printf("printer\t%s\t%s\t%d\t%s\t%s\n", pr->name, pr->uri,
+		printf("printer\t%s\t%s\t%d\t%s\t%s\n", pr->name,
+		    pr->host_device_uri ? pr->host_device_uri : "-",
 		    pr->driver_state, pr->has_driver_sha256 ? hex : "-",
 		    pr->detail ? pr->detail : "");
 	}
