@@ -5,6 +5,7 @@
 #   make check           install missing Debian packages, build, run every test
 #   make deps            only install the missing Debian packages
 #   make install         install programs (PREFIX, DESTDIR honoured)
+#   make bench           the job benchmark: the channel next to printing on the host
 #   make fuzz            build the libFuzzer targets with clang (optional)
 #
 # Tunables: CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR, V=1 (show commands),
@@ -90,7 +91,7 @@ ifneq ($(file <$(VERSION_H)),$(VERSION_NOW))
 $(file >$(VERSION_H),$(VERSION_NOW))
 endif
 
-.PHONY: all check demo deps install uninstall clean fuzz tests
+.PHONY: all check demo deps install uninstall clean fuzz tests bench
 # Keep objects that pattern rules built on the way to a test program.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -194,6 +195,10 @@ tests: $(PROGRAMS) $(TESTS) $(FUZZ_REPLAY) $(TEST_TOOLS)
 check: deps
 	@$(MAKE) --no-print-directory tests
 	@BUILD=$(BUILD) tests/run-tests
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
+	@BUILD=$(BUILD) tests/bench/jobs.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
