@@ -135,9 +135,8 @@ on_done(struct submit *s, enum submit_outcome o, int host_id, const char *detail
 
 	(void)s;
 	if (o == SUBMIT_ACCEPTED)
-		log_info("guest %s: job on %s printed as host job %d (%llu bytes)%s%s",
-		    j->guest, j->printer, host_id, (unsigned long long)j->bytes,
-		    *detail ? ": " : "", detail);
+		log_info("guest %s: job on %s (%llu bytes): %s", j->guest, j->printer,
+		    (unsigned long long)j->bytes, detail);
 	else
 		log_warnx("guest %s: job on %s %s: %s", j->guest, j->printer,
 		    o == SUBMIT_REFUSED ? "refused by the host" : "to be retried",
