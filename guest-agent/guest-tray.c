@@ -126,8 +126,8 @@ handle(const char *line)
 	json_object *o = jget_parse(line, strlen(line), json_type_object, NULL, 0);
 	json_object *apps, *app;
 	char body[2048];
-	char quoted[48];
-	const char *type, *name;
+	char quoted[48], *esc;
+	const char *type;
 	int64_t n;
 	size_t off, listed = 0;
 
@@ -141,18 +141,23 @@ handle(const char *line)
 			say("ignoring a prompt without an integer id");
 			goto out;
 		}
+		/* Notification servers read the body as markup: names from the
+		 * host and the guest's processes are text, never markup. */
+		esc = g_markup_escape_text(jstr(o, "printers"), -1);
 		off = (size_t)snprintf(body, sizeof(body),
 		    "New printers are ready: %s.\nApplications offer them after a "
-		    "restart of the workspace.\nOpen applications:", jstr(o, "printers"));
+		    "restart of the workspace.\nOpen applications:", esc);
+		g_free(esc);
 		apps = jget_arr(o, "apps");
 		for (size_t i = 0; apps != NULL &&
 		    i < json_object_array_length(apps) && off + 2 < sizeof(body); i++) {
 			app = json_object_array_get_idx(apps, i);
 			if (!json_object_is_type(app, json_type_string))
 				continue;
-			name = json_object_get_string(app);
+			esc = g_markup_escape_text(json_object_get_string(app), -1);
 			off += (size_t)snprintf(body + off, sizeof(body) - off, "%s%s",
-			    listed++ > 0 ? ", " : " ", name);
+			    listed++ > 0 ? ", " : " ", esc);
+			g_free(esc);
 		}
 		say("prompt %s", body);
 		show("Restart to use the new printers", body, n, 1);
@@ -161,9 +166,11 @@ handle(const char *line)
 			say("ignoring a countdown without integer seconds");
 			goto out;
 		}
+		esc = g_markup_escape_text(jstr(o, "printers"), -1);
 		snprintf(body, sizeof(body), "The workspace restarts in %lld seconds "
 		    "to offer the new printers (%s). Save your work now.",
-		    (long long)n, jstr(o, "printers"));
+		    (long long)n, esc);
+		g_free(esc);
 		say("countdown %s", body);
 		show("Workspace restart", body, 0, 0);
 	} else

@@ -71,6 +71,8 @@ START_TEST(hostile_lines_do_not_stop_it)
 		"{\"type\":\"countdown\"}",
 		"{\"type\":\"countdown\",\"seconds\":30,\"printers\":{}}",
 		"{\"type\":\"\\u001b[2Jodd\"}",
+		"{\"type\":\"prompt\",\"id\":3,\"printers\":\"<b>bold</b>\","
+		    "\"apps\":[\"<a href='http://evil/'>link</a>\"]}",
 		"null", "[]", "\"prompt\"", "17", "{", "not json at all", "",
 		"{\"type\":\"prompt\",\"id\":2,\"printers\":\"final\","
 		    "\"apps\":[\"last\"]}",
@@ -132,6 +134,11 @@ START_TEST(hostile_lines_do_not_stop_it)
 	ck_assert(log_has(logpath, "ignoring a prompt without an integer id",
 	    0));
 	ck_assert(log_has(logpath, "ignoring a line of type \"\\x1b[2Jodd\"", 0));
+	/* Names are text in the notification, never markup. */
+	ck_assert(log_has(logpath, "ready: &lt;b&gt;bold&lt;/b&gt;.", 0));
+	ck_assert(log_has(logpath, "applications: &lt;a href=", 0));
+	ck_assert(!log_has(logpath, "<a href", 0));
+	ck_assert(!log_has(logpath, "<b>bold", 0));
 
 	ck_assert_int_eq(kill(pid, SIGTERM), 0);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
