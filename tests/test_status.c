@@ -269,6 +269,38 @@ START_TEST(hostile_text_is_neutralized)
 }
 END_TEST
 
+/* A guest's jobs: one line of counters once it printed, and its last
+ * error, neutralized like any text from a guest. */
+START_TEST(job_counters_and_last_error)
+{
+	struct json_object *doc = sample_doc(), *gs, *j;
+	char *text;
+
+	gs = json_object_object_get(doc, "guests");
+	j = json_object_new_object();
+	json_object_object_add(j, "accepted", json_object_new_int64(12));
+	json_object_object_add(j, "bytes", json_object_new_int64(52531875));
+	json_object_object_add(j, "retried", json_object_new_int64(2));
+	json_object_object_add(j, "refused", json_object_new_int64(1));
+	add_str(j, "last_error", "host queue Office is stopped\x1b[2J");
+	json_object_object_add(json_object_array_get_idx(gs, 0), "jobs", j);
+	j = json_object_new_object();
+	json_object_object_add(j, "accepted", json_object_new_int64(0));
+	json_object_object_add(j, "retried", json_object_new_int64(0));
+	json_object_object_add(j, "refused", json_object_new_int64(0));
+	add_str(j, "last_error", NULL);
+	json_object_object_add(json_object_array_get_idx(gs, 1), "jobs", j);
+	text = render(doc, 0);
+	ck_assert_ptr_nonnull(strstr(text, "\n  jobs: 12 printed (52531875 bytes), "
+	    "2 retried, 1 refused\n  last job error: host queue Office is stopped?[2J\n"));
+	/* A guest that never printed has no jobs line. */
+	ck_assert_ptr_null(strstr(text, "jobs: 0 printed"));
+	ck_assert_ptr_null(strchr(text, '\x1b'));
+	free(text);
+	json_object_put(doc);
+}
+END_TEST
+
 START_TEST(not_a_status_document)
 {
 	struct json_object *doc = json_object_new_object();
@@ -975,6 +1007,7 @@ test_suite(void)
 	tcase_add_test(tc, long_cells_are_cut);
 	tcase_add_test(tc, null_fields_show_a_dash);
 	tcase_add_test(tc, hostile_text_is_neutralized);
+	tcase_add_test(tc, job_counters_and_last_error);
 	tcase_add_test(tc, not_a_status_document);
 	suite_add_tcase(s, tc);
 
