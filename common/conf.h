@@ -103,7 +103,7 @@ int conf_load_buf(const char *name, const char *buf, size_t len,
  * 1 when word is one of the words of list (separated by blanks, commas or
  * line ends; list may be NULL), compared exactly or, with nocase, without
  * regard to ASCII case.  The one reader of the list-valued keys
- * (apps_ignore, allow_commands, [guests] allow).
+ * (apps_ignore, [guests] allow).
  */
 int conf_list_has(const char *list, const char *word, int nocase);
 

@@ -21,7 +21,6 @@
 #include <cups/cups.h>
 #include <cups/ppd.h>
 
-#include "conf.h"
 #include "log.h"
 #include "ppd.h"
 
@@ -33,7 +32,9 @@
  * /bin/sh (CVE-2024-47177 is this, reached through cups-browsed).  The check
  * below therefore (1) makes sure both readers see the same keywords on the
  * same lines, (2) checks each program against the guest's folders, and (3)
- * requires the SHA-256 of every command template on the allow list.
+ * refuses every command template, whatever it holds: a guest queue hands its
+ * jobs over as PDF, ppd_rewrite_pdf() drops them all, and nothing of a
+ * driver may run in the guest.
  *
  * The keywords that matter, one table.  The check leaves out on purpose
  * (they are RULE_DROP, which only ppd_rewrite_pdf() acts on):
@@ -79,8 +80,7 @@ static const struct rule {
 	{ "FoomaticRIPCommandLinePDF", RULE_TEMPLATE },
 	/* ...pipes its output into this one... */
 	{ "FoomaticRIPPostPipe", RULE_TEMPLATE },
-	/* ...and pastes these into them at %A..%Z.  OptionSetting is hashed
-	 * for every option, as upstream's foomatic-hash does. */
+	/* ...and pastes these into them at %A..%Z. */
 	{ "FoomaticRIPOptionSetting", RULE_TEMPLATE },
 	{ "FoomaticRIPOptionPrototype", RULE_TEMPLATE },
 	/* libcups 2.4 does not follow *Include (it is a plain attribute), but
@@ -133,9 +133,6 @@ struct scan {
 	char *err;
 	size_t errlen;
 };
-
-typedef int (*template_fn)(struct scan *s, const struct rec *r,
-    const char *label, const char *hex, void *arg);
 
 static int __attribute__((format(printf, 3, 4)))
 fail(char *err, size_t errlen, const char *fmt, ...)
@@ -794,8 +791,8 @@ read_lines(struct scan *s, const void *data, size_t len, char *err,
 }
 
 /*
- * Everything the check and the hash listing need: the statements, libcups'
- * parse, and the agreement of libcups' and foomatic-rip's readers.
+ * Everything the check needs: the statements, libcups' parse, and the
+ * agreement of libcups' and foomatic-rip's readers.
  */
 static int
 prepare(struct scan *s, const void *data, size_t len, char *err, size_t errlen)
@@ -1039,28 +1036,22 @@ check_program(struct scan *s, const struct rec *r, const char *what,
 	return 0;
 }
 
+/*
+ * No command template may reach the guest, harmless or not: a guest queue's
+ * PPD has been through ppd_rewrite_pdf(), which drops them all, so one here
+ * means the PPD was not rewritten.  Even an empty one is refused, so that
+ * what foomatic-rip would do without a command line need not be known.
+ */
 static int
-template(struct scan *s, const struct rec *r, template_fn fn, void *arg)
+refuse_template(struct scan *s, const struct rec *r)
 {
-	unsigned char hash[32];
-	char hex[65], label[2 * PPD_MAX_NAME + 2], smp[128];
+	char smp[128];
 
-	/* Nothing is pasted for an empty value; foomatic-hash skips it too. */
-	if (r->value[0] == '\0')
-		return 0;
-	if (r->stray_quotes)
-		return fail(s->err, s->errlen, "command template *%s on line %d "
-		    "has stray quotes, which libcups and foomatic-rip strip "
-		    "differently: \"%s\"", r->keyword, r->line,
-		    log_quote(r->value, smp, sizeof(smp)));
-	if (cupsHashData("sha2-256", r->value, strlen(r->value), hash,
-	    sizeof(hash)) != (ssize_t)sizeof(hash) ||
-	    cupsHashString(hash, sizeof(hash), hex, sizeof(hex)) == NULL)
-		return fail(s->err, s->errlen, "cannot hash *%s on line %d",
-		    r->keyword, r->line);
-	snprintf(label, sizeof(label), "%s%s%s", r->keyword, r->spec[0] ? " " : "",
-	    r->spec);
-	return fn(s, r, label, hex, arg);
+	return fail(s->err, s->errlen, "command template *%s%s%s on line %d%s: "
+	    "nothing of a driver may run in the guest: \"%s\"", r->keyword,
+	    r->spec[0] ? " " : "", r->spec, r->line, r->stray_quotes ?
+	    " (with stray quotes, which libcups and foomatic-rip strip "
+	    "differently)" : "", log_quote(r->value, smp, sizeof(smp)));
 }
 
 /* Whether foomatic-rip makes anything of a line with this keyword. */
@@ -1081,12 +1072,12 @@ foomatic_keyword(const struct scan *s, const char *kw)
 }
 
 /*
- * Goes through the records in file order: programs are checked against pol
- * (skipped when pol is NULL), templates are handed to fn.
+ * Goes through the records in file order: programs are checked against pol,
+ * templates refused.  A value that libcups and foomatic-rip strip
+ * differently cannot tell whether it is a template: it counts as one.
  */
 static int
-walk(struct scan *s, const struct ppd_policy *pol, const char *monitor_dir,
-    template_fn fn, void *arg)
+walk(struct scan *s, const struct ppd_policy *pol, const char *monitor_dir)
 {
 	char smp[128];
 	int rc;
@@ -1118,17 +1109,17 @@ walk(struct scan *s, const struct ppd_policy *pol, const char *monitor_dir,
 					    log_quote(r->value, smp, sizeof(smp)));
 				/* "-" passes the job on as is: nothing runs.
 				 * ppd_rewrite_pdf() relies on it. */
-				else if (pol != NULL && strcmp(prog, "-") != 0)
+				else if (strcmp(prog, "-") != 0)
 					rc = check_program(s, r, "filter", prog,
 					    pol->filter_dir);
 				break;
 			case RULE_MONITOR:
-				if (pol != NULL && strcmp(r->value, "none") != 0)
+				if (strcmp(r->value, "none") != 0)
 					rc = check_program(s, r, "port monitor",
 					    r->value, monitor_dir);
 				break;
 			case RULE_TEMPLATE:
-				rc = template(s, r, fn, arg);
+				rc = refuse_template(s, r);
 				break;
 			case RULE_REFUSED:
 				rc = fail(s->err, s->errlen, "*%s on line %d is "
@@ -1142,19 +1133,20 @@ walk(struct scan *s, const struct ppd_policy *pol, const char *monitor_dir,
 			continue;
 		} else if (cmdline_option(s, kw)) {
 			/* A choice of a CmdLine/Composite option. */
-			if (strncmp(r->value, SETTING_MARK, strlen(SETTING_MARK)) != 0)
-				rc = template(s, r, fn, arg);
+			if (r->stray_quotes || strncmp(r->value, SETTING_MARK,
+			    strlen(SETTING_MARK)) != 0)
+				rc = refuse_template(s, r);
 		} else if (strncasecmp(kw, "Custom", 6) == 0 &&
 		    cmdline_option(s, kw + 6) && strcasecmp(r->spec, "True") == 0) {
-			rc = template(s, r, fn, arg);
+			rc = refuse_template(s, r);
 		} else if (strncasecmp(kw, "FoomaticRIPDefault", 18) == 0 &&
 		    cmdline_option(s, kw + 18)) {
-			if (free_text_default(s, kw + 18, r->value))
-				rc = template(s, r, fn, arg);
+			if (r->stray_quotes || free_text_default(s, kw + 18, r->value))
+				rc = refuse_template(s, r);
 		} else if (strncasecmp(kw, "Default", 7) == 0 &&
 		    cmdline_option(s, kw + 7)) {
-			if (free_text_default(s, kw + 7, r->value))
-				rc = template(s, r, fn, arg);
+			if (r->stray_quotes || free_text_default(s, kw + 7, r->value))
+				rc = refuse_template(s, r);
 		}
 		if (rc != 0)
 			return rc;
@@ -1162,53 +1154,10 @@ walk(struct scan *s, const struct ppd_policy *pol, const char *monitor_dir,
 	return 0;
 }
 
-struct allow_ctx {
-	const char *allow;
-};
-
-static int
-check_template(struct scan *s, const struct rec *r, const char *label,
-    const char *hex, void *arg)
-{
-	const struct allow_ctx *a = arg;
-	char smp[128];
-
-	if (conf_list_has(a->allow, hex, 1))
-		return 0;
-	return fail(s->err, s->errlen, "command template *%s on line %d is not "
-	    "on the allow list (sha256 %s): \"%s\"", label, r->line, hex,
-	    log_quote(r->value, smp, sizeof(smp)));
-}
-
-static int
-check_allow_list(const char *allow, char *err, size_t errlen)
-{
-	const char *p = allow ? allow : "";
-
-	for (;;) {
-		size_t n;
-
-		p += strspn(p, " ,\t\r\n");
-		if (*p == '\0')
-			return 0;
-		n = strcspn(p, " ,\t\r\n");
-		if (n != 64 || strspn(p, "0123456789abcdefABCDEF") < 64) {
-			char tok[80], smp[128];
-
-			snprintf(tok, sizeof(tok), "%.*s", (int)(n < 70 ? n : 70), p);
-			snprintf(err, errlen, "allow list entry \"%s\" is not a "
-			    "SHA-256 hex digest", log_quote(tok, smp, sizeof(smp)));
-			return -EINVAL;
-		}
-		p += n;
-	}
-}
-
 int
 ppd_check_safe(const void *data, size_t len, const struct ppd_policy *pol,
     char *err, size_t errlen)
 {
-	struct allow_ctx a = { pol ? pol->allow : NULL };
 	struct scan s;
 	char mdir[PATH_MAX];
 	const char *slash;
@@ -1221,8 +1170,6 @@ ppd_check_safe(const void *data, size_t len, const struct ppd_policy *pol,
 		snprintf(err, errlen, "no filter folder to check the driver against");
 		return -EINVAL;
 	}
-	if ((rc = check_allow_list(pol->allow, err, errlen)) != 0)
-		return rc;
 	if (pol->monitor_dir != NULL) {
 		snprintf(mdir, sizeof(mdir), "%s", pol->monitor_dir);
 	} else {
@@ -1239,42 +1186,10 @@ ppd_check_safe(const void *data, size_t len, const struct ppd_policy *pol,
 		return fail(err, errlen, "driver is %zu bytes, over the cap of %zu",
 		    len, pol->max_size);
 	if ((rc = prepare(&s, data, len, err, errlen)) == 0)
-		rc = walk(&s, pol, mdir, check_template, &a);
+		rc = walk(&s, pol, mdir);
 	free_scan(&s);
 	if (rc == -EBADMSG)
 		rc = -EPERM;
-	return rc;
-}
-
-struct hash_ctx {
-	void (*cb)(const char *keyword, const char hex[65], void *arg);
-	void *arg;
-};
-
-static int
-report_template(struct scan *s, const struct rec *r, const char *label,
-    const char *hex, void *arg)
-{
-	const struct hash_ctx *h = arg;
-
-	(void)s;
-	(void)r;
-	h->cb(label, hex, h->arg);
-	return 0;
-}
-
-int
-ppd_command_hashes(const void *data, size_t len,
-    void (*cb)(const char *keyword, const char hex[65], void *arg), void *arg)
-{
-	struct hash_ctx h = { cb, arg };
-	struct scan s;
-	char err[256];
-	int rc;
-
-	if ((rc = prepare(&s, data, len, err, sizeof(err))) == 0)
-		rc = walk(&s, NULL, NULL, report_template, &h);
-	free_scan(&s);
 	return rc;
 }
 

@@ -21,35 +21,22 @@ struct ppd_policy {
 	size_t max_size;		/* bytes */
 	const char *filter_dir;		/* the guest CUPS's filter folder, e.g. /usr/lib/cups/filter */
 	const char *monitor_dir;	/* its port monitors; NULL: "monitor" next to filter_dir */
-	const char *allow;		/* SHA-256 hex digests of allowed command templates, separated by spaces or commas; may be NULL or "" */
 };
 
 /*
  * Decides whether len bytes of an untrusted PPD may be installed: size, a
  * libcups parse, every program cupsd would run for it (filters, pre-filters,
- * port monitors) installed in the guest, and every command template
- * foomatic-rip would hand to a shell on the allow list (ppd.c lists which
- * keywords those are, and why).  Returns 0 when it may, -EPERM with the exact
- * reason in err otherwise (the keyword, a sanitized sample of the value and
- * the line where there is one), -EINVAL when pol is unusable (no filter_dir,
- * an allow entry that is not a digest), -ENOMEM.  pol must not be NULL; err
- * may be NULL when errlen is 0.
+ * port monitors) installed in the guest, and no command template that
+ * foomatic-rip would hand to a shell, whatever it holds (ppd.c lists which
+ * keywords those are, and why): nothing of a driver may run in the guest,
+ * and ppd_rewrite_pdf() leaves none.  Returns 0 when it may, -EPERM with the
+ * exact reason in err otherwise (the keyword, a sanitized sample of the value
+ * and the line where there is one), -EINVAL when pol is unusable (no
+ * filter_dir), -ENOMEM.  pol must not be NULL; err may be NULL when errlen
+ * is 0.
  */
 int ppd_check_safe(const void *data, size_t len, const struct ppd_policy *pol,
     char *err, size_t errlen);
-
-/*
- * Calls cb once per command template of the PPD, in file order and
- * duplicates included, with the PPD keyword and option it came from (e.g.
- * "FoomaticRIPOptionSetting GSResolution=600dpi") and the lower-case SHA-256
- * of its value as libcups returns it: these are the entries an administrator
- * puts on the allow list after reading the templates.  Both strings are only
- * valid during the call.  Returns 0, -EBADMSG when the PPD does not parse,
- * -EPERM when it fails a structural check that makes its templates ambiguous
- * (ppd_check_safe() gives the reason), -ENOMEM.
- */
-int ppd_command_hashes(const void *data, size_t len,
-    void (*cb)(const char *keyword, const char hex[65], void *arg), void *arg);
 
 /*
  * Rewrites an untrusted PPD for a guest queue that hands its jobs over as

