@@ -608,7 +608,7 @@ on_link_down(void *data, const char *reason, int was_up)
 	if (was_up) {
 		a->link_status.up = 0;
 		a->link_status.since = time(NULL);
-		jobs_link_down(a->jobs);
+		jobsock_link_down(a->jobs);
 	}
 	save(a);
 }
@@ -618,7 +618,7 @@ on_job(void *data, const codec_env_t *env)
 {
 	struct agent *a = data;
 
-	jobs_on_message(a->jobs, env);
+	jobsock_on_message(a->jobs, env);
 }
 
 /* A validated PrinterSet from the broker: store its drivers, make it the
@@ -676,14 +676,14 @@ static const struct link_ops link_ops = {
 };
 
 static int
-jobs_send(void *data, const codec_env_t *env)
+on_job_frame(void *data, const codec_env_t *env)
 {
 	struct agent *a = data;
 
 	return link_send(a->link, env);
 }
 
-static const struct jobs_ops jobs_ops = { .send = jobs_send };
+static const struct jobsock_ops jobsock_ops = { .send = on_job_frame };
 
 /* --- start, reload, stop ------------------------------------------------------------ */
 
@@ -717,7 +717,7 @@ agent_start(struct agent *a)
 	};
 	struct link_config cfg = lc;
 	struct restart_input start = { .event = RESTART_EV_START };
-	struct jobs_config jc;
+	struct jobsock_config jc;
 	char err[1024];
 	int rc;
 
@@ -751,7 +751,7 @@ agent_start(struct agent *a)
 	jc.sock = a->conf.job_socket;
 	jc.backend_user = a->conf.backend_user;
 	jc.cups = a->conf.cups;
-	a->jobs = jobs_start(a->loop, &jc, &jobs_ops, a);
+	a->jobs = jobsock_start(a->loop, &jc, &jobsock_ops, a);
 	restart_event(a, &start);
 	if (a->wish.gen != a->applied.gen ||
 	    a->applied.redirection != a->conf.redirection)
@@ -842,7 +842,7 @@ agent_stop(struct agent *a)
 	close_timer(&a->apply.retry);
 	tray_stop(a->trays);
 	a->trays = NULL;
-	jobs_stop(a->jobs);
+	jobsock_stop(a->jobs);
 	a->jobs = NULL;
 	link_stop(a->link);
 	a->link = NULL;

@@ -12,8 +12,8 @@
  *              handshake); calls up through struct link_ops
  *   tray.c     leaf: the socket the per-session tray helpers connect to and
  *              its line protocol; calls up through struct tray_ops
- *   jobs.c     leaf: the job socket the backend hands jobs to, and their
- *              streams to the broker; calls up through struct jobs_ops
+ *   jobsock.c  leaf: the job socket the backend hands jobs to, and their
+ *              streams to the broker; calls up through struct jobsock_ops
  *   restart.c  leaf: the workspace restart policy, a pure state machine
  *   install.c  leaf: the guest's CUPS, queues and drivers (worker thread)
  *   state.c    leaf: the state file, agent.json, atomically
@@ -133,7 +133,7 @@ struct restart {
 
 struct link;
 struct trays;
-struct jobs;
+struct jobsock;
 
 /* The hub's own pieces: applying runs on a worker thread, one at a time. */
 struct applier {
@@ -170,7 +170,7 @@ struct agent {
 	struct restarter restarter;
 	struct link *link;
 	struct trays *trays;
-	struct jobs *jobs;
+	struct jobsock *jobs;
 };
 
 /* --- agent.c: the hub ------------------------------------------------------ */
@@ -267,30 +267,30 @@ void tray_countdown(struct trays *t, long long secs, const char *printers);
 /* Trays that can ask the user (0 for NULL). */
 int tray_count(const struct trays *t);
 
-/* --- jobs.c: the job socket ------------------------------------------------ */
-struct jobs_ops {
+/* --- jobsock.c: the job socket --------------------------------------------- */
+struct jobsock_ops {
 	/* Sends env to the broker: 0, or -ENOTCONN when the link is down. */
 	int (*send)(void *data, const codec_env_t *env);
 };
 
-struct jobs_config {
+struct jobsock_config {
 	struct addr sock;
 	const char *backend_user;	/* may connect besides root; borrowed */
 	const char *cups;		/* the guest's CUPS (cupsconn_open); copied */
 };
 
 /* Listens on cfg->sock.  NULL when the socket cannot be made (logged). */
-struct jobs *jobs_start(uv_loop_t *loop, const struct jobs_config *cfg,
-    const struct jobs_ops *ops, void *data);
+struct jobsock *jobsock_start(uv_loop_t *loop, const struct jobsock_config *cfg,
+    const struct jobsock_ops *ops, void *data);
 /* Answers every backend "retry later" and closes the socket.  NULL is
  * allowed. */
-void jobs_stop(struct jobs *js);
+void jobsock_stop(struct jobsock *js);
 /* A JobCredit or JobResult from the broker (env borrowed).  NULL js is
  * allowed. */
-void jobs_on_message(struct jobs *js, const codec_env_t *env);
+void jobsock_on_message(struct jobsock *js, const codec_env_t *env);
 /* The link went down: every job on its way to the broker is answered
  * "retry later" (the guest's cupsd keeps it).  NULL is allowed. */
-void jobs_link_down(struct jobs *js);
+void jobsock_link_down(struct jobsock *js);
 
 /* --- restart.c: the restart policy, pure (no timers, no I/O) --------------- */
 struct restart_policy {

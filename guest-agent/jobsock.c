@@ -45,7 +45,7 @@ struct qenv {
 
 struct ljob {
 	struct ljob *next;
-	struct jobs *owner;
+	struct jobsock *owner;
 	uv_stream_t *stream;
 	enum ljob_state state;
 	struct frame_reader fr;
@@ -65,12 +65,12 @@ struct ljob {
 	char err[256];
 };
 
-struct jobs {
+struct jobsock {
 	uv_loop_t *loop;
 	struct addr sock;
 	uid_t backend_uid;
 	char *cups;
-	const struct jobs_ops *ops;
+	const struct jobsock_ops *ops;
 	void *data;
 	uv_stream_t *server;
 	struct ljob *list;
@@ -83,7 +83,7 @@ static void ljob_close(struct ljob *j, const char *why);
 static void pump(struct ljob *j);
 
 static void
-jobs_free(struct jobs *js)
+jobsock_free(struct jobsock *js)
 {
 	free(js->cups);
 	free(js);
@@ -138,7 +138,7 @@ static void
 on_closed(uv_handle_t *h)
 {
 	struct ljob *j = h->data;
-	struct jobs *js = j->owner;
+	struct jobsock *js = j->owner;
 	struct qenv *e, *next;
 
 	free(h);
@@ -158,7 +158,7 @@ on_closed(uv_handle_t *h)
 	free(j->out);
 	free(j);
 	if (js->stopping && js->list == NULL && js->server == NULL)
-		jobs_free(js);
+		jobsock_free(js);
 }
 
 /* Ends the connection; a stream the broker had still open is withdrawn.
@@ -272,7 +272,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static void
 pump(struct ljob *j)
 {
-	struct jobs *js = j->owner;
+	struct jobsock *js = j->owner;
 	int want_read;
 
 	while (j->state == LJOB_SENDING && j->q != NULL && j->credit > 0) {
@@ -359,7 +359,7 @@ static void
 lookup_done(uv_work_t *w, int status)
 {
 	struct ljob *j = w->data;
-	struct jobs *js = j->owner;
+	struct jobsock *js = j->owner;
 	Printredir__JobStart *m = j->start->job_start;
 
 	j->working = 0;
@@ -406,7 +406,7 @@ start_lookup(struct ljob *j)
 /* --- the broker's end ----------------------------------------------------- */
 
 static struct ljob *
-by_sid(struct jobs *js, uint32_t sid)
+by_sid(struct jobsock *js, uint32_t sid)
 {
 	for (struct ljob *j = js->list; j; j = j->next)
 		if (j->sid == sid && j->state == LJOB_SENDING)
@@ -415,7 +415,7 @@ by_sid(struct jobs *js, uint32_t sid)
 }
 
 void
-jobs_on_message(struct jobs *js, const codec_env_t *env)
+jobsock_on_message(struct jobsock *js, const codec_env_t *env)
 {
 	struct ljob *j;
 
@@ -444,7 +444,7 @@ jobs_on_message(struct jobs *js, const codec_env_t *env)
 }
 
 void
-jobs_link_down(struct jobs *js)
+jobsock_link_down(struct jobsock *js)
 {
 	for (struct ljob *j = js ? js->list : NULL; j; j = j->next)
 		if (j->state == LJOB_SENDING)
@@ -456,7 +456,7 @@ jobs_link_down(struct jobs *js)
 static void
 on_connection(uv_stream_t *server, int status)
 {
-	struct jobs *js = server->data;
+	struct jobsock *js = server->data;
 	struct addr_cred cred;
 	uv_stream_t *stream;
 	struct ljob *j;
@@ -483,11 +483,11 @@ on_connection(uv_stream_t *server, int status)
 	pump(j);
 }
 
-struct jobs *
-jobs_start(uv_loop_t *loop, const struct jobs_config *cfg,
-    const struct jobs_ops *ops, void *data)
+struct jobsock *
+jobsock_start(uv_loop_t *loop, const struct jobsock_config *cfg,
+    const struct jobsock_ops *ops, void *data)
 {
-	struct jobs *js = calloc(1, sizeof(*js));
+	struct jobsock *js = calloc(1, sizeof(*js));
 	struct passwd *pw;
 	char err[512];
 	int rc;
@@ -517,23 +517,23 @@ jobs_start(uv_loop_t *loop, const struct jobs_config *cfg,
 	return js;
 fail:
 	if (js)
-		jobs_free(js);
+		jobsock_free(js);
 	return NULL;
 }
 
 static void
 on_server_closed(uv_handle_t *h)
 {
-	struct jobs *js = h->data;
+	struct jobsock *js = h->data;
 
 	free(h);
 	js->server = NULL;
 	if (js->list == NULL)
-		jobs_free(js);
+		jobsock_free(js);
 }
 
 void
-jobs_stop(struct jobs *js)
+jobsock_stop(struct jobsock *js)
 {
 	if (js == NULL || js->stopping)
 		return;
