@@ -291,6 +291,82 @@ START_TEST(driver_inventory_pages_are_bounded)
 }
 END_TEST
 
+/* Every bound of the job messages is checked before anything acts on them:
+ * a chunk over CODEC_JOB_CHUNK, credit over the window, copies out of
+ * range, too many options, a control character in a name. */
+START_TEST(job_messages_are_bounded)
+{
+	static uint8_t chunk[CODEC_JOB_CHUNK + 1];
+	static Printredir__JobOption o[CODEC_MAX_OPTIONS + 1];
+	static Printredir__JobOption *op[CODEC_MAX_OPTIONS + 1];
+	Printredir__JobStart js = PRINTREDIR__JOB_START__INIT;
+	Printredir__JobData jd = PRINTREDIR__JOB_DATA__INIT;
+	Printredir__JobCredit jc = PRINTREDIR__JOB_CREDIT__INIT;
+	Printredir__JobResult jr = PRINTREDIR__JOB_RESULT__INIT;
+	codec_env_t env;
+	char err[256];
+
+	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_JOB_START);
+	env.job_start = &js;
+	js.printer = "office";
+	js.user = "alice";
+	js.format = "application/pdf";
+	js.has_copies = 1;
+	js.copies = 2;
+	for (size_t i = 0; i <= CODEC_MAX_OPTIONS; i++) {
+		printredir__job_option__init(&o[i]);
+		o[i].name = "sides";
+		o[i].value = "two-sided-long-edge";
+		op[i] = &o[i];
+	}
+	js.options = op;
+	js.n_options = CODEC_MAX_OPTIONS;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), 0);
+	js.n_options = CODEC_MAX_OPTIONS + 1;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "options, at most"));
+	js.n_options = 1;
+	js.copies = 0;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "copies must be 1 to"));
+	js.copies = CODEC_MAX_COPIES + 1;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
+	js.copies = 1;
+	js.user = "al\x1bice";
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "job: user has a control character"));
+	js.user = NULL;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "job: user is missing"));
+
+	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_JOB_DATA);
+	env.job_data = &jd;
+	jd.has_data = 1;
+	jd.data.data = chunk;
+	jd.data.len = CODEC_JOB_CHUNK;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), 0);
+	jd.data.len = CODEC_JOB_CHUNK + 1;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "bytes in a chunk, at most"));
+
+	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_JOB_CREDIT);
+	env.job_credit = &jc;
+	jc.has_chunks = 1;
+	jc.chunks = CODEC_JOB_WINDOW;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), 0);
+	jc.chunks = CODEC_JOB_WINDOW + 1;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
+
+	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_JOB_RESULT);
+	env.job_result = &jr;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "job result: outcome"));
+	jr.has_outcome = 1;
+	jr.outcome = PRINTREDIR__JOB_OUTCOME__JOB_ACCEPTED;
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), 0);
+}
+END_TEST
+
 START_TEST(names_table)
 {
 	ck_assert_str_eq(codec_type_name(PRINTREDIR__MSG_TYPE__MSG_PRINTER_SET), "printer-set");
@@ -316,6 +392,7 @@ test_suite(void)
 	tcase_add_test(tc, garbage_is_refused);
 	tcase_add_test(tc, validation_refuses_bad_messages);
 	tcase_add_test(tc, driver_inventory_pages_are_bounded);
+	tcase_add_test(tc, job_messages_are_bounded);
 	tcase_add_test(tc, names_table);
 	suite_add_tcase(s, tc);
 	return s;
