@@ -142,7 +142,8 @@ $(BUILD)/printredir-backend: $(OBJ)/guest-agent/backend.o $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# Unit suites: one program per tests/test_*.c, sharing tests/runner.c.  The
+# Unit suites: one program per tests/test_*.c, sharing tests/runner.c and
+# tests/world.c (the sandbox's world, for the suites that use it).  The
 # daemons' modules (all but main.o) are archives, so a suite pulls in only
 # the objects it uses.
 BROKER_LIB := $(BUILD)/libbroker.a
@@ -158,7 +159,8 @@ $(AGENT_LIB): $(filter-out $(OBJ)/guest-agent/main.o,$(AGENT_SRC:%.c=$(OBJ)/%.o)
 	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
-$(BUILD)/tests/test_%: $(OBJ)/tests/test_%.o $(OBJ)/tests/runner.o $(BROKER_LIB) $(AGENT_LIB) $(LIBCOMMON)
+$(BUILD)/tests/test_%: $(OBJ)/tests/test_%.o $(OBJ)/tests/runner.o $(OBJ)/tests/world.o \
+	$(BROKER_LIB) $(AGENT_LIB) $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)

@@ -11,98 +11,22 @@
  * the last test stops it itself and checks that nothing is left.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cups/cups.h>
 #include <cups/http.h>
 #include <cups/ipp.h>
 
 #include "runner.h"
+#include "world.h"
 
-extern char **environ;
-
-#define MAX_VARS 256
 #define MAX_QUEUES 64
 
-/* The world, set up once in the runner process and inherited by the tests. */
-static char top[256];        /* mkdtemp folder holding the world and logs */
-static char world[512];      /* the sandbox DIR */
-static char script[1024];    /* tests/sandbox/sandbox */
-static int started;
-
-static struct {
-	char *key;
-	char *value;
-} vars[MAX_VARS];
-static int nvars;
-
 /* ------------------------------------------------------------ helpers -- */
-
-static const char *
-env_get(const char *key)
-{
-	for (int i = 0; i < nvars; i++)
-		if (strcmp(vars[i].key, key) == 0)
-			return vars[i].value;
-	return NULL;
-}
-
-static const char *
-env_need(const char *key)
-{
-	const char *v = env_get(key);
-
-	ck_assert_msg(v != NULL, "%s/env has no %s", world, key);
-	return v;
-}
-
-/* DIR/env: comments, KEY=value, or KEY='value with spaces'. */
-static int
-env_load(const char *path, char *err, size_t errlen)
-{
-	FILE *fp = fopen(path, "r");
-	char line[4096];
-
-	if (fp == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	nvars = 0;
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char *eq, *v;
-		size_t n = strcspn(line, "\n");
-
-		line[n] = '\0';
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		eq = strchr(line, '=');
-		if (eq == NULL || eq == line || nvars == MAX_VARS) {
-			snprintf(err, errlen, "%s: bad line '%s'", path, line);
-			fclose(fp);
-			return -1;
-		}
-		*eq = '\0';
-		v = eq + 1;
-		n = strlen(v);
-		if (n >= 2 && v[0] == '\'' && v[n - 1] == '\'') {
-			v[n - 1] = '\0';
-			v++;
-		}
-		vars[nvars].key = strdup(line);
-		vars[nvars].value = strdup(v);
-		nvars++;
-	}
-	fclose(fp);
-	return 0;
-}
 
 /* Splits a space-separated list into words (strdup'ed); returns the count. */
 static int
@@ -123,53 +47,6 @@ free_words(char **words, int n)
 {
 	for (int i = 0; i < n; i++)
 		free(words[i]);
-}
-
-/* Runs the sandbox script with one command; output goes to top/LOG.
- * Returns the exit status (-1 when it could not run or died). */
-static int
-run_script(const char *cmd, const char *log)
-{
-	char logpath[512];
-	char *argv[] = {script, (char *)cmd, world, NULL};
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status, rc;
-
-	snprintf(logpath, sizeof(logpath), "%s/%s", top, log);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, logpath,
-	    O_WRONLY | O_CREAT | O_APPEND, 0644);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	rc = posix_spawn(&pid, script, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0) {
-		fprintf(stderr, "test_sandbox: cannot run %s: %s\n", script,
-		    strerror(rc));
-		return -1;
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void
-show_log(const char *log)
-{
-	char path[512], buf[4096];
-	FILE *fp;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", top, log);
-	fp = fopen(path, "r");
-	if (fp == NULL)
-		return;
-	fprintf(stderr, "---- %s ----\n", path);
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		fwrite(buf, 1, n, stderr);
-	fclose(fp);
 }
 
 /* A process is gone when it no longer exists, is a zombie waiting for its
@@ -203,13 +80,13 @@ process_gone(long pid)
 		if (buf[i] == '\0')
 			buf[i] = ' ';
 	buf[n] = '\0';
-	return strstr(buf, world) == NULL;
+	return strstr(buf, world_dir()) == NULL;
 }
 
 static http_t *
 connect_port(const char *port_key)
 {
-	const char *port = env_need(port_key);
+	const char *port = world_env_need(port_key);
 	http_t *http;
 
 	http = httpConnect2("127.0.0.1", atoi(port), NULL, AF_INET,
@@ -378,62 +255,11 @@ read_file(const char *path, size_t *len)
 
 /* ------------------------------------------------------------ fixture -- */
 
-static void world_stop(void);
-
+/* The start is checked here: its exit status and a readable env file. */
 static void
-world_start(void)
+setup(void)
 {
-	char envpath[600], err[5120];
-	int rc;
-
-	snprintf(top, sizeof(top), "/tmp/printredir-sandbox.XXXXXX");
-	ck_assert_msg(mkdtemp(top) != NULL, "mkdtemp: %s", strerror(errno));
-	/* cupsd's children run as lp and must reach the world. */
-	ck_assert_int_eq(chmod(top, 0755), 0);
-	snprintf(world, sizeof(world), "%s/world", top);
-	snprintf(script, sizeof(script), "%s/tests/sandbox/sandbox",
-	    runner_srcdir());
-
-	rc = run_script("start", "start.log");
-	if (rc == 77) {
-		show_log("start.log");
-		started = 1;
-		world_stop();
-		runner_skip("tests/sandbox/sandbox cannot run here (see above)");
-	}
-	if (rc != 0) {
-		show_log("start.log");
-		started = 1;
-		world_stop();
-		ck_abort_msg("%s start %s failed with status %d (output above)",
-		    script, world, rc);
-	}
-	started = 1;
-	snprintf(envpath, sizeof(envpath), "%s/env", world);
-	if (env_load(envpath, err, sizeof(err)) != 0) {
-		world_stop();
-		ck_abort_msg("%s", err);
-	}
-}
-
-static void
-world_stop(void)
-{
-	char path[600];
-
-	if (top[0] == '\0')
-		return;
-	if (started && run_script("stop", "stop.log") != 0)
-		show_log("stop.log");
-	started = 0;
-	snprintf(path, sizeof(path), "%s/start.log", top);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/stop.log", top);
-	unlink(path);
-	if (rmdir(top) != 0)
-		fprintf(stderr, "test_sandbox: cannot remove %s: %s\n", top,
-		    strerror(errno));
-	top[0] = '\0';
+	world_start("sandbox");
 }
 
 /* -------------------------------------------------------------- tests -- */
@@ -448,18 +274,20 @@ START_TEST(test_env_complete)
 	    "HOST_PID", "GUEST_PID", "JETDIRECT_PIDS", "SANDBOX_PIDS"};
 	struct stat st;
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		ck_assert_msg(env_get(keys[i]) != NULL && *env_get(keys[i]),
-		    "env lacks %s", keys[i]);
-	ck_assert_str_eq(env_need("SANDBOX_DIR"), world);
-	ck_assert_int_eq(stat(env_need("OUTPUT_DIR"), &st), 0);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = world_env_get(keys[i]);
+
+		ck_assert_msg(v != NULL && *v, "env lacks %s", keys[i]);
+	}
+	ck_assert_str_eq(world_env_need("SANDBOX_DIR"), world_dir());
+	ck_assert_int_eq(stat(world_env_need("OUTPUT_DIR"), &st), 0);
 	ck_assert(S_ISDIR(st.st_mode));
-	ck_assert_str_ne(env_need("PRINTSERVER_PORT"), "631");
+	ck_assert_str_ne(world_env_need("PRINTSERVER_PORT"), "631");
 	/* The host is on its unix socket only. */
-	ck_assert_ptr_null(env_get("HOST_PORT"));
-	ck_assert_int_eq(stat(env_need("HOST_SERVER"), &st), 0);
+	ck_assert_ptr_null(world_env_get("HOST_PORT"));
+	ck_assert_int_eq(stat(world_env_need("HOST_SERVER"), &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
-	ck_assert_str_ne(env_need("GUEST_PORT"), "631");
+	ck_assert_str_ne(world_env_need("GUEST_PORT"), "631");
 }
 END_TEST
 
@@ -468,12 +296,12 @@ START_TEST(test_printserver_queues)
 	struct queue q[MAX_QUEUES];
 	char *names[MAX_QUEUES], *plain[MAX_QUEUES], *foo[MAX_QUEUES];
 	int n, nnames, nplain, nfoo;
-	const char *raw = env_need("PRINTSERVER_RAW_QUEUE");
+	const char *raw = world_env_need("PRINTSERVER_RAW_QUEUE");
 	const struct queue *r;
 	http_t *http = connect_port("PRINTSERVER_PORT");
 
 	n = get_printers(http, q, MAX_QUEUES);
-	nnames = split(env_need("PRINTSERVER_QUEUES"), names, MAX_QUEUES);
+	nnames = split(world_env_need("PRINTSERVER_QUEUES"), names, MAX_QUEUES);
 	ck_assert_int_ge(nnames, 5);
 	ck_assert_int_eq(n, nnames + 1);
 	for (int i = 0; i < nnames; i++) {
@@ -493,8 +321,10 @@ START_TEST(test_printserver_queues)
 	assert_ready(r);
 
 	/* Both kinds of PPD for later tests: >= 3 plain, >= 1 foomatic. */
-	nplain = split(env_need("PRINTSERVER_PLAIN_QUEUES"), plain, MAX_QUEUES);
-	nfoo = split(env_need("PRINTSERVER_FOOMATIC_QUEUES"), foo, MAX_QUEUES);
+	nplain = split(world_env_need("PRINTSERVER_PLAIN_QUEUES"), plain,
+	    MAX_QUEUES);
+	nfoo = split(world_env_need("PRINTSERVER_FOOMATIC_QUEUES"), foo,
+	    MAX_QUEUES);
 	ck_assert_int_ge(nplain, 3);
 	ck_assert_int_ge(nfoo, 1);
 	ck_assert_int_eq(nplain + nfoo, nnames);
@@ -514,8 +344,9 @@ START_TEST(test_printserver_ppds)
 	int nnames, nfoo;
 	http_t *http = connect_port("PRINTSERVER_PORT");
 
-	nnames = split(env_need("PRINTSERVER_QUEUES"), names, MAX_QUEUES);
-	nfoo = split(env_need("PRINTSERVER_FOOMATIC_QUEUES"), foo, MAX_QUEUES);
+	nnames = split(world_env_need("PRINTSERVER_QUEUES"), names, MAX_QUEUES);
+	nfoo = split(world_env_need("PRINTSERVER_FOOMATIC_QUEUES"), foo,
+	    MAX_QUEUES);
 	for (int i = 0; i < nnames; i++) {
 		int is_foo = 0;
 
@@ -524,7 +355,7 @@ START_TEST(test_printserver_ppds)
 		ck_assert_msg(status == HTTP_STATUS_OK, "GET %s: HTTP %d", resource,
 		    (int)status);
 		snprintf(path, sizeof(path), "%s/ppd/%s.ppd",
-		    env_need("PRINTSERVER_DIR"), names[i]);
+		    world_env_need("PRINTSERVER_DIR"), names[i]);
 		file = read_file(path, &flen);
 		ck_assert_msg(len == flen && memcmp(data, file, len) == 0,
 		    "GET %s (%zu bytes) differs from %s (%zu bytes)", resource,
@@ -543,7 +374,7 @@ START_TEST(test_printserver_ppds)
 	}
 
 	snprintf(resource, sizeof(resource), "/printers/%s.ppd",
-	    env_need("PRINTSERVER_RAW_QUEUE"));
+	    world_env_need("PRINTSERVER_RAW_QUEUE"));
 	status = http_get(http, resource, &data, &len);
 	ck_assert_msg(status == HTTP_STATUS_NOT_FOUND,
 	    "GET %s of the raw queue: HTTP %d, expected 404", resource,
@@ -560,20 +391,20 @@ START_TEST(test_host_queues)
 	struct queue q[MAX_QUEUES];
 	char *net[MAX_QUEUES], *ps[MAX_QUEUES], want[1024], key[256];
 	int n, nnet, nps;
-	const char *psport = env_need("PRINTSERVER_PORT");
+	const char *psport = world_env_need("PRINTSERVER_PORT");
 	const struct queue *d, *l;
-	http_t *http = httpConnect2(env_need("HOST_SERVER"), 0, NULL, AF_LOCAL,
-	    HTTP_ENCRYPTION_NEVER, 1, 30000, NULL);
+	http_t *http = httpConnect2(world_env_need("HOST_SERVER"), 0, NULL,
+	    AF_LOCAL, HTTP_ENCRYPTION_NEVER, 1, 30000, NULL);
 
 	n = get_printers(http, q, MAX_QUEUES);
-	nnet = split(env_need("HOST_NETWORK_QUEUES"), net, MAX_QUEUES);
-	nps = split(env_need("PRINTSERVER_QUEUES"), ps, MAX_QUEUES);
+	nnet = split(world_env_need("HOST_NETWORK_QUEUES"), net, MAX_QUEUES);
+	nps = split(world_env_need("PRINTSERVER_QUEUES"), ps, MAX_QUEUES);
 	ck_assert_int_eq(nnet, nps + 1);	/* + the raw queue */
 	ck_assert_int_eq(n, nnet + 2);		/* + direct + local */
 
 	/* Every print-server queue (raw included) has exactly its network
 	 * queue on the host: ipp://127.0.0.1:PSPORT/printers/NAME. */
-	ps[nps++] = strdup(env_need("PRINTSERVER_RAW_QUEUE"));
+	ps[nps++] = strdup(world_env_need("PRINTSERVER_RAW_QUEUE"));
 	for (int i = 0; i < nps; i++) {
 		int found = 0;
 
@@ -588,24 +419,24 @@ START_TEST(test_host_queues)
 				found++;
 				snprintf(key, sizeof(key), "HOST_NETWORK_TARGET_%.200s",
 				    p->name);
-				ck_assert_str_eq(env_need(key), ps[i]);
+				ck_assert_str_eq(world_env_need(key), ps[i]);
 			}
 		}
 		ck_assert_msg(found == 1, "%d host queues print to %s", found,
 		    want);
 	}
 
-	d = find_queue(q, n, env_need("HOST_DIRECT_QUEUE"));
+	d = find_queue(q, n, world_env_need("HOST_DIRECT_QUEUE"));
 	ck_assert_msg(d != NULL, "host lacks the direct queue");
-	ck_assert_str_eq(d->uri, env_need("HOST_DIRECT_URI"));
+	ck_assert_str_eq(d->uri, world_env_need("HOST_DIRECT_URI"));
 	ck_assert_msg(strncmp(d->uri, "socket://127.0.0.1:", 19) == 0,
 	    "direct queue device %s", d->uri);
-	ck_assert_str_eq(d->make_model, env_need("HOST_DIRECT_MODEL"));
+	ck_assert_str_eq(d->make_model, world_env_need("HOST_DIRECT_MODEL"));
 	assert_ready(d);
 
-	l = find_queue(q, n, env_need("HOST_LOCAL_QUEUE"));
+	l = find_queue(q, n, world_env_need("HOST_LOCAL_QUEUE"));
 	ck_assert_msg(l != NULL, "host lacks the local queue");
-	ck_assert_str_eq(l->uri, env_need("HOST_LOCAL_URI"));
+	ck_assert_str_eq(l->uri, world_env_need("HOST_LOCAL_URI"));
 	ck_assert_msg(strncmp(l->uri, "usb:", 4) == 0, "local queue device %s",
 	    l->uri);
 	assert_ready(l);
@@ -620,7 +451,7 @@ END_TEST
  * database (CUPS-Get-PPDs), the way the broker looks drivers up. */
 START_TEST(test_direct_model_in_printserver_database)
 {
-	const char *mm = env_need("HOST_DIRECT_MODEL");
+	const char *mm = world_env_need("HOST_DIRECT_MODEL");
 	ipp_t *req, *resp;
 	ipp_attribute_t *a;
 	int found = 0;
@@ -663,24 +494,24 @@ START_TEST(test_stop_leaves_nothing)
 	struct stat st;
 	int n, rc;
 
-	n = split(env_need("SANDBOX_PIDS"), pids, MAX_QUEUES);
+	n = split(world_env_need("SANDBOX_PIDS"), pids, MAX_QUEUES);
 	ck_assert_int_ge(n, 3);
 	for (int i = 0; i < n; i++)
 		ck_assert_msg(!process_gone(atol(pids[i])),
 		    "pid %s of the world is not running before stop", pids[i]);
 
-	rc = run_script("stop", "stop.log");
+	rc = world_run("stop", "stop.log");
 	if (rc != 0)
-		show_log("stop.log");
+		world_show_log("stop.log");
 	ck_assert_int_eq(rc, 0);
 	for (int i = 0; i < n; i++)
 		ck_assert_msg(process_gone(atol(pids[i])),
 		    "pid %s still runs after stop", pids[i]);
-	ck_assert_msg(stat(world, &st) < 0 && errno == ENOENT,
-	    "%s still exists after stop", world);
+	ck_assert_msg(stat(world_dir(), &st) < 0 && errno == ENOENT,
+	    "%s still exists after stop", world_dir());
 
 	/* Idempotent. */
-	ck_assert_int_eq(run_script("stop", "stop.log"), 0);
+	ck_assert_int_eq(world_run("stop", "stop.log"), 0);
 	free_words(pids, n);
 }
 END_TEST
@@ -691,15 +522,10 @@ test_suite(void)
 	Suite *s = suite_create("sandbox");
 	TCase *tc = tcase_create("world");
 
-	if (geteuid() != 0)
-		runner_skip("must run as root: cupsd starts as root and drops to "
-		    "user lp");
-	if (access("/usr/sbin/cupsd", X_OK) != 0 &&
-	    access("/usr/local/sbin/cupsd", X_OK) != 0)
-		runner_skip("cupsd not installed: install cups-daemon (make deps)");
+	world_require();
 
 	signal(SIGPIPE, SIG_IGN);
-	tcase_add_unchecked_fixture(tc, world_start, world_stop);
+	tcase_add_unchecked_fixture(tc, setup, world_stop);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_env_complete);
 	tcase_add_test(tc, test_printserver_queues);

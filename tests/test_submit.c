@@ -14,14 +14,11 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,8 +28,7 @@
 #include "../host-broker/broker.h"
 #include "cupsconn.h"
 #include "runner.h"
-
-extern char **environ;
+#include "world.h"
 
 /* ================================================= the journal ======== */
 
@@ -382,143 +378,11 @@ END_TEST
 
 /* ==================================================== the world ======= */
 
-#define MAX_VARS 256
-
-static char top[256];		/* mkdtemp folder holding the world */
-static char world[512];		/* the sandbox DIR */
-static char script[1024];
-static int started;
-
-static struct {
-	char *key;
-	char *value;
-} vars[MAX_VARS];
-static int nvars;
-
-static const char *
-env_need(const char *key)
-{
-	for (int i = 0; i < nvars; i++)
-		if (strcmp(vars[i].key, key) == 0)
-			return vars[i].value;
-	ck_abort_msg("%s/env has no %s", world, key);
-	return NULL;
-}
-
-static int
-env_load(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char line[8192];
-
-	if (fp == NULL)
-		return -1;
-	nvars = 0;
-	while (fgets(line, sizeof(line), fp) != NULL && nvars < MAX_VARS) {
-		char *eq, *v;
-		size_t n = strcspn(line, "\n");
-
-		line[n] = '\0';
-		if (line[0] == '#' || (eq = strchr(line, '=')) == NULL)
-			continue;
-		*eq = '\0';
-		v = eq + 1;
-		n = strlen(v);
-		if (n >= 2 && v[0] == '\'' && v[n - 1] == '\'') {
-			v[n - 1] = '\0';
-			v++;
-		}
-		vars[nvars].key = strdup(line);
-		vars[nvars].value = strdup(v);
-		nvars++;
-	}
-	fclose(fp);
-	return 0;
-}
-
-static int
-run_script(const char *cmd)
-{
-	char logpath[512];
-	char *argv[] = {script, (char *)cmd, world, NULL};
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status, rc;
-
-	snprintf(logpath, sizeof(logpath), "%s/%s.log", top, cmd);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, logpath,
-	    O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	rc = posix_spawn(&pid, script, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0)
-		return -1;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
+/* Started once in the runner process and inherited by the forked tests. */
 static void
-show_log(const char *cmd)
+setup(void)
 {
-	char path[600], buf[4096];
-	FILE *fp;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s.log", top, cmd);
-	if ((fp = fopen(path, "r")) == NULL)
-		return;
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		fwrite(buf, 1, n, stderr);
-	fclose(fp);
-}
-
-static void
-world_stop(void)
-{
-	char path[600];
-
-	if (top[0] == '\0')
-		return;
-	if (started && run_script("stop") != 0)
-		show_log("stop");
-	started = 0;
-	snprintf(path, sizeof(path), "%s/start.log", top);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/stop.log", top);
-	unlink(path);
-	rmdir(top);
-	top[0] = '\0';
-}
-
-static void
-world_start(void)
-{
-	char envpath[600];
-	int rc;
-
-	snprintf(top, sizeof(top), "/tmp/printredir-submit.XXXXXX");
-	ck_assert_msg(mkdtemp(top) != NULL, "mkdtemp: %s", strerror(errno));
-	ck_assert_int_eq(chmod(top, 0755), 0);	/* cupsd's children run as lp */
-	snprintf(world, sizeof(world), "%s/world", top);
-	snprintf(script, sizeof(script), "%s/tests/sandbox/sandbox", runner_srcdir());
-	rc = run_script("start");
-	started = 1;
-	if (rc != 0) {
-		show_log("start");
-		world_stop();
-		if (rc == 77)
-			runner_skip("tests/sandbox/sandbox cannot run here (see above)");
-		ck_abort_msg("%s start failed with status %d (output above)", script, rc);
-	}
-	snprintf(envpath, sizeof(envpath), "%s/env", world);
-	if (env_load(envpath) != 0) {
-		world_stop();
-		ck_abort_msg("cannot read %s", envpath);
-	}
+	world_start("submit");
 }
 
 /* ----------------------------------------------- IPP from the test ---- */
@@ -528,7 +392,8 @@ static http_t *
 host_http(void)
 {
 	char err[512];
-	http_t *http = cupsconn_open(env_need("HOST_SERVER"), 30000, err, sizeof(err));
+	http_t *http = cupsconn_open(world_env_need("HOST_SERVER"), 30000, err,
+	    sizeof(err));
 
 	ck_assert_msg(http != NULL, "%s", err);
 	return http;
@@ -802,7 +667,7 @@ job_defaults(struct submit_job *j, struct joblog *l, const char *uuid,
     const char *queue)
 {
 	memset(j, 0, sizeof(*j));
-	j->cups = env_need("HOST_SERVER");
+	j->cups = world_env_need("HOST_SERVER");
 	j->log = l;
 	j->uuid = uuid;
 	j->printer = queue;
@@ -1319,7 +1184,7 @@ START_TEST(large_document_streams_within_the_window)
 	ck_assert_int_eq(attr_int(attrs, "job-k-octets"), (int)(len / 1024));
 	ippDelete(attrs);
 
-	out = find_output(env_need("OUTPUT_DIR"), "-raw_passthrough.prn",
+	out = find_output(world_env_need("OUTPUT_DIR"), "-raw_passthrough.prn",
 	    (const unsigned char *)head, (size_t)n, &outlen);
 	ck_assert_msg(out != NULL, "the document never reached the print server");
 	ck_assert_int_eq(outlen, len);
@@ -1348,14 +1213,9 @@ test_suite(void)
 	tcase_add_test(to, options_filtered);
 	suite_add_tcase(s, to);
 
-	if (geteuid() != 0)
-		runner_skip("must run as root: cupsd starts as root and drops to "
-		    "user lp");
-	if (access("/usr/sbin/cupsd", X_OK) != 0 &&
-	    access("/usr/local/sbin/cupsd", X_OK) != 0)
-		runner_skip("cupsd not installed: install cups-daemon (make deps)");
+	world_require();
 	signal(SIGPIPE, SIG_IGN);
-	tcase_add_unchecked_fixture(tc, world_start, world_stop);
+	tcase_add_unchecked_fixture(tc, setup, world_stop);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, pdf_printed_once_with_its_attributes);
 	tcase_add_test(tc, spaces_never_reach_the_host_scheduler);
