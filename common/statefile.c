@@ -94,8 +94,8 @@ int
 statefile_read(const char *path, size_t max, char **out, size_t *len)
 {
 	struct stat st;
-	char *buf = NULL;
-	size_t got = 0;
+	char *buf = NULL, *nb;
+	size_t got = 0, cap;
 	int fd, rc;
 
 	*out = NULL;
@@ -114,14 +114,26 @@ statefile_read(const char *path, size_t max, char **out, size_t *len)
 		rc = -EFBIG;
 		goto out;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
+	/* Read to the end, not st_size bytes: files of /proc, such as the
+	 * boot id, say 0 and hold more.  A page to spare finds the end of a
+	 * regular file without growing the buffer. */
+	cap = (size_t)st.st_size + 4096;
+	if ((buf = malloc(cap)) == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+	for (;;) {
+		ssize_t n;
 
+		if (got + 1 == cap) {
+			if ((nb = realloc(buf, cap * 2)) == NULL) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + got, cap - 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -131,6 +143,10 @@ statefile_read(const char *path, size_t max, char **out, size_t *len)
 		if (n == 0)
 			break;
 		got += (size_t)n;
+		if (got > max) {
+			rc = -EFBIG;
+			goto out;
+		}
 	}
 	buf[got] = '\0';
 	*out = buf;

@@ -99,6 +99,26 @@ START_TEST(read_errors)
 }
 END_TEST
 
+/* Regression (found in a real VM): files of /proc say they hold 0 bytes;
+ * the agent's default boot_id_file is one, and read as empty it made every
+ * real restart look like one that did not happen. */
+START_TEST(proc_files_read_whole)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(statefile_read("/proc/sys/kernel/random/boot_id", 256, &text,
+	    &len), 0);
+	ck_assert_uint_eq(len, 37);		/* a UUID and its newline */
+	ck_assert_int_eq(text[8], '-');
+	free(text);
+	/* The cap holds for them too. */
+	ck_assert_int_eq(statefile_read("/proc/sys/kernel/random/boot_id", 10, &text,
+	    &len), -EFBIG);
+	ck_assert_ptr_null(text);
+}
+END_TEST
+
 START_TEST(write_into_missing_folder_fails_cleanly)
 {
 	char p[600];
@@ -118,6 +138,7 @@ test_suite(void)
 	tcase_add_test(tc, write_then_read);
 	tcase_add_test(tc, crash_between_write_and_rename_keeps_the_old_content);
 	tcase_add_test(tc, read_errors);
+	tcase_add_test(tc, proc_files_read_whole);
 	tcase_add_test(tc, write_into_missing_folder_fails_cleanly);
 	suite_add_tcase(s, tc);
 	return s;
