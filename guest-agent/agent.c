@@ -745,7 +745,8 @@ agent_start(struct agent *a)
 	log_info("printredir %s agent \"%s\" started", PRINTREDIR_VERSION,
 	    a->conf.guest_id);
 	/* Finish what a previous run left: a restart under way, a wish not
-	 * applied, a report not delivered, or a redirection switch. */
+	 * applied or lost by the guest's CUPS, a report not delivered, or a
+	 * redirection switch. */
 	a->trays = tray_start(a->loop, &a->conf.tray_socket, a->conf.apps_uid_min,
 	    &tray_ops, a);
 	jc.sock = a->conf.job_socket;
@@ -753,7 +754,10 @@ agent_start(struct agent *a)
 	jc.cups = a->conf.cups;
 	a->jobs = jobsock_start(a->loop, &jc, &jobsock_ops, a);
 	restart_event(a, &start);
-	if (a->wish.gen != a->applied.gen ||
+	/* Also when everything was applied: the guest's CUPS may have lost
+	 * queues since (a machine reset before cupsd wrote its configuration),
+	 * and the pass puts back only what is missing. */
+	if (a->wish.gen != 0 || a->wish.gen != a->applied.gen ||
 	    a->applied.redirection != a->conf.redirection)
 		apply(a);
 	cfg.key = a->key;
