@@ -6,6 +6,8 @@
 #define PRINTREDIR_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <syslog.h>
 
 /*
@@ -53,6 +55,14 @@ char *log_sample(const void *data, size_t len, char *out, size_t outlen);
  * "...".  len must be at least 12.  Returns buf.
  */
 const char *log_quote(const char *in, char *buf, size_t len);
+
+/*
+ * The length of the UTF-8 character at s (n bytes left, n > 0), its code
+ * point in *cp (cp may be NULL), or 0 when the bytes there are not valid
+ * UTF-8: cut short, overlong, a surrogate or past U+10FFFF.  The one UTF-8
+ * reader of the project, for every text that came from elsewhere.
+ */
+size_t log_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
 /*
  * Formats an error message into the caller's err[errlen], if there is one:

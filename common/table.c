@@ -5,51 +5,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "table.h"
 
 /* Characters between columns. */
 #define GAP 2
-
-/*
- * Decodes one UTF-8 character at s (n bytes left, n > 0) into *cp and
- * returns its length, or 0 when the bytes there are not valid UTF-8.
- */
-static size_t
-utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len;
-	uint32_t c, min;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2;
-		c = s[0] & 0x1f;
-		min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		c = s[0] & 0x0f;
-		min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4;
-		c = s[0] & 0x07;
-		min = 0x10000;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
 
 size_t
 table_putn(const char *text, size_t len, size_t cap, char *buf)
@@ -63,11 +23,11 @@ table_putn(const char *text, size_t len, size_t cap, char *buf)
 	if (cap < 4)
 		cap = 4;	/* room for one character and "..." */
 	for (i = 0; i < len; i += n, total++)
-		if ((n = utf8_next(s + i, len - i, &cp)) == 0)
+		if ((n = log_utf8_next(s + i, len - i, &cp)) == 0)
 			n = 1;
 	keep = total > cap ? cap - 3 : total;
 	for (i = 0; w < keep; i += n, w++) {
-		n = utf8_next(s + i, len - i, &cp);
+		n = log_utf8_next(s + i, len - i, &cp);
 		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
 			buf[o++] = '?';
 			n = n == 0 ? 1 : n;

@@ -103,35 +103,6 @@ on_term(int sig)
 	got_term = 1;
 }
 
-/* Length of the valid UTF-8 sequence at p (1 for ASCII), 0 when invalid. */
-static size_t
-utf8_seq(const unsigned char *p)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (*p < 0x80)
-		return 1;
-	if (*p >= 0xc2 && *p <= 0xdf)
-		n = 2;
-	else if (*p >= 0xe0 && *p <= 0xef) {
-		n = 3;
-		lo = *p == 0xe0 ? 0xa0 : lo;	/* overlong */
-		hi = *p == 0xed ? 0x9f : hi;	/* surrogates */
-	} else if (*p >= 0xf0 && *p <= 0xf4) {
-		n = 4;
-		lo = *p == 0xf0 ? 0x90 : lo;
-		hi = *p == 0xf4 ? 0x8f : hi;
-	} else
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /*
  * Copies untrusted text into out[outlen] (outlen >= 4) as something one
  * status line may hold: control characters become spaces, bytes that are not
@@ -140,13 +111,13 @@ utf8_seq(const unsigned char *p)
 static void
 clean_text(const char *in, char *out, size_t outlen)
 {
-	const unsigned char *p = (const unsigned char *)in;
+	const unsigned char *p = (const unsigned char *)in, *end = p + strlen(in);
 	size_t o = 0, keep = 0, n;
 
 	while (*p != '\0') {
 		if (o + 3 <= outlen - 1)
 			keep = o;
-		n = utf8_seq(p);
+		n = log_utf8_next(p, (size_t)(end - p), NULL);
 		if (o + (n ? n : 1) > outlen - 1) {
 			memcpy(out + keep, "...", 4);
 			return;

@@ -41,28 +41,6 @@
 #define IDLE_S 300		/* the guest sent nothing this long: retried */
 #define DETAIL_MAX 512
 
-/* The length of the UTF-8 sequence at p, 0 when it is not one. */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	size_t n;
-
-	if (*p < 0x80)
-		return 1;
-	if (*p >= 0xc2 && *p <= 0xdf)
-		n = 2;
-	else if (*p >= 0xe0 && *p <= 0xef)
-		n = 3;
-	else if (*p >= 0xf0 && *p <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /* ==== one job ========================================================= */
 
 struct chunk {
@@ -656,11 +634,11 @@ dup_or(const char *s, const char *dflt)
 static void
 clean_name(char *text, int no_space)
 {
-	unsigned char *p = (unsigned char *)text;
+	unsigned char *p = (unsigned char *)text, *end = p + strlen(text);
 	size_t n;
 
 	while (*p) {
-		if ((n = utf8_len(p)) == 0) {
+		if ((n = log_utf8_next(p, (size_t)(end - p), NULL)) == 0) {
 			*p = '?';
 			n = 1;
 		} else if (*p < ' ' || *p == 0x7f)
@@ -998,7 +976,8 @@ option_value_ok(const char *value)
 	if (n == 0 || n > OPTION_VALUE_MAX)
 		return 0;
 	while (*p) {
-		size_t len = utf8_len(p);
+		size_t len = log_utf8_next(p, (size_t)((const unsigned char *)value + n - p),
+		    NULL);
 
 		if (len == 0 || *p < 0x20 || *p == 0x7f)
 			return 0;
