@@ -11,9 +11,11 @@
  *
  * A queue without the mark is a person's and is never touched.  A marked
  * queue whose URI or model no longer matches its mark was edited by hand and
- * is left alone.  Because the mark lives in CUPS, a crash between any two
- * requests loses nothing: the next pass sees what is there and converges.
+ * is left alone, unless a crash of the guest explains it (queue_verdict).
+ * Because the mark lives in CUPS, a crash between any two requests loses
+ * nothing: the next pass sees what is there and converges.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -195,9 +197,67 @@ mark_field(const char *mark, char k, char out[MARK_HASH + 1])
 		snprintf(out, MARK_HASH + 1, "%.*s", (int)strcspn(p + 3, ";"), p + 3);
 }
 
-/* A marked queue that a person changed since the agent set it up. */
+/* Whether the guest's cupsd holds a PPD for queue name (-1: cannot tell). */
 static int
-edited_by_hand(const struct queue *q, const char **what)
+queue_has_ppd(http_t *http, const char *name)
+{
+	char res[300];
+	http_status_t st;
+
+	snprintf(res, sizeof(res), "/printers/%s.ppd", name);
+	httpClearFields(http);
+	if (httpGet(http, res) != 0)
+		return -1;
+	while ((st = httpUpdate(http)) == HTTP_STATUS_CONTINUE)
+		;
+	httpFlush(http);
+	return st == HTTP_STATUS_OK ? 1 : st == HTTP_STATUS_NOT_FOUND ? 0 : -1;
+}
+
+/* Whether model is the NickName of a driver the agent wrote for the guest. */
+static int
+agent_driver_model(const struct install_ctx *ctx, const char *model)
+{
+	DIR *d = opendir(ctx->drivers_dir);
+	struct dirent *e;
+	char path[4200], nick[256];
+	char *ppd;
+	size_t len, n;
+	int found = 0;
+
+	while (d && !found && (e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		if (n < 11 || strcmp(e->d_name + n - 10, ".guest.ppd") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ctx->drivers_dir, e->d_name);
+		if (statefile_read(path, (size_t)ctx->conf->max_ppd + GUEST_PPD_GROWTH,
+		    &ppd, &len) != 0)
+			continue;
+		found = ppd_check_parse(ppd, len, nick, sizeof(nick), NULL, 0) == 0 &&
+		    strcmp(nick, model ? model : "") == 0;
+		free(ppd);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+enum queue_verdict {
+	QUEUE_INTACT,		/* as the agent set it up */
+	QUEUE_TORN,		/* the agent's, half-written by a crash: set it up again */
+	QUEUE_EDITED,		/* a person changed it: leave it alone */
+};
+
+/*
+ * What became of a marked queue since the agent set it up.  cupsd writes a
+ * queue's PPD at once but printers.conf, which holds the mark, up to
+ * DirtyCleanInterval later: after a crash a queue the agent removed can come
+ * back without its PPD, and one it updated can carry the old mark beside the
+ * new driver.  Neither is a person's edit.
+ */
+static enum queue_verdict
+queue_verdict(http_t *http, const struct install_ctx *ctx,
+    const struct queue *q, const char **what)
 {
 	char want[MARK_HASH + 1], got[MARK_HASH + 1];
 
@@ -205,15 +265,16 @@ edited_by_hand(const struct queue *q, const char **what)
 	short_hash(q->uri, got);
 	if (strcmp(want, got) != 0) {
 		*what = "device URI";
-		return 1;
+		return QUEUE_EDITED;
 	}
 	mark_field(q->mark, 'm', want);
 	short_hash(q->make_model, got);
-	if (strcmp(want, got) != 0) {
-		*what = "driver";
-		return 1;
-	}
-	return 0;
+	if (strcmp(want, got) == 0)
+		return QUEUE_INTACT;
+	if (queue_has_ppd(http, q->name) == 0 || agent_driver_model(ctx, q->make_model))
+		return QUEUE_TORN;
+	*what = "driver";
+	return QUEUE_EDITED;
 }
 
 static int
@@ -346,10 +407,13 @@ remember_refusal(const uint8_t sha[HASH_LEN], const char *reason)
 	refused[i].reason = strdup(reason);
 }
 
-/* Installs or updates one wanted printer whose name is free or ours. */
+/*
+ * Installs or updates one wanted printer whose name is free (own NULL) or
+ * ours; a torn queue is set up again even when its mark says it is current.
+ */
 static void
 install_one(http_t *http, const struct install_ctx *ctx, const struct want *w,
-    struct queue *own, struct result **res, size_t *nres)
+    struct queue *own, int torn, struct result **res, size_t *nres)
 {
 	const struct agent_conf *conf = ctx->conf;
 	struct ppd_policy pol = {
@@ -364,7 +428,7 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct want *w,
 
 	hash_hex(w->sha, hex);
 	device_uri(w, dev, sizeof(dev));
-	if (own != NULL) {
+	if (own != NULL && !torn) {
 		/* Unchanged since we made it: nothing to do. */
 		snprintf(want_mark_d, sizeof(want_mark_d), "%.*s", MARK_HASH, hex);
 		mark_field(own->mark, 'd', have_d);
@@ -456,6 +520,7 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
 	for (size_t i = 0; i < nwant; i++) {
 		const struct want *w = &want[i];
 		struct queue *q = find_name(&l, w->name);
+		enum queue_verdict v = QUEUE_INTACT;
 		const char *what;
 
 		if (q)
@@ -479,7 +544,7 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
 				    "exists in the guest; rename or remove it", q->name);
 			continue;
 		}
-		if (q && edited_by_hand(q, &what)) {
+		if (q && (v = queue_verdict(http, ctx, q, &what)) == QUEUE_EDITED) {
 			add_result(&res, &nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
 			    q->name, 0, "queue %s was edited by hand (%s changed); "
 			    "left alone", q->name, what);
@@ -513,7 +578,7 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
 			    q ? " (the queue installed earlier is kept)" : "");
 			continue;
 		}
-		install_one(http, ctx, w, q, &res, &nres);
+		install_one(http, ctx, w, q, v == QUEUE_TORN, &res, &nres);
 	}
 
 	/* The agent's own queues that are no longer wanted. */
@@ -523,7 +588,7 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
 
 		if (q->mark == NULL || q->seen)
 			continue;
-		if (edited_by_hand(q, &what)) {
+		if (queue_verdict(http, ctx, q, &what) == QUEUE_EDITED) {
 			add_result(&res, &nres, q->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
 			    q->name, 0, "no longer on the host, but queue %s was edited "
 			    "by hand (%s changed); left alone", q->name, what);
