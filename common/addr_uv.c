@@ -441,6 +441,43 @@ out:
 	return rc;
 }
 
+int
+addr_peer_format(uv_stream_t *client, const struct addr *local, char *buf,
+    size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct addr a;
+	uv_os_fd_t fd;
+
+	memset(&a, 0, sizeof(a));
+	if (uv_fileno((uv_handle_t *)client, &fd) != 0 ||
+	    getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+		return addr_format(local, buf, len);
+	if (ss.ss_family == AF_VSOCK) {
+		const struct sockaddr_vm *v = (const struct sockaddr_vm *)&ss;
+
+		a.kind = ADDR_VSOCK;
+		a.cid = v->svm_cid;
+		a.vport = v->svm_port;
+	} else if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		a.kind = ADDR_TCP;
+		inet_ntop(AF_INET, &in->sin_addr, a.host, sizeof(a.host));
+		a.port = ntohs(in->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+
+		a.kind = ADDR_TCP;
+		inet_ntop(AF_INET6, &in6->sin6_addr, a.host, sizeof(a.host));
+		a.port = ntohs(in6->sin6_port);
+	} else {
+		return addr_format(local, buf, len);
+	}
+	return addr_format(&a, buf, len);
+}
+
 static void
 fd_connected(uv_write_t *w, int status)
 {

@@ -67,6 +67,15 @@ struct addr_cred {
 int addr_accept(uv_stream_t *server, uv_stream_t **out, struct addr_cred *cred);
 
 /*
+ * The text form (addr_format) of where an accepted connection comes from:
+ * "vsock:CID:PORT" or "tcp:HOST:PORT" from getpeername(), and for a unix
+ * socket, whose peers have no address, the listening address *local.
+ * Returns what addr_format() returns.
+ */
+int addr_peer_format(uv_stream_t *client, const struct addr *local, char *buf,
+    size_t len);
+
+/*
  * Connects to *a. On success *out is a new handle allocated with malloc (a
  * uv_pipe_t for unix and vsock, a uv_tcp_t for tcp), owned by the caller
  * exactly as for addr_listen(), and cb(req, status) is called exactly once

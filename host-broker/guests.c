@@ -667,7 +667,7 @@ on_connection(uv_stream_t *server, int status)
 		log_warnx("accepting a guest failed: %s", uv_strerror(rc));
 		return;
 	}
-	addr_format(&b->conf.listen, name, sizeof(name));
+	addr_peer_format(client, &b->conf.listen, name, sizeof(name));
 	adopt(b, client, name, 0);
 }
 

@@ -320,6 +320,8 @@ struct xfer {
 	char rserver[16], rclient[16];
 	size_t nserver, nclient;
 	struct addr_cred cred;		/* of the last connection accepted */
+	const struct addr *listen;	/* what the server listens on */
+	char peer_name[ADDR_TEXT_MAX];	/* addr_peer_format() of the last one */
 	int accepted;
 	int connect_status;
 	int connected;
@@ -424,6 +426,9 @@ on_connection(uv_stream_t *server, int status)
 	memset(&x->cred, 0x5a, sizeof(x->cred));
 	ck_assert_int_eq(addr_accept(server, &peer, &x->cred), 0);
 	ck_assert_ptr_nonnull(peer);
+	if (x->listen != NULL)
+		ck_assert_int_eq(addr_peer_format(peer, x->listen, x->peer_name,
+		    sizeof(x->peer_name)), 0);
 	ck_assert_int_eq(peer->type, server->type);
 	ck_assert_ptr_eq(peer->loop, server->loop);
 	ck_assert_ptr_null(peer->data);
@@ -476,12 +481,24 @@ xfer_run(struct xfer *x)
 
 /*
  * What addr_accept() said of the peer: this very process over a unix
- * socket, nobody known over tcp or vsock.
+ * socket, nobody known over tcp or vsock; and where addr_peer_format() says
+ * it comes from: the socket's own address over unix, the client's address
+ * and port (not the server's) over tcp.
  */
 static void
 check_cred(const struct xfer *x, enum addr_kind kind)
 {
+	char local[ADDR_TEXT_MAX];
+
 	ck_assert_int_ge(x->accepted, 1);
+	ck_assert_int_eq(addr_format(x->listen, local, sizeof(local)), 0);
+	if (kind == ADDR_UNIX)
+		ck_assert_str_eq(x->peer_name, local);
+	else
+		ck_assert_str_ne(x->peer_name, local);
+	if (kind == ADDR_TCP)
+		ck_assert_msg(strncmp(x->peer_name, "tcp:127.0.0.1:", 14) == 0 ||
+		    strncmp(x->peer_name, "tcp:[::1]:", 10) == 0, "%s", x->peer_name);
 	if (kind == ADDR_UNIX) {
 		ck_assert_int_eq(x->cred.known, 1);
 		ck_assert_uint_eq(x->cred.uid, getuid());
@@ -501,6 +518,7 @@ exchange(const struct addr *a, const struct addr *to)
 	int rc;
 
 	xfer_init(&x);
+	x.listen = a;
 	rc = addr_listen(&x.loop, a, 0600, 8, on_connection, &x, &x.server,
 	    err, sizeof(err));
 	ck_assert_msg(rc == 0, "addr_listen: %d %s", rc, err);
@@ -737,6 +755,7 @@ tcp_exchange(const char *host)
 	a.port = 0;
 
 	xfer_init(&x);
+	x.listen = &a;
 	rc = addr_listen(&x.loop, &a, 0, 8, on_connection, &x, &x.server,
 	    err, sizeof(err));
 	if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT) {
