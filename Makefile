@@ -6,6 +6,7 @@
 #   make deps            only install the missing Debian packages
 #   make install         install programs (PREFIX, DESTDIR honoured)
 #   make bench           the job benchmark: the channel next to printing on the host
+#   make vm-check        the whole system in a real QEMU guest (tests/vm)
 #   make fuzz            build the libFuzzer targets with clang (optional)
 #
 # Tunables: CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR, V=1 (show commands),
@@ -27,6 +28,9 @@ DEBS := build-essential pkg-config jq procps iproute2 libcups2-dev cups-daemon c
 	cups-filters openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
 	libinih-dev libjson-c-dev libssl-dev zlib1g-dev libnotify-dev \
 	xvfb dunst dbus imagemagick fonts-dejavu-core shellcheck
+# And what the test VM (tests/vm) needs besides: QEMU, busybox for its
+# initramfs, kmod to resolve the order of the guest kernel's modules.
+VM_DEBS := qemu-system-x86 busybox-static kmod
 
 PKGS := inih json-c libuv libprotobuf-c openssl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -91,7 +95,7 @@ ifneq ($(file <$(VERSION_H)),$(VERSION_NOW))
 $(file >$(VERSION_H),$(VERSION_NOW))
 endif
 
-.PHONY: all check demo deps install uninstall clean fuzz tests bench
+.PHONY: all check demo deps install uninstall clean fuzz tests bench vm-check
 # Keep objects that pattern rules built on the way to a test program.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -206,9 +210,14 @@ demo: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
 	@BUILD=$(BUILD) KEEP=$(KEEP) tests/demo.sh
 
+vm-check:
+	@$(MAKE) --no-print-directory deps VM=1
+	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
+	@BUILD=$(BUILD) tests/vm/check.sh
+
 # Installs only what is missing, so it is a no-op on a ready machine.
 deps:
-	@missing=; for p in $(DEBS); do \
+	@missing=; for p in $(DEBS) $(if $(VM),$(VM_DEBS)); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
