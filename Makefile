@@ -7,6 +7,7 @@
 #   make install         install programs (PREFIX, DESTDIR honoured)
 #   make bench           the job benchmark: the channel next to printing on the host
 #   make vm-check        the whole system in a real QEMU guest (tests/vm)
+#   make demo VM=1       the demo with the guest side in a real QEMU guest
 #   make fuzz            build the libFuzzer targets with clang (optional)
 #
 # Tunables: CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR, V=1 (show commands),
@@ -208,7 +209,7 @@ bench: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
-	@BUILD=$(BUILD) KEEP=$(KEEP) tests/demo.sh
+	@BUILD=$(BUILD) KEEP=$(KEEP) VM=$(VM) tests/demo.sh
 
 vm-check:
 	@$(MAKE) --no-print-directory deps VM=1
