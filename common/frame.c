@@ -6,6 +6,62 @@
 #include "frame.h"
 #include "log.h"
 
+/* A body's buffer starts at this size and doubles as its bytes arrive. */
+#define BODY_FIRST ((size_t)64 << 10)
+
+static size_t budget = FRAME_BUDGET_DEFAULT, in_progress;
+
+void
+frame_set_budget(size_t bytes)
+{
+	budget = bytes;
+}
+
+size_t
+frame_in_progress(void)
+{
+	return in_progress;
+}
+
+static void
+body_release(struct frame_reader *r)
+{
+	free(r->body);
+	in_progress -= r->body_cap;
+	r->body = NULL;
+	r->body_cap = 0;
+}
+
+/* Room for at least need bytes of the body, within the budget. */
+static int
+body_reserve(struct frame_reader *r, size_t need, char *err, size_t errlen)
+{
+	size_t cap = r->body_cap ? r->body_cap : BODY_FIRST;
+	uint8_t *nb;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap > r->body_len)
+		cap = r->body_len;
+	if (cap <= r->body_cap)
+		return 0;
+	if (in_progress - r->body_cap + cap > budget) {
+		if (err)
+			snprintf(err, errlen, "frames in progress on all connections "
+			    "would pass the budget of %zu bytes", budget);
+		return -ENOBUFS;
+	}
+	if ((nb = realloc(r->body, cap)) == NULL) {
+		if (err)
+			snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	in_progress += cap - r->body_cap;
+	r->body = nb;
+	r->body_cap = cap;
+	return 0;
+}
+
 void
 frame_reader_init(struct frame_reader *r, size_t cap)
 {
@@ -16,8 +72,7 @@ frame_reader_init(struct frame_reader *r, size_t cap)
 void
 frame_reader_free(struct frame_reader *r)
 {
-	free(r->body);
-	r->body = NULL;
+	body_release(r);
 	r->hdr_got = r->body_len = r->body_got = 0;
 }
 
@@ -101,29 +156,29 @@ frame_reader_feed(struct frame_reader *r, const void *data, size_t n,
 					return rc;
 				continue;
 			}
-			r->body = malloc(r->body_len);
-			if (r->body == NULL) {
-				if (err)
-					snprintf(err, errlen, "out of memory");
-				return -ENOMEM;
-			}
 			r->body_got = 0;
 		}
 		size_t take = r->body_len - r->body_got;
 
 		if (take > n)
 			take = n;
+		if ((rc = body_reserve(r, r->body_got + take, err, errlen)) != 0)
+			return rc;
 		memcpy(r->body + r->body_got, p, take);
 		r->body_got += take;
 		p += take;
 		n -= take;
 		if (r->body_got == r->body_len) {
+			/* Taken from the reader first: the callback may free it. */
 			uint8_t *body = r->body;
+			size_t len = r->body_len, cap = r->body_cap;
 
 			r->body = NULL;
+			r->body_cap = 0;
 			r->hdr_got = 0;
-			rc = cb(arg, body, r->body_len);
+			rc = cb(arg, body, len);
 			free(body);
+			in_progress -= cap;
 			if (rc != 0)
 				return rc;
 		}

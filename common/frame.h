@@ -12,8 +12,12 @@
  * associated data).  Any other flag is refused.
  *
  * The length is checked against the reader's cap before any memory is
- * allocated for the body.  This module does no I/O, so it can be tested and
- * fuzzed without sockets; common/peer.c feeds it from a libuv stream.
+ * allocated for the body, and a body's buffer grows only as its bytes
+ * arrive, within one budget for the bodies in progress on all readers of
+ * the process: a peer that announces 8 MiB and sends 10 bytes holds 64 KiB,
+ * and many such peers together no more than the budget.  This module does
+ * no I/O, so it can be tested and fuzzed without sockets; common/peer.c
+ * feeds it from a libuv stream.
  */
 #ifndef PRINTREDIR_FRAME_H
 #define PRINTREDIR_FRAME_H
@@ -26,6 +30,7 @@
 #define FRAME_SEALED 0x01		/* flags: the body is sealed */
 #define FRAME_DEFAULT_CAP ((size_t)8 << 20)	/* 8 MiB */
 #define FRAME_MAX_CAP ((size_t)1 << 30)	/* what a config may raise it to */
+#define FRAME_BUDGET_DEFAULT ((size_t)64 << 20)	/* bodies in progress, all readers */
 
 struct frame_reader {
 	size_t cap;			/* largest body accepted */
@@ -34,6 +39,7 @@ struct frame_reader {
 	unsigned flags;			/* the frame's, valid in the callback */
 	uint8_t *body;			/* owned; NULL between frames */
 	size_t body_len, body_got;
+	size_t body_cap;		/* bytes allocated for body, in the budget */
 };
 
 /* Called once per complete frame.  body is only valid during the call.  A
@@ -47,12 +53,18 @@ void frame_reader_free(struct frame_reader *r);
 /*
  * Consumes n bytes of the stream (any split: a frame may arrive over many
  * calls, many frames in one call).  Returns 0 when all bytes were consumed,
- * the callback's non-zero return, -EMSGSIZE for a body over the cap, or
- * -EBADMSG for a header that is not ours or a zero length.  After an error
+ * the callback's non-zero return, -EMSGSIZE for a body over the cap,
+ * -ENOBUFS when the budget for bodies in progress is spent, or -EBADMSG for
+ * a header that is not ours or a zero length.  After an error
  * the stream is out of sync and must be closed; err (may be NULL) says why.
  */
 int frame_reader_feed(struct frame_reader *r, const void *data, size_t n,
     frame_cb cb, void *arg, char *err, size_t errlen);
+
+/* The budget for the bodies in progress on all readers (bytes), and what
+ * they hold now.  Readers are fed on one thread. */
+void frame_set_budget(size_t bytes);
+size_t frame_in_progress(void);
 
 /* Writes the header for a body of len bytes (len <= UINT32_MAX). */
 void frame_put_header(uint8_t hdr[FRAME_HDR_LEN], size_t len, unsigned flags);

@@ -207,6 +207,49 @@ START_TEST(partial_body_is_freed)
 }
 END_TEST
 
+/* A peer that announces 8 MiB and sends a few bytes holds no more than the
+ * first 64 KiB; bodies in progress on all readers stay within one budget,
+ * and what they held comes back when they finish or are freed. */
+START_TEST(bodies_in_progress_are_budgeted)
+{
+	static uint8_t chunk[600 << 10];
+	uint8_t hdr[FRAME_HDR_LEN];
+	struct frame_reader a, b;
+	struct got g = { 0 };
+	char err[128];
+
+	ck_assert_uint_eq(frame_in_progress(), 0);
+	frame_reader_init(&a, (size_t)8 << 20);
+	frame_put_header(hdr, (size_t)8 << 20, 0);
+	ck_assert_int_eq(frame_reader_feed(&a, hdr, sizeof(hdr), collect, &g, NULL, 0), 0);
+	ck_assert_int_eq(frame_reader_feed(&a, chunk, 10, collect, &g, NULL, 0), 0);
+	ck_assert_uint_eq(frame_in_progress(), (size_t)64 << 10);
+	frame_reader_free(&a);
+	ck_assert_uint_eq(frame_in_progress(), 0);
+
+	frame_set_budget((size_t)1 << 20);
+	frame_reader_init(&a, (size_t)8 << 20);
+	frame_reader_init(&b, (size_t)8 << 20);
+	frame_put_header(hdr, (size_t)700 << 10, 0);
+	ck_assert_int_eq(frame_reader_feed(&a, hdr, sizeof(hdr), collect, &g, NULL, 0), 0);
+	ck_assert_int_eq(frame_reader_feed(&a, chunk, sizeof(chunk), collect, &g, NULL, 0), 0);
+	ck_assert_uint_eq(frame_in_progress(), (size_t)700 << 10);
+	ck_assert_int_eq(frame_reader_feed(&b, hdr, sizeof(hdr), collect, &g, NULL, 0), 0);
+	ck_assert_int_eq(frame_reader_feed(&b, chunk, sizeof(chunk), collect, &g,
+	    err, sizeof(err)), -ENOBUFS);
+	ck_assert_str_eq(err, "frames in progress on all connections would pass "
+	    "the budget of 1048576 bytes");
+	/* a finishes: its bytes are given back, and b has room again. */
+	ck_assert_int_eq(frame_reader_feed(&a, chunk, (100 << 10), collect, &g, NULL, 0), 0);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_uint_eq(g.lens[0], (size_t)700 << 10);
+	ck_assert_uint_le(frame_in_progress(), (size_t)64 << 10);
+	frame_reader_free(&b);
+	ck_assert_uint_eq(frame_in_progress(), 0);
+	frame_set_budget(FRAME_BUDGET_DEFAULT);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -221,6 +264,7 @@ test_suite(void)
 	tcase_add_test(tc, garbage_header_is_refused);
 	tcase_add_test(tc, callback_can_stop_the_reader);
 	tcase_add_test(tc, partial_body_is_freed);
+	tcase_add_test(tc, bodies_in_progress_are_budgeted);
 	suite_add_tcase(s, tc);
 	return s;
 }
