@@ -203,10 +203,94 @@ free_strs(char **arr, size_t n)
 }
 
 /*
+ * What a driver may hold.  libcups' parse grows faster than the PPD (40,000
+ * options took 11 s), so these are counted before it; the largest PPDs of
+ * openprinting-ppds and foomatic stay far below (a few thousand lines, a
+ * few hundred options, PageSize with a few hundred choices).
+ */
+#define PPD_MAX_LINES 200000
+#define PPD_MAX_OPTIONS 1000
+#define PPD_MAX_CHOICES 2000		/* of one option */
+#define PPD_MAX_ALL_CHOICES 50000
+
+/* libcups would unpack gzip without a bound on what it unpacks. */
+static int
+refuse_gzip(const void *data, size_t len, char *err, size_t errlen)
+{
+	const unsigned char *p = data;
+
+	if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+		snprintf(err, errlen, "driver is gzip-compressed; only plain-text "
+		    "PPDs are accepted");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* The bounds on a PPD's bytes, before libcups reads it. */
+static int
+check_size(const char *p, size_t len, char *err, size_t errlen)
+{
+	size_t lines = 0, options = 0;
+	const char *e = p + len, *nl;
+
+	if (refuse_gzip(p, len, err, errlen) != 0)
+		return -EBADMSG;
+	for (; p < e; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(e - p));
+		if (nl == NULL)
+			nl = e;
+		lines++;
+		if ((size_t)(nl - p) > 7 && (memcmp(p, "*OpenUI", 7) == 0 ||
+		    ((size_t)(nl - p) > 10 && memcmp(p, "*JCLOpenUI", 10) == 0)))
+			options++;
+	}
+	if (lines > PPD_MAX_LINES) {
+		snprintf(err, errlen, "driver has %zu lines, at most %d", lines,
+		    PPD_MAX_LINES);
+		return -EBADMSG;
+	}
+	if (options > PPD_MAX_OPTIONS) {
+		snprintf(err, errlen, "driver has %zu options, at most %d", options,
+		    PPD_MAX_OPTIONS);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* What cupsd needs of a parsed PPD, and the bounds on its choices. */
+static int
+check_parsed(ppd_file_t *ppd, char *err, size_t errlen)
+{
+	size_t all = 0;
+
+	if (ppd->nickname == NULL || ppd->nickname[0] == '\0') {
+		snprintf(err, errlen, "driver has no *NickName (cupsd would take it "
+		    "for a bad PPD file)");
+		return -EBADMSG;
+	}
+	for (ppd_option_t *o = ppdFirstOption(ppd); o; o = ppdNextOption(ppd)) {
+		if (o->num_choices > PPD_MAX_CHOICES) {
+			snprintf(err, errlen, "driver option %.40s has %d choices, at "
+			    "most %d", o->keyword, o->num_choices, PPD_MAX_CHOICES);
+			return -EBADMSG;
+		}
+		all += (size_t)o->num_choices;
+	}
+	if (all > PPD_MAX_ALL_CHOICES) {
+		snprintf(err, errlen, "driver has %zu choices in all, at most %d",
+		    all, PPD_MAX_ALL_CHOICES);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/*
  * ppdOpen() on an fmemopen() stream fails without an error (libcups reads
  * the file descriptor, and such a stream has none), so the bytes go through
- * a memfd.  cupsFileOpenFd() would gunzip a compressed stream: callers that
- * look at the bytes themselves refuse gzip first.
+ * a memfd.  cupsFileOpenFd() would gunzip a compressed stream, without a
+ * bound on what it unpacks: gzip is refused first, as anything past the
+ * bounds above.
  */
 static int
 open_mem(const void *data, size_t len, ppd_file_t **ppdp, char *err,
@@ -222,6 +306,8 @@ open_mem(const void *data, size_t len, ppd_file_t **ppdp, char *err,
 		snprintf(err, errlen, "empty PPD");
 		return -EBADMSG;
 	}
+	if ((rc = check_size(p, len, err, errlen)) != 0)
+		return rc;
 	if ((fd = memfd_create("ppd", MFD_CLOEXEC)) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot read PPD: %s", strerror(errno));
@@ -258,7 +344,11 @@ open_mem(const void *data, size_t len, ppd_file_t **ppdp, char *err,
 		    ppdErrorString(st), line);
 		return -EBADMSG;
 	}
-	return 0;
+	if ((rc = check_parsed(*ppdp, err, errlen)) != 0) {
+		ppdClose(*ppdp);
+		*ppdp = NULL;
+	}
+	return rc;
 }
 
 int
@@ -289,9 +379,8 @@ check_bytes(const unsigned char *p, size_t len, char *err, size_t errlen)
 {
 	int line = 1;
 
-	if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b)
-		return fail(err, errlen, "driver is gzip-compressed; only plain-text "
-		    "PPDs are accepted");
+	if (refuse_gzip(p, len, err, errlen) != 0)
+		return -EBADMSG;
 	for (size_t i = 0; i < len; i++) {
 		if (p[i] == '\n')
 			line++;

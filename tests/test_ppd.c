@@ -586,6 +586,62 @@ START_TEST(binary_bytes)
 }
 END_TEST
 
+/* A PPD of HDR with n options of k choices each (a malloc'ed string). */
+static char *
+many_options(int n, int k)
+{
+	size_t cap = strlen(HDR) + (size_t)n * (100 + (size_t)k * 40) + 1, o;
+	char *p = malloc(cap);
+
+	ck_assert_ptr_nonnull(p);
+	o = (size_t)snprintf(p, cap, "%s", HDR);
+	for (int i = 0; i < n; i++) {
+		o += (size_t)snprintf(p + o, cap - o, "*OpenUI *Opt%d/Opt: PickOne\n"
+		    "*DefaultOpt%d: C0\n", i, i);
+		for (int c = 0; c < k; c++)
+			o += (size_t)snprintf(p + o, cap - o, "*Opt%d C%d: \"\"\n", i, c);
+		o += (size_t)snprintf(p + o, cap - o, "*CloseUI: *Opt%d\n", i);
+	}
+	return p;
+}
+
+/* Drivers that parse but would not behave: bounds on what libcups is given
+ * to parse (it grows faster than the PPD), and what cupsd needs. */
+START_TEST(bounds_and_nickname)
+{
+	struct ppd_policy pol = policy();
+	char err[256], *ppd;
+
+	ppd = many_options(1000, 2);
+	ck_assert_int_eq(ppd_check_parse(ppd, strlen(ppd), NULL, 0, err, sizeof(err)), 0);
+	free(ppd);
+	ppd = many_options(1001, 2);
+	ck_assert_int_eq(ppd_check_parse(ppd, strlen(ppd), NULL, 0, err, sizeof(err)),
+	    -EBADMSG);
+	ck_assert_str_eq(err, "driver has 1001 options, at most 1000");
+	expect_refused_len(ppd, strlen(ppd), &pol, "1001 options", (const char *)NULL);
+	free(ppd);
+	ppd = many_options(1, 2001);
+	ck_assert_int_eq(ppd_check_parse(ppd, strlen(ppd), NULL, 0, err, sizeof(err)),
+	    -EBADMSG);
+	ck_assert_str_eq(err, "driver option Opt0 has 2001 choices, at most 2000");
+	free(ppd);
+	ppd = many_options(30, 1700);	/* each within bounds, not all */
+	ck_assert_int_eq(ppd_check_parse(ppd, strlen(ppd), NULL, 0, err, sizeof(err)),
+	    -EBADMSG);
+	ck_assert_str_eq(err, "driver has 51000 choices in all, at most 50000");
+	free(ppd);
+	expect_refused("*PPD-Adobe: \"4.3\"\n*FormatVersion: \"4.3\"\n"
+	    "*LanguageVersion: English\n*ModelName: \"x\"\n", &pol,
+	    "no *NickName (cupsd would take it for a bad PPD file)");
+	/* The broker's parse refuses gzip too: libcups would unpack it with
+	 * no bound (182 KiB of it cost a gigabyte). */
+	ck_assert_int_eq(ppd_check_parse("\x1f\x8b\x08\x00", 4, NULL, 0, err,
+	    sizeof(err)), -EBADMSG);
+	ck_assert_str_eq(err, "driver is gzip-compressed; only plain-text PPDs are accepted");
+}
+END_TEST
+
 START_TEST(readers_must_agree)
 {
 	struct ppd_policy pol = policy();
@@ -1123,6 +1179,7 @@ test_suite(void)
 		    "HL-5250DN driver");
 	tcase_add_test(tc, generic_pdf_printer_passes);
 	tcase_add_test(tc, distribution_ppds_pass);
+	tcase_add_test(tc, bounds_and_nickname);
 	tcase_add_test(tc, foomatic_ppd_is_refused);
 	tcase_add_test(tc, filter_not_installed);
 	tcase_add_test(tc, filter_outside_the_filter_folder);

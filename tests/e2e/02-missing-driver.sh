@@ -48,7 +48,7 @@ check "a driver naming a filter the guest lacks is installed, tamed" wait_for 15
 check "a driver that does not parse is rejected" wait_for 15 state_is garbage driver-rejected
 garbage_reason() {
 	status_json | jq -r '.guests[] | select(.id == "g1") | .printers[] |
-		select(.name == "net_evil_garbage") | .detail' | grep -q 'parse\|control character'
+		select(.name == "net_evil_garbage") | .detail' | grep -q 'parse\|control character\|NickName'
 }
 check "the reason says what was wrong" garbage_reason
 check "nothing was installed for the rejected driver" \
