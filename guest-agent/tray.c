@@ -31,6 +31,9 @@
 #define LINE_MAX_TRAY 4096
 #define TRAY_BACKLOG 16
 
+#define TRAY_STR_(x) #x
+#define TRAY_STR(x) TRAY_STR_(x)
+
 struct tray {
 	struct tray *next;
 	struct trays *owner;
@@ -51,7 +54,35 @@ struct trays {
 	struct tray *list;
 	int stopping;
 	int last_count;		/* what on_count said last */
+	uint64_t last_refusal_said;	/* uv_now() of the last "refusing" */
 };
+
+/*
+ * A desk user may open the tray socket: connections are capped per user and
+ * in all, so that no user can take the agent's file descriptors (which it
+ * needs for CUPS, its state and the broker).  A session has one tray.
+ */
+#define TRAYS_PER_UID 4
+#define TRAYS_MAX 64
+
+/* Why t (just accepted, already in the list) is one too many, or NULL. */
+static const char *
+over_cap(const struct trays *ts, const struct tray *t)
+{
+	int all = 0, mine = 0;
+
+	for (const struct tray *o = ts->list; o; o = o->next) {
+		if (uv_is_closing((uv_handle_t *)o->stream))
+			continue;
+		all++;
+		mine += o->uid == t->uid;
+	}
+	if (mine > TRAYS_PER_UID)
+		return "this user has " TRAY_STR(TRAYS_PER_UID) " trays connected already";
+	if (all > TRAYS_MAX)
+		return TRAY_STR(TRAYS_MAX) " trays are connected already";
+	return NULL;
+}
 
 int
 tray_count(const struct trays *ts)
@@ -249,6 +280,7 @@ on_connection(uv_stream_t *server, int status)
 	struct addr_cred cred;
 	uv_stream_t *stream;
 	struct tray *t;
+	const char *why;
 	int rc;
 
 	if (status < 0)
@@ -274,6 +306,17 @@ on_connection(uv_stream_t *server, int status)
 	if (cred.uid != 0 && (long long)cred.uid < ts->uid_min) {
 		log_warnx("refusing a tray of uid %u (pid %d): not a desktop user",
 		    (unsigned)cred.uid, (int)cred.pid);
+		tray_close(t, "refused");
+		return;
+	}
+	if ((why = over_cap(ts, t)) != NULL) {
+		/* Said once in a while: a flood must not fill the journal. */
+		if (uv_now(ts->loop) - ts->last_refusal_said >= 10000 ||
+		    ts->last_refusal_said == 0) {
+			log_warnx("refusing a tray of uid %u (pid %d): %s",
+			    (unsigned)cred.uid, (int)cred.pid, why);
+			ts->last_refusal_said = uv_now(ts->loop);
+		}
 		tray_close(t, "refused");
 		return;
 	}
