@@ -38,6 +38,7 @@ static const struct conf_key broker_keys[] = {
 	{ "broker", "poll_interval_ms", CONF_INT, OFF(poll_ms), "250", 20, 10000, 0, 0 },
 	{ "broker", "frame_cap", CONF_INT, OFF(frame_cap), "8388608", 65536, 1 << 30, 0, 0 },
 	{ "broker", "max_ppd", CONF_INT, OFF(max_ppd), "4194304", 1024, 1 << 28, 0, 0 },
+	{ "broker", "fetch_timeout", CONF_DURATION, OFF(fetch_timeout), "30s", 1, 600, 0, 0 },
 	{ "guests", "allow", CONF_STRING, OFF(allow), "", 0, 0, 0, 1 },
 	{ "guests", "forget_after", CONF_DURATION, OFF(forget_after), "30d", 60,
 	  3650LL * 86400, 0, 0 },

@@ -64,6 +64,7 @@ struct broker_conf {
 	long long poll_ms;		/* subscription poll, milliseconds */
 	long long frame_cap;		/* bytes */
 	long long max_ppd;		/* bytes */
+	long long fetch_timeout;	/* seconds for one driver from a print server */
 
 	/* [guests] */
 	char *allow;			/* ids that may connect; "" = any */

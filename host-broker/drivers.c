@@ -6,10 +6,6 @@
  * Everything here runs on the watcher thread only, so the cache needs no
  * lock.  Blocking libcups calls are fine here; they never touch the loop.
  */
-/* cupsGetServerPPD is the libcups call that downloads a PPD from a print
- * server's driver database (CUPS-Get-PPD); libcups marks the PPD API
- * deprecated, but print servers still serve PPDs and that is what is needed. */
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
 #include <errno.h>
 #include <limits.h>
@@ -385,15 +381,35 @@ use_source(struct printer *p, const struct source *src, struct snapshot *s,
 	return 0;
 }
 
-/* Reads the whole body, up to max + 1 bytes (so "too big" is visible). */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Reads the whole body, up to max + 1 bytes (so "too big" is visible), until
+ * deadline (now_ms()).  Returns NULL when out of memory or past the
+ * deadline (*late set): a server that trickles its answer gets no more
+ * time than one that sends it.
+ */
 static char *
-read_body(http_t *http, long long max, size_t *len)
+read_body(http_t *http, long long max, long long deadline, size_t *len, int *late)
 {
 	size_t cap = 65536, n = 0;
 	char *buf = malloc(cap), *nb;
 	ssize_t got;
 
+	*late = 0;
 	while (buf != NULL) {
+		if (now_ms() > deadline) {
+			*late = 1;
+			free(buf);
+			return NULL;
+		}
 		if (n == cap) {
 			if ((long long)n > max)
 				break;
@@ -428,7 +444,8 @@ fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s
 	http_status_t status;
 	char *body = NULL;
 	size_t len = 0;
-	int rc = -1;
+	long long deadline = now_ms() + conf->fetch_timeout * 1000;
+	int rc = -1, late;
 
 	if (src == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -449,8 +466,14 @@ fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s
 		snprintf(err, errlen, "print server %s:%d: request failed", host, port);
 		goto out;
 	}
-	while ((status = httpUpdate(http)) == HTTP_STATUS_CONTINUE)
+	while ((status = httpUpdate(http)) == HTTP_STATUS_CONTINUE &&
+	    now_ms() <= deadline)
 		;
+	if (status == HTTP_STATUS_CONTINUE) {
+		snprintf(err, errlen, "print server %s:%d too slow: no answer within "
+		    "%llds", host, port, conf->fetch_timeout);
+		goto out;
+	}
 	src->checked = time(NULL);
 	if (status == HTTP_STATUS_NOT_MODIFIED && src->found) {
 		log_debug("driver for %s unchanged at %s", p->name, url);
@@ -467,9 +490,13 @@ fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s
 		goto out;
 	}
 	src->last_modified = httpGetDateTime(httpGetField(http, HTTP_FIELD_LAST_MODIFIED));
-	body = read_body(http, conf->max_ppd, &len);
+	body = read_body(http, conf->max_ppd, deadline, &len, &late);
 	if (body == NULL) {
-		snprintf(err, errlen, "out of memory reading %s", url);
+		if (late)
+			snprintf(err, errlen, "print server %s:%d too slow: %s did not "
+			    "arrive within %llds", host, port, url, conf->fetch_timeout);
+		else
+			snprintf(err, errlen, "out of memory reading %s", url);
 		goto out;
 	}
 	log_info("fetched driver for %s from %s (%zu bytes)", p->name, url, len);
@@ -492,14 +519,14 @@ fetch_db(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 {
 	static const char *attrs[] = { "ppd-name", "ppd-make-and-model" };
 	char key[1024], host[256], *colon, from[1200];
-	const char *tmp = NULL;
 	struct source *src;
 	http_t *http = NULL;
 	ipp_t *req, *resp = NULL;
 	ipp_attribute_t *a;
 	char *data = NULL;
 	size_t len = 0;
-	int port = 631, rc = -1;
+	long long deadline = now_ms() + conf->fetch_timeout * 1000;
+	int port = 631, rc = -1, late;
 
 	snprintf(key, sizeof(key), "db:%s:%s", conf->print_server, p->make_model);
 	snprintf(from, sizeof(from), "the driver database of %s (\"%s\")",
@@ -570,17 +597,28 @@ fetch_db(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 		free(src->ppd_name);
 		src->ppd_name = strdup(name);
 	}
-	tmp = cupsGetServerPPD(http, src->ppd_name);
-	if (tmp == NULL) {
+	/* What cupsGetServerPPD() does, but read into memory with the same
+	 * bounds as any fetch (it writes a temporary file of any size). */
+	httpSetTimeout(http, HTTP_TIMEOUT_MS / 1000.0, NULL, NULL);
+	req = ippNewRequest(IPP_OP_CUPS_GET_PPD);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "ppd-name", NULL,
+	    src->ppd_name);
+	ippDelete(resp);
+	resp = NULL;
+	if (cupsSendRequest(http, req, "/", ippLength(req)) != HTTP_STATUS_CONTINUE ||
+	    (resp = cupsGetResponse(http, "/")) == NULL ||
+	    ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING) {
+		ippDelete(req);
 		snprintf(err, errlen, "driver database of %s: cannot download %s: %s",
 		    conf->print_server, src->ppd_name, cupsLastErrorString());
 		goto out;
 	}
-	if (statefile_read(tmp, (size_t)conf->max_ppd + 1, &data, &len) != 0) {
-		snprintf(err, errlen, "driver %s from %s is over the size cap",
-		    src->ppd_name, conf->print_server);
-		p->driver = PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED;
-		rc = 1;
+	ippDelete(req);
+	data = read_body(http, conf->max_ppd, deadline, &len, &late);
+	if (data == NULL) {
+		snprintf(err, errlen, late ? "driver database of %s too slow: %s did "
+		    "not arrive within %llds" : "driver database of %s: out of memory "
+		    "reading %s", conf->print_server, src->ppd_name, conf->fetch_timeout);
 		goto out;
 	}
 	log_info("fetched driver for %s from %s (%zu bytes)", p->name, from, len);
@@ -590,8 +628,6 @@ fetch_db(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 	else if (src->found)
 		rc = use_source(p, src, s, from) == 0 ? 1 : -1;
 out:
-	if (tmp)
-		unlink(tmp);
 	free(data);
 	ippDelete(resp);
 	httpClose(http);
