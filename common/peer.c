@@ -22,6 +22,7 @@ struct peer {
 	struct seal_key tx, rx;		/* after the handshake */
 	codec_env_t *hello;		/* the peer's Hello, kept for its fields */
 	int ready, sealed, closing, handles;
+	int write_dead;			/* the peer is gone for writes: read what it said */
 	void (*closed)(void *arg);	/* peer_watch_close */
 	void *closed_arg;
 	size_t queued;
@@ -67,6 +68,12 @@ close_handles(struct peer *p)
 }
 
 static void
+on_write_dead(uv_timer_t *t)
+{
+	peer_close(t->data, 0, NULL);
+}
+
+static void
 on_write(uv_write_t *req, int status)
 {
 	struct wreq *w = (struct wreq *)req;
@@ -75,9 +82,17 @@ on_write(uv_write_t *req, int status)
 	p->queued -= w->len;
 	free(w->buf);
 	free(w);
-	if (status < 0 && !p->closing) {
+	if (status < 0 && !p->closing && !p->write_dead) {
 		snprintf(p->reason, sizeof(p->reason), "write failed: %s",
 		    uv_strerror(status));
+		if (status == UV_EPIPE || status == UV_ECONNRESET) {
+			/* The peer closed, maybe after an Error frame saying why
+			 * that is still to be read: read on, briefly. */
+			p->write_dead = 1;
+			uv_timer_stop(&p->timer);
+			uv_timer_start(&p->timer, on_write_dead, CLOSE_GRACE_MS, 0);
+			return;
+		}
 		p->closing = 1;
 		close_handles(p);
 	}
@@ -113,6 +128,8 @@ send_env(struct peer *p, const codec_env_t *env, int force)
 	uint8_t *buf;
 	int rc;
 
+	if (p->write_dead)
+		return -EPIPE;
 	if ((rc = codec_encode_frame(env, &buf, &len)) != 0)
 		return rc;
 	if (p->sealed && (rc = seal_frame(p, &buf, &len)) != 0) {
@@ -214,9 +231,16 @@ peer_close(struct peer *p, int code, const char *msg)
 	if (p->closing)
 		return;
 	p->closing = 1;
-	snprintf(p->reason, sizeof(p->reason), "%s", msg ? msg : "closed");
+	/* After a failed write, what the peer said (its Error frame) is the
+	 * reason; without it, the failed write is. */
+	if (!p->write_dead || (msg && strncmp(msg, "peer closed", 11) == 0))
+		snprintf(p->reason, sizeof(p->reason), "%s", msg ? msg : "closed");
 	uv_read_stop(p->stream);
 	uv_timer_stop(&p->timer);
+	if (p->write_dead) {
+		close_handles(p);
+		return;
+	}
 	if (code != 0) {
 		codec_env_t env;
 		Printredir__Error e = PRINTREDIR__ERROR__INIT;
