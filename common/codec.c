@@ -207,6 +207,31 @@ check_str(const char *s, size_t max, int required, const char *what,
 	return 0;
 }
 
+int
+codec_clean_text(char *s, size_t max)
+{
+	size_t n = strlen(s), i = 0, len;
+	int changed = 0;
+
+	while (i < n) {
+		len = log_utf8_next((unsigned char *)s + i, n - i, NULL);
+		if (len == 0) {
+			s[i] = '?';
+			len = 1;
+			changed = 1;
+		} else if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			s[i] = ' ';
+			changed = 1;
+		}
+		if (i + len > max) {
+			s[i] = '\0';
+			return 1;
+		}
+		i += len;
+	}
+	return changed;
+}
+
 #define CODEC_STR_(x) #x
 #define CODEC_STR(x) CODEC_STR_(x)
 
@@ -276,10 +301,16 @@ check_nonce(int has, ProtobufCBinaryData d, const char *what, char *err, size_t 
 	return 0;
 }
 
-static int
-check_printer(const Printredir__Printer *p, char *err, size_t errlen)
+int
+codec_check_printer_name(const Printredir__Printer *p, char *err, size_t errlen)
 {
-	TRY(check_str(p->name, CODEC_MAX_NAME, 1, "printer: name", err, errlen));
+	return check_str(p->name, CODEC_MAX_NAME, 1, "printer: name", err, errlen);
+}
+
+int
+codec_check_printer(const Printredir__Printer *p, char *err, size_t errlen)
+{
+	TRY(codec_check_printer_name(p, err, errlen));
 	TRY(check_str(p->make_model, CODEC_MAX_STRING, 0, "printer: make and model", err, errlen));
 	TRY(check_str(p->info, CODEC_MAX_STRING, 0, "printer: info", err, errlen));
 	TRY(check_str(p->location, CODEC_MAX_STRING, 0, "printer: location", err, errlen));
@@ -301,8 +332,8 @@ check_printer_set(const Printredir__PrinterSet *s, char *err, size_t errlen)
 	if (s->n_printers > CODEC_MAX_PRINTERS || s->n_drivers > CODEC_MAX_DRIVERS)
 		return bad(err, errlen, "printer set: %zu printers and %zu drivers, "
 		    "at most %d each", s->n_printers, s->n_drivers, CODEC_MAX_PRINTERS);
-	for (size_t i = 0; i < s->n_printers; i++)
-		TRY(check_printer(s->printers[i], err, errlen));
+	/* Each printer is checked on its own (codec_check_printer): one bad
+	 * printer fails alone, not the set. */
 	for (size_t i = 0; i < s->n_drivers; i++) {
 		const Printredir__Driver *d = s->drivers[i];
 

@@ -55,10 +55,26 @@ int codec_check_id(const char *id, char *err, size_t errlen);
 
 /*
  * Checks that the envelope is well formed: a version, a known type whose body
- * is the one set, and every field of that body within the limits above.
+ * is the one set, and every field of that body within the limits above,
+ * except the printers of a PrinterSet: those are checked one by one.
  * Returns 0 or -EBADMSG with the reason in err.
  */
 int codec_validate(const codec_env_t *env, char *err, size_t errlen);
+
+/*
+ * One printer of a PrinterSet: its name (codec_check_printer_name), then
+ * every field within the limits above.  A printer that fails is refused on
+ * its own.  Returns 0 or -EBADMSG with the reason in err.
+ */
+/*
+ * Makes text from elsewhere fit to send, in place: a control character
+ * becomes a space, a byte that is not UTF-8 a "?", and it is cut to at most
+ * max bytes at a character boundary.  Returns 1 when it changed anything.
+ */
+int codec_clean_text(char *s, size_t max);
+
+int codec_check_printer_name(const Printredir__Printer *p, char *err, size_t errlen);
+int codec_check_printer(const Printredir__Printer *p, char *err, size_t errlen);
 
 /*
  * Encodes env as a complete frame (header and body) into a new buffer owned

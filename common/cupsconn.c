@@ -1,8 +1,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cupsconn.h"
+#include "log.h"
 
 http_t *
 cupsconn_open(const char *spec, int timeout_ms, char *err, size_t errlen)
@@ -39,15 +41,27 @@ cupsconn_open(const char *spec, int timeout_ms, char *err, size_t errlen)
 int
 cupsconn_valid_name(const char *name)
 {
-	size_t n = strlen(name);
+	const unsigned char *p = (const unsigned char *)name;
+	size_t n = strlen(name), len;
 
-	if (n == 0 || n > 127)
+	if (n == 0 || n > 127 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    name[0] == '-')
 		return 0;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+	for (; *p; p += len) {
 		if (*p <= ' ' || *p == 0x7f || *p == '/' || *p == '\\' || *p == '?' ||
 		    *p == '\'' || *p == '"' || *p == '#')
 			return 0;
+		if ((len = log_utf8_next(p, n - (size_t)(p - (const unsigned char *)name),
+		    NULL)) == 0)
+			return 0;
+	}
 	return 1;
+}
+
+int
+cupsconn_same_name(const char *a, const char *b)
+{
+	return strcasecmp(a, b) == 0;
 }
 
 ipp_t *

@@ -16,9 +16,17 @@
  */
 http_t *cupsconn_open(const char *spec, int timeout_ms, char *err, size_t errlen);
 
-/* 1 when name is a queue name cupsd accepts: 1-127 bytes, printable, none of
- * space / \ ? ' " #.  Mirrors cupsd's validate_name(). */
+/*
+ * 1 when name may be a queue name: what cupsd's validate_name() accepts
+ * (1-127 bytes, printable, none of space / \ ? ' " #), valid UTF-8, and
+ * not ".", ".." or a leading "-" (a path of its own, or an option to every
+ * CUPS command), which cupsd takes but no person means.
+ */
 int cupsconn_valid_name(const char *name);
+
+/* 1 when a and b name the same queue: cupsd compares names ignoring ASCII
+ * case ("Office" is "office"). */
+int cupsconn_same_name(const char *a, const char *b);
 
 /*
  * A new IPP request with the operation attributes every one of ours

@@ -429,6 +429,7 @@ struct job {
 	size_t nwant;
 	uint64_t gen;
 	int redirection;
+	int recheck;
 	struct result *results;
 	size_t nresults;
 	int rc;
@@ -441,7 +442,9 @@ static void
 work(uv_work_t *req)
 {
 	struct job *j = req->data;
-	struct install_ctx ctx = { .conf = &j->a->conf, .drivers_dir = j->a->drivers_dir };
+	struct install_ctx ctx = {
+		.conf = &j->a->conf, .drivers_dir = j->a->drivers_dir, .recheck = j->recheck,
+	};
 
 	j->rc = install_apply(&ctx, j->want, j->redirection ? j->nwant : 0,
 	    &j->results, &j->nresults);
@@ -512,6 +515,7 @@ after_work(uv_work_t *req, int status)
 		    a->apply.retry_ms / 1000);
 		/* Not applied after all: a restart must try again. */
 		ap->gen = 0;
+		a->apply.recheck |= j->recheck;
 	} else {
 		log_info("generation %llu applied (%zu reports)",
 		    (unsigned long long)j->gen, j->nresults);
@@ -567,6 +571,8 @@ apply(struct agent *a)
 	j->nwant = a->wish.n;
 	j->gen = a->wish.gen;
 	j->redirection = a->conf.redirection;
+	j->recheck = a->apply.recheck;
+	a->apply.recheck = 0;
 	a->apply.work.data = j;
 	a->apply.busy = 1;
 	uv_queue_work(a->loop, &a->apply.work, work, after_work);
@@ -628,7 +634,8 @@ on_printer_set(void *data, const Printredir__PrinterSet *set)
 {
 	struct agent *a = data;
 	struct want *v;
-	size_t n = set->n_printers;
+	size_t n = set->n_printers, k = 0;
+	char (*invalid)[256];
 
 	for (size_t i = 0; i < set->n_drivers; i++)
 		store_driver(a, set->drivers[i]);
@@ -641,9 +648,14 @@ on_printer_set(void *data, const Printredir__PrinterSet *set)
 		flush_report(a);
 		return;
 	}
-	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+	v = calloc(n + 1, sizeof(*v));
+	invalid = calloc(n + 1, sizeof(*invalid));
+	if (v == NULL || invalid == NULL) {
+		free(v);
+		free(invalid);
 		return;
-	for (size_t i = 0; i < n; i++) {
+	}
+	for (size_t i = 0; i < set->n_printers; i++) {
 		const Printredir__Printer *p = set->printers[i];
 		const struct want w = {
 			.name = p->name,
@@ -651,10 +663,26 @@ on_printer_set(void *data, const Printredir__PrinterSet *set)
 			.info = p->info, .location = p->location, .detail = p->detail,
 			.driver = p->driver_state,
 		};
+		char err[256];
 
-		v[i] = w;
+		if (codec_check_printer_name(p, err, sizeof(err)) != 0) {
+			/* Nothing to report it under: the broker's log says it. */
+			log_warnx("generation %llu: a printer refused: %s",
+			    (unsigned long long)set->generation, err);
+			n--;
+			continue;
+		}
+		v[k] = w;
+		if (codec_check_printer(p, err, sizeof(err)) != 0) {
+			/* Only its name, and why, go further. */
+			v[k] = (struct want){ .name = p->name, .invalid = invalid[k] };
+			snprintf(invalid[k], sizeof(invalid[k]), "%s", err);
+			k++;
+			continue;
+		}
 		if (p->has_driver_sha256 && p->driver_sha256.len == HASH_LEN)
-			memcpy(v[i].sha, p->driver_sha256.data, HASH_LEN);
+			memcpy(v[k].sha, p->driver_sha256.data, HASH_LEN);
+		k++;
 	}
 	/* v borrows the message's strings: copy it into the wish. */
 	want_free(a->wish.want, a->wish.n);
@@ -663,6 +691,7 @@ on_printer_set(void *data, const Printredir__PrinterSet *set)
 	if (want_copy(v, n, &a->wish.want) == 0)
 		a->wish.n = n;
 	free(v);
+	free(invalid);
 	a->wish.gen = set->generation;
 	log_info("generation %llu from the broker: %zu printers",
 	    (unsigned long long)set->generation, n);
@@ -756,10 +785,14 @@ agent_start(struct agent *a)
 	restart_event(a, &start);
 	/* Also when everything was applied: the guest's CUPS may have lost
 	 * queues since (a machine reset before cupsd wrote its configuration),
-	 * and the pass puts back only what is missing. */
+	 * and the pass puts back only what is missing.  The policy may have
+	 * changed while the agent was stopped: installed drivers are checked
+	 * again (a parse each). */
 	if (a->wish.gen != 0 || a->wish.gen != a->applied.gen ||
-	    a->applied.redirection != a->conf.redirection)
+	    a->applied.redirection != a->conf.redirection) {
+		a->apply.recheck = 1;
 		apply(a);
+	}
 	cfg.key = a->key;
 	cfg.keylen = a->keylen;
 	if ((a->link = link_start(a->loop, &cfg, &link_ops, a)) == NULL) {
@@ -808,6 +841,9 @@ reload(struct agent *a)
 	swap_str(&conf.state_dir, &a->conf.state_dir);
 	swap_str(&conf.key_file, &a->conf.key_file);
 	swap_str(&conf.guest_id, &a->conf.guest_id);
+	/* A stricter policy applies to what is installed too. */
+	if (conf.max_ppd != a->conf.max_ppd || strcmp(conf.filter_dir, a->conf.filter_dir) != 0)
+		a->apply.recheck = 1;
 	agent_free_conf(&a->conf);
 	a->conf = conf;
 	log_info("configuration reloaded from %s (redirection %s)", a->conf_path,

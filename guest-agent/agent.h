@@ -79,6 +79,8 @@ struct want {
 	int driver;			/* Printredir__DriverState */
 	uint8_t sha[HASH_LEN];
 	char *detail;			/* broker's word on a missing driver */
+	char *invalid;			/* NULL, or why its description was refused
+					 * (then only name is set) */
 };
 
 /* What the agent did with one printer (an install report line). */
@@ -140,6 +142,7 @@ struct applier {
 	int busy;
 	int again;			/* apply once more when this pass ends */
 	int reload;			/* a SIGHUP came during the pass */
+	int recheck;			/* the policy changed: the next pass checks installed drivers */
 	uv_work_t work;
 	uv_timer_t retry;		/* guest CUPS unavailable or installs failed */
 	unsigned retry_ms;
@@ -397,6 +400,7 @@ int status_main(int argc, char **argv);
 struct install_ctx {
 	const struct agent_conf *conf;
 	const char *drivers_dir;	/* state_dir/drivers: SHA256HEX.ppd files */
+	int recheck;			/* the policy changed: check installed drivers again */
 };
 
 /*

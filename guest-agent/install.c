@@ -138,7 +138,7 @@ static struct queue *
 find_name(struct list *l, const char *name)
 {
 	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].name, name) == 0)
+		if (cupsconn_same_name(l->v[i].name, name))
 			return &l->v[i];
 	return NULL;
 }
@@ -408,23 +408,71 @@ remember_refusal(const uint8_t sha[HASH_LEN], const char *reason)
 }
 
 /*
- * Installs or updates one wanted printer whose name is free (own NULL) or
- * ours; a torn queue is set up again even when its mark says it is current.
+ * The guest's PPD for w's driver (ppd_rewrite_pdf, then ppd_check_safe under
+ * the agent's policy) in *guest (free()).  Returns 0, -EPERM when the driver
+ * is refused, -ENOENT when it is not here; err says why.
  */
-static void
-install_one(http_t *http, const struct install_ctx *ctx, const struct want *w,
-    struct queue *own, int torn, struct result **res, size_t *nres)
+static int
+guest_driver(const struct install_ctx *ctx, const struct want *w,
+    const char *hex, char **guest, size_t *glen, char *err, size_t errlen)
 {
 	const struct agent_conf *conf = ctx->conf;
 	struct ppd_policy pol = {
 		.max_size = (size_t)conf->max_ppd, .filter_dir = conf->filter_dir,
 	};
+	char path[4200], policy[8400], *ppd = NULL;
+	const char *known;
+	size_t len = 0;
+	int rc;
+
+	*guest = NULL;
+	snprintf(policy, sizeof(policy), "%lld\n%s", conf->max_ppd, conf->filter_dir);
+	if ((known = refused_reason(w->sha, policy)) != NULL) {
+		snprintf(err, errlen, "%s", known);
+		return -EPERM;
+	}
+	snprintf(path, sizeof(path), "%s/%s.ppd", ctx->drivers_dir, hex);
+	rc = statefile_read(path, (size_t)conf->max_ppd + 1, &ppd, &len);
+	if (rc == -EFBIG) {
+		snprintf(err, errlen, "driver is over the size cap of %lld bytes",
+		    conf->max_ppd);
+		return -EPERM;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "driver %.12s... was not received from the broker", hex);
+		return -ENOENT;
+	}
+	/* Only the options of the print server's driver reach the guest: the
+	 * rewritten PPD hands every job over as PDF, and is what is checked. */
+	rc = ppd_rewrite_pdf(ppd, len, (size_t)conf->max_ppd + GUEST_PPD_GROWTH,
+	    guest, glen, err, errlen);
+	free(ppd);
+	if (rc == 0 && ppd_check_safe(*guest, *glen, &pol, err, errlen) != 0)
+		rc = -EPERM;
+	if (rc != 0) {
+		remember_refusal(w->sha, err);
+		free(*guest);
+		*guest = NULL;
+		return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * Installs or updates one wanted printer whose name is free (own NULL) or
+ * ours; a torn queue is set up again even when its mark says it is current.
+ * With ctx->recheck (the agent's policy changed), a current queue's driver is
+ * checked again, and the queue removed when the policy now refuses it.
+ */
+static void
+install_one(http_t *http, const struct install_ctx *ctx, const struct want *w,
+    struct queue *own, int torn, struct result **res, size_t *nres)
+{
 	char hex[HASH_HEX_LEN], path[4200], err[1024], nick[256], mark[256];
 	char want_mark_d[MARK_HASH + 1], have_d[MARK_HASH + 1], u[MARK_HASH + 1];
-	char policy[8400], dev[CODEC_MAX_STRING + 16], *ppd = NULL, *guest = NULL;
-	const char *known;
-	size_t len = 0, glen = 0;
-	int rc;
+	char dev[CODEC_MAX_STRING + 16], *guest = NULL, gone[1200] = "";
+	size_t glen = 0;
+	int rc, current = 0;
 
 	hash_hex(w->sha, hex);
 	device_uri(w, dev, sizeof(dev));
@@ -434,42 +482,34 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct want *w,
 		mark_field(own->mark, 'd', have_d);
 		short_hash(dev, u);
 		mark_field(own->mark, 'u', mark);
-		if (strcmp(want_mark_d, have_d) == 0 && strcmp(u, mark) == 0) {
+		current = strcmp(want_mark_d, have_d) == 0 && strcmp(u, mark) == 0;
+		if (current && !ctx->recheck) {
 			add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED,
 			    own->name, 0, "installed, prints to the host queue %s", w->name);
 			return;
 		}
 	}
-	snprintf(policy, sizeof(policy), "%lld\n%s", conf->max_ppd, conf->filter_dir);
-	if ((known = refused_reason(w->sha, policy)) != NULL) {
-		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_DRIVER_REJECTED,
-		    NULL, 0, "driver rejected: %s", known);
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/%s.ppd", ctx->drivers_dir, hex);
-	rc = statefile_read(path, (size_t)conf->max_ppd + 1, &ppd, &len);
-	if (rc == -EFBIG) {
-		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_DRIVER_REJECTED,
-		    NULL, 0, "driver is over the size cap of %lld bytes", conf->max_ppd);
-		return;
-	}
-	if (rc != 0) {
+	rc = guest_driver(ctx, w, hex, &guest, &glen, err, sizeof(err));
+	if (rc == -ENOENT) {
 		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
-		    NULL, 0, "driver %.12s... was not received from the broker", hex);
+		    NULL, 0, "%s", err);
 		return;
 	}
-	/* Only the options of the print server's driver reach the guest: the
-	 * rewritten PPD hands every job over as PDF, and is what is checked. */
-	rc = ppd_rewrite_pdf(ppd, len, (size_t)conf->max_ppd + GUEST_PPD_GROWTH,
-	    &guest, &glen, err, sizeof(err));
-	free(ppd);
-	if (rc == 0 && ppd_check_safe(guest, glen, &pol, err, sizeof(err)) != 0)
-		rc = -EPERM;
 	if (rc != 0) {
-		remember_refusal(w->sha, err);
+		/* Installed under a policy that now refuses it: it goes. */
+		if (current && delete_queue(http, own->name, gone, sizeof(gone)) == 0) {
+			log_info("removed queue %s: the policy now refuses its driver",
+			    own->name);
+			snprintf(gone, sizeof(gone), "; its queue is removed");
+		}
 		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_DRIVER_REJECTED,
-		    NULL, 0, "driver rejected: %s", err);
+		    NULL, 0, "driver rejected: %s%s", err, gone);
+		return;
+	}
+	if (current) {
 		free(guest);
+		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED,
+		    own->name, 0, "installed, prints to the host queue %s", w->name);
 		return;
 	}
 	(void)ppd_check_parse(guest, glen, nick, sizeof(nick), err, sizeof(err));
@@ -492,6 +532,17 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct want *w,
 	add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED,
 	    w->name, 1, "%s, prints to the host queue %s",
 	    own ? "updated" : "installed", w->name);
+}
+
+/* The name of an earlier printer of want[0..i-1] that CUPS takes for the
+ * same queue as want[i], or NULL. */
+static const char *
+same_name_before(const struct want *want, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (cupsconn_same_name(want[k].name, want[i].name))
+			return want[k].name;
+	return NULL;
 }
 
 int
@@ -521,13 +572,25 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
 		const struct want *w = &want[i];
 		struct queue *q = find_name(&l, w->name);
 		enum queue_verdict v = QUEUE_INTACT;
-		const char *what;
+		const char *what, *twin;
 
 		if (q)
 			q->seen = 1;
 		if (!cupsconn_valid_name(w->name)) {
 			add_result(&res, &nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
-			    NULL, 0, "\"%s\" is not a valid CUPS queue name here", w->name);
+			    NULL, 0, "not a valid CUPS queue name here");
+			continue;
+		}
+		if ((twin = same_name_before(want, i)) != NULL) {
+			add_result(&res, &nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
+			    NULL, 0, "the broker sent it besides %s, the same queue name "
+			    "to CUPS (names ignore case); only %s is installed", twin, twin);
+			continue;
+		}
+		if (w->invalid != NULL) {
+			add_result(&res, &nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
+			    q ? q->name : NULL, 0, "refused: %s%s", w->invalid,
+			    q ? " (the queue installed earlier is kept)" : "");
 			continue;
 		}
 		if (q && q->mark == NULL) {

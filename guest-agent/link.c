@@ -89,7 +89,6 @@ on_ready(struct peer *p, void *data)
 	struct link *l = data;
 
 	log_info("connected to broker \"%s\"", peer_id(p));
-	l->backoff_ms = 0;
 	l->up = 1;
 	l->last_error[0] = '\0';
 	l->ops->on_up(l->data, peer_id(p));
@@ -102,6 +101,9 @@ on_message(struct peer *p, codec_env_t *env, void *data)
 
 	switch (env->type) {
 	case PRINTREDIR__MSG_TYPE__MSG_PRINTER_SET:
+		/* Only a set taken ends the backoff: a broker that completes
+		 * the handshake and then fails us is not tried twice a second. */
+		l->backoff_ms = 0;
 		l->ops->on_printer_set(l->data, env->printer_set);
 		break;
 	case PRINTREDIR__MSG_TYPE__MSG_JOB_CREDIT:

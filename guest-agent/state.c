@@ -58,6 +58,8 @@ wants_json(const struct wish *w)
 		put_str(o, "sha256", p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE ?
 		    hex : "");
 		put_str(o, "detail", p->detail);
+		if (p->invalid)
+			put_str(o, "invalid", p->invalid);
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -183,6 +185,9 @@ parse_want(json_object *o, struct want *w)
 	w->info = opt_str(o, "info");
 	w->location = opt_str(o, "location");
 	w->detail = opt_str(o, "detail");
+	if (jget_str(o, "invalid") && *jget_str(o, "invalid") &&
+	    (w->invalid = opt_str(o, "invalid")) == NULL)
+		return "out of memory";
 	if (!w->host_device_uri || !w->make_model || !w->info ||
 	    !w->location || !w->detail)
 		return "out of memory";

@@ -25,6 +25,7 @@ want_free(struct want *w, size_t n)
 		free(w[i].info);
 		free(w[i].location);
 		free(w[i].detail);
+		free(w[i].invalid);
 	}
 	free(w);
 }
@@ -45,8 +46,10 @@ want_copy(const struct want *from, size_t n, struct want **out)
 		v[i].info = dupz(from[i].info);
 		v[i].location = dupz(from[i].location);
 		v[i].detail = dupz(from[i].detail);
+		v[i].invalid = from[i].invalid ? strdup(from[i].invalid) : NULL;
 		if (!v[i].name || !v[i].host_device_uri || !v[i].make_model ||
-		    !v[i].info || !v[i].location || !v[i].detail) {
+		    !v[i].info || !v[i].location || !v[i].detail ||
+		    (from[i].invalid && !v[i].invalid)) {
 			want_free(v, i + 1);
 			return -ENOMEM;
 		}

@@ -18,6 +18,7 @@
 #include <json.h>
 
 #include "broker.h"
+#include "cupsconn.h"
 #include "log.h"
 #include "peer.h"
 
@@ -171,7 +172,7 @@ redirected(const struct broker *b, const char *name)
 {
 	for (size_t i = 0; i < b->current.n; i++)
 		if (b->current.printers[i].redirected &&
-		    strcmp(b->current.printers[i].name, name) == 0)
+		    cupsconn_same_name(b->current.printers[i].name, name))
 			return 1;
 	return 0;
 }

@@ -211,6 +211,32 @@ read_printer(ipp_t *resp, ipp_attribute_t **cursor, struct printer *p,
 	return 0;
 }
 
+/*
+ * The broker sends only what it would accept itself (codec_check_printer):
+ * text from the host's CUPS and from the print server is cleaned, and the
+ * printer's detail says so.
+ */
+static void
+fit_text(struct printer *p)
+{
+	char **text[] = { &p->make_model, &p->info, &p->location, &p->device_uri };
+	char *d;
+	int changed = 0;
+
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+		if (*text[i] != NULL)
+			changed |= codec_clean_text(*text[i], CODEC_MAX_STRING);
+	if (p->detail != NULL)
+		codec_clean_text(p->detail, CODEC_MAX_STRING / 2);
+	if (changed && asprintf(&d, "%s%sits make and model, description, location "
+	    "or device URI held control characters or bytes that are not UTF-8: "
+	    "sent with them replaced", p->detail ? p->detail : "",
+	    p->detail ? "; " : "") >= 0) {
+		free(p->detail);
+		p->detail = d;
+	}
+}
+
 static struct snapshot *
 list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost)
 {
@@ -271,9 +297,19 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost)
 	}
 	ippDelete(resp);
 	qsort(s->printers, s->n, sizeof(*s->printers), by_name);
-	for (size_t i = 0; i < s->n; i++)
-		if (s->printers[i].redirected)
-			drivers_resolve(conf, &s->printers[i], s);
+	for (size_t i = 0; i < s->n; i++) {
+		struct printer *p = &s->printers[i];
+
+		if (p->redirected && !cupsconn_valid_name(p->name)) {
+			p->redirected = 0;
+			free(p->detail);
+			p->detail = strdup("not redirected: no guest's CUPS takes this "
+			    "name (\".\", \"..\", a leading \"-\" or bytes that are not UTF-8)");
+		}
+		if (p->redirected)
+			drivers_resolve(conf, p, s);
+		fit_text(p);
+	}
 	return s;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "cupsconn.h"
 #include "frame.h"
 #include "hash.h"
 #include "runner.h"
@@ -239,24 +240,68 @@ START_TEST(validation_refuses_bad_messages)
 	env.has_version = 0;
 	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
 
-	/* A printer name over the CUPS limit. */
+	/* A printer name over the CUPS limit: the set is taken, that printer
+	 * is refused on its own (one bad printer must not spoil the set). */
 	sample_set(&env, &set, &pr, prs, &drv, drvs, hash);
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	pr.name = longname;
-	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), 0);
+	ck_assert_int_eq(codec_check_printer_name(&pr, err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "printer: name"));
 
 	/* A control character in a string from the wire. */
 	pr.name = "evil\nname";
-	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
-	ck_assert_ptr_nonnull(strstr(err, "control character"));
+	ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), -EBADMSG);
+	ck_assert_str_eq(err, "printer: name has a control character");
+	pr.name = "ok";
+	pr.info = "Floor 2\tEast";
+	ck_assert_int_eq(codec_check_printer_name(&pr, err, sizeof(err)), 0);
+	ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), -EBADMSG);
+	ck_assert_str_eq(err, "printer: info has a control character");
+	pr.info = NULL;
+	ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), 0);
 
 	/* A driver hash of the wrong length. */
-	pr.name = "ok";
 	pr.driver_sha256.len = 5;
-	ck_assert_int_eq(validate_bytes(&env, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "SHA-256"));
+}
+END_TEST
+
+/* What the broker does to text before it sends it (codec_clean_text). */
+START_TEST(clean_text)
+{
+	char a[] = "Floor 2\tEast\r\n", b[] = "caf\xe9 ok", c[] = "plain",
+	    d[] = "\xc3\xa9t\xc3\xa9", e[] = "abc\xc3\xa9";
+
+	ck_assert_int_eq(codec_clean_text(a, 100), 1);
+	ck_assert_str_eq(a, "Floor 2 East  ");
+	ck_assert_int_eq(codec_clean_text(b, 100), 1);
+	ck_assert_str_eq(b, "caf? ok");
+	ck_assert_int_eq(codec_clean_text(c, 100), 0);
+	ck_assert_str_eq(c, "plain");
+	ck_assert_int_eq(codec_clean_text(d, 100), 0);	/* UTF-8 is kept */
+	ck_assert_int_eq(codec_clean_text(e, 4), 1);	/* cut before the é */
+	ck_assert_str_eq(e, "abc");
+}
+END_TEST
+
+/* Queue names as CUPS sees them, and the ones no person means. */
+START_TEST(queue_names)
+{
+	ck_assert_int_eq(cupsconn_valid_name("office"), 1);
+	ck_assert_int_eq(cupsconn_valid_name("Büro_2"), 1);
+	ck_assert_int_eq(cupsconn_valid_name("a-b.c"), 1);
+	ck_assert_int_eq(cupsconn_valid_name("."), 0);
+	ck_assert_int_eq(cupsconn_valid_name(".."), 0);
+	ck_assert_int_eq(cupsconn_valid_name("-x"), 0);
+	ck_assert_int_eq(cupsconn_valid_name("caf\xe9"), 0);
+	ck_assert_int_eq(cupsconn_valid_name("a b"), 0);
+	ck_assert_int_eq(cupsconn_valid_name("a/b"), 0);
+	ck_assert_int_eq(cupsconn_valid_name(""), 0);
+	ck_assert_int_eq(cupsconn_same_name("Office", "office"), 1);
+	ck_assert_int_eq(cupsconn_same_name("Office", "Office2"), 0);
 }
 END_TEST
 
@@ -392,6 +437,8 @@ test_suite(void)
 	tcase_add_test(tc, garbage_is_refused);
 	tcase_add_test(tc, validation_refuses_bad_messages);
 	tcase_add_test(tc, driver_inventory_pages_are_bounded);
+	tcase_add_test(tc, clean_text);
+	tcase_add_test(tc, queue_names);
 	tcase_add_test(tc, job_messages_are_bounded);
 	tcase_add_test(tc, names_table);
 	suite_add_tcase(s, tc);
