@@ -80,7 +80,8 @@ TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 TEST_TOOLS := $(BUILD)/tests/jetdirect $(BUILD)/tests/probe $(BUILD)/tests/fake-tray \
-	$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport $(BUILD)/tests/jobattrs
+	$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport $(BUILD)/tests/jobattrs \
+	$(BUILD)/tests/rogue-broker $(BUILD)/tests/slow-http
 
 # Rebuild everything when the compiler flags change (e.g. SANITIZE on/off).
 FLAGS_STAMP := $(BUILD)/.flags
@@ -177,7 +178,7 @@ $(BUILD)/tests/replay_%: $(OBJ)/tests/fuzz/%.o $(OBJ)/tests/fuzz/replay.o $(AGEN
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/probe $(BUILD)/tests/jobattrs: $(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(LIBCOMMON)
+$(BUILD)/tests/probe $(BUILD)/tests/jobattrs $(BUILD)/tests/rogue-broker: $(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -187,7 +188,7 @@ $(BUILD)/tests/fake-tray: tests/tools/fake-tray.c $(FLAGS_STAMP)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport: $(BUILD)/tests/%: tests/tools/%.c $(FLAGS_STAMP)
+$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport $(BUILD)/tests/slow-http: $(BUILD)/tests/%: tests/tools/%.c $(FLAGS_STAMP)
 	$(call say,CC,$<)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
