@@ -150,6 +150,9 @@ int
 cli_daemon_args(const char *prog, int argc, char **argv, void (*usage)(FILE *),
     const char **path, int *debug, int *use_syslog)
 {
+	*debug = 0;
+	*use_syslog = 0;
+
 	const struct cli_opt opts[] = {
 		{ 'c', "config", CLI_STRING, path },
 		{ 'd', "debug", CLI_FLAG, debug },
@@ -158,7 +161,5 @@ cli_daemon_args(const char *prog, int argc, char **argv, void (*usage)(FILE *),
 	};
 	const struct cli c = { prog, usage, opts, 0, 0, NULL };
 
-	*debug = 0;
-	*use_syslog = 0;
 	return cli_parse(&c, argc, argv, NULL);
 }

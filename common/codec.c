@@ -49,13 +49,13 @@ int
 codec_decode(const uint8_t *body, size_t len, size_t budget, codec_env_t **out)
 {
 	struct budget b = { .limit = budget, .used = 0, .exceeded = 0 };
-	ProtobufCAllocator alloc = {
+	ProtobufCAllocator allocator = {
 		.alloc = budget_alloc, .free = budget_free, .allocator_data = &b,
 	};
 	codec_env_t *env;
 
 	*out = NULL;
-	env = printredir__envelope__unpack(&alloc, len, body);
+	env = printredir__envelope__unpack(&allocator, len, body);
 	if (env == NULL)
 		return b.exceeded ? -ENOMEM : -EBADMSG;
 	*out = env;
@@ -65,12 +65,12 @@ codec_decode(const uint8_t *body, size_t len, size_t budget, codec_env_t **out)
 void
 codec_free(codec_env_t *env)
 {
-	ProtobufCAllocator alloc = {
+	ProtobufCAllocator allocator = {
 		.alloc = budget_alloc, .free = budget_free, .allocator_data = NULL,
 	};
 
 	if (env != NULL)
-		printredir__envelope__free_unpacked(env, &alloc);
+		printredir__envelope__free_unpacked(env, &allocator);
 }
 
 int

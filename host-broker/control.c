@@ -407,7 +407,7 @@ static struct json_object *
 printer_doc(const struct printer *p)
 {
 	struct json_object *o;
-	char hex[HASH_HEX_LEN];
+	char hex[HASH_HEX_LEN] = "";
 	int available = p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE;
 
 	o = json_object_new_object();

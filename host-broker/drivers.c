@@ -404,7 +404,9 @@ read_body(http_t *http, long long max, long long deadline, size_t *len, int *lat
 	ssize_t got;
 
 	*late = 0;
-	while (buf != NULL) {
+	if (buf == NULL)
+		return NULL;
+	for (;;) {
 		if (now_ms() > deadline) {
 			*late = 1;
 			free(buf);
