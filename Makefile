@@ -7,8 +7,11 @@
 #   make install         install programs (PREFIX, DESTDIR honoured)
 #   make bench           the job benchmark: the channel next to printing on the host
 #   make vm-check        the whole system in a real QEMU guest (tests/vm)
+#   make check-valgrind  the unit suites under valgrind's memcheck
+#   make lint            cppcheck on the project's code
 #   make demo VM=1       the demo with the guest side in a real QEMU guest
 #   make fuzz            build the libFuzzer targets with clang (optional)
+#   make fuzz-smoke      replay every fuzz corpus (also part of make check)
 #
 # Tunables: CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR, V=1 (show commands),
 # SANITIZE=address,undefined (build and test under the sanitizers).
@@ -28,7 +31,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 DEBS := build-essential pkg-config jq procps iproute2 libcups2-dev cups-daemon cups-client cups \
 	cups-filters openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
 	libinih-dev libjson-c-dev libssl-dev zlib1g-dev libnotify-dev \
-	xvfb dunst dbus imagemagick fonts-dejavu-core shellcheck
+	xvfb dunst dbus imagemagick fonts-dejavu-core shellcheck valgrind cppcheck
 # And what the test VM (tests/vm) needs besides: QEMU, busybox for its
 # initramfs, kmod to resolve the order of the guest kernel's modules.
 VM_DEBS := qemu-system-x86 busybox-static kmod
@@ -97,7 +100,8 @@ ifneq ($(file <$(VERSION_H)),$(VERSION_NOW))
 $(file >$(VERSION_H),$(VERSION_NOW))
 endif
 
-.PHONY: all check demo deps install uninstall clean fuzz tests bench vm-check
+.PHONY: all check demo deps install uninstall clean fuzz tests bench vm-check \
+	check-valgrind lint fuzz-smoke
 # Keep objects that pattern rules built on the way to a test program.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -211,6 +215,22 @@ bench: deps
 demo: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
 	@BUILD=$(BUILD) KEEP=$(KEEP) VM=$(VM) tests/demo.sh
+
+fuzz-smoke: $(FUZZ_REPLAY)
+	@BUILD=$(BUILD) tests/run-tests $(notdir $(FUZZ_REPLAY))
+
+check-valgrind: deps
+	@$(MAKE) --no-print-directory tests
+	@BUILD=$(BUILD) tests/valgrind
+
+# Warnings, portability and performance; style is the compiler's and
+# review's.  The generated protobuf code is not ours.
+lint: deps $(GEN_H)
+	@cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
+		--enable=warning,portability,performance --suppress=missingIncludeSystem \
+		-D_GNU_SOURCE -DPROTOBUF_C_VERSION_NUMBER=1004001 -DPROTOBUF_C_MIN_COMPILER_VERSION=1000000 \
+		-Icommon -I$(BUILD)/gen common host-broker guest-agent \
+		&& echo "lint: cppcheck clean"
 
 vm-check:
 	@$(MAKE) --no-print-directory deps VM=1
