@@ -168,6 +168,41 @@ rogue_control_in_name() {
 	check "the agent says what it dropped" grep -q 'a printer refused: printer: name has a control character' "$W/agent-r1.log"
 }
 
+hcase one_bad rogue_bad_uri \
+	"a rogue set with a control character in one printer's device URI: that printer \`failed\`, the rest installed"
+rogue_bad_uri() {
+	{ printf 'name=bad_uri\nuri=ipp://x/\033[2J\nppd=%s\nend\n' "$GENERIC"; set_file uri_ok; } >"$W/set"
+	rogue "$W/set"
+	check "bad_uri is failed, saying which field" reported bad_uri "failed refused: printer: device uri has a control character"
+	check "the other is installed" reported uri_ok installed
+}
+hcase one_bad rogue_long_name \
+	"a rogue set with a 200-byte printer name: that one is dropped (logged), the rest installed"
+rogue_long_name() {
+	{ printf 'name=%s\nppd=%s\nend\n' "$(printf 'n%.0s' $(seq 200))" "$GENERIC"; set_file short_ok; } >"$W/set"
+	rogue "$W/set"
+	check "the rest is installed" reported short_ok installed
+	check "the agent says what it dropped" grep -q 'a printer refused: printer: name is longer than 127 bytes' "$W/agent-r1.log"
+}
+hcase one_bad rogue_exact_twins \
+	"a rogue set with one name twice: one queue, the second printer \`failed\`"
+rogue_exact_twins() {
+	set_file twin twin >"$W/set"
+	rogue "$W/set"
+	check "the second is failed" grep -q '^report	twin	failed	the broker sent it besides twin' "$W/rogue.out"
+	check "the first is installed" grep -q '^report	twin	installed' "$W/rogue.out"
+}
+hcase one_bad rogue_driver_lies \
+	"a rogue set whose driver does not match the hash sent for it: not stored, that printer \`failed\`, the rest installed"
+rogue_driver_lies() {
+	{ cat "$GENERIC"; echo "*% a driver no one sent before"; } >"$W/lie.ppd"
+	{ printf 'name=lied_to\nppd=%s\ncorrupt=1\nend\n' "$W/lie.ppd"; set_file honest; } >"$W/set"
+	rogue "$W/set"
+	check "the agent refuses the driver" grep -q 'does not match its SHA-256; not stored' "$W/agent-r1.log"
+	check "the printer is failed: no driver received" reported lied_to "failed driver .* was not received from the broker"
+	check "the other is installed" reported honest installed
+}
+
 # --- 5. what a local user or a peer could exhaust ----------------------------------------
 hcase exhaust tray_flood \
 	"200 tray connections from one desk user: at most 4 kept, the refusal logged once, another user's tray still connects"
@@ -284,14 +319,6 @@ control_socket_other_user() {
 	check "exit status 3" test $? -eq 3
 	check "saying it could not reach the broker" grep -qi 'permission denied' "$W/status.out"
 }
-hcase config agent_unknown_key \
-	"a typo in agent.conf: exit status 2, the message names file, line and key"
-agent_unknown_key() {
-	sed 's/^guest_id = /guest_idd = /' "$W/agent-g1.conf" >"$W/typo-agent.conf"
-	"$BUILD/guest-agent" -c "$W/typo-agent.conf" >"$W/typo.out" 2>&1
-	check "exit status 2" test $? -eq 2
-	check "the message names file, line and key" grep -q "typo-agent.conf:[0-9]*.*guest_idd" "$W/typo.out"
-}
 hcase config key_file_open \
 	"a key file other users can read: the broker refuses to start, saying how to fix it"
 key_file_open() {
@@ -303,13 +330,33 @@ key_file_open() {
 	check "it does not start" test $? -ne 0 -a $? -ne 124
 	check "and says chmod 600" grep -q 'chmod 600' "$W/open.out"
 }
-hcase config unknown_key \
-	"an administrator's typo in broker.conf: exit status 2, the message names file, line and key"
-unknown_key() {
-	printf '[broker]\nlisten = unix:%s/x.sock\nkey_fiel = %s/key\n' "$W" "$W" >"$W/typo.conf"
-	"$BUILD/host-broker" -c "$W/typo.conf" >"$W/typo.out" 2>&1
+# typo PROGRAM CONF KEY: PROGRAM -c CONF, whose KEY is not a key of it.
+typo() {
+	"$BUILD/$1" -c "$2" >"$W/typo.out" 2>&1
 	check "exit status 2" test $? -eq 2
-	check "the message names file, line and key" grep -q "typo.conf:3.*key_fiel" "$W/typo.out"
+	check "the message names file, line and key" grep -q "$(basename "$2"):[0-9]*.*$3" "$W/typo.out"
+}
+hcase config broker_unknown_key \
+	"an administrator's typo in broker.conf: exit status 2, the message names file, line and key"
+broker_unknown_key() {
+	printf '[broker]\nlisten = unix:%s/x.sock\nkey_fiel = %s/key\n' "$W" "$W" >"$W/typo.conf"
+	typo host-broker "$W/typo.conf" key_fiel
+}
+hcase config agent_unknown_key \
+	"a typo in agent.conf: exit status 2, the message names file, line and key"
+agent_unknown_key() {
+	sed 's/^guest_id = /guest_idd = /' "$W/agent-g1.conf" >"$W/typo-agent.conf"
+	typo guest-agent "$W/typo-agent.conf" guest_idd
+}
+hcase config agent_key_open \
+	"an agent key file other users can read: the agent refuses to start, saying how to fix it"
+agent_key_open() {
+	cp "$W/key-g1" "$W/open-g1.key"
+	chmod 644 "$W/open-g1.key"
+	sed "s|^key_file = .*|key_file = $W/open-g1.key|" "$W/agent-g1.conf" >"$W/open-agent.conf"
+	timeout 10 "$BUILD/guest-agent" -c "$W/open-agent.conf" >"$W/open.out" 2>&1
+	check "it does not start" test $? -ne 0 -a $? -ne 124
+	check "and says chmod 600" grep -q 'chmod 600' "$W/open.out"
 }
 hcase control control_socket_mode \
 	"the control socket: mode 0600, so only its owner asks the broker"

@@ -17,6 +17,7 @@
  * the line (tabs and all), a printer ended by a line "end":
  *   name=NAME  info=TEXT  location=TEXT  make_model=TEXT  uri=DEVICE_URI
  *   ppd=PATH   (its driver: sent with the set; without it, driver-missing)
+ *   corrupt=1  (its driver's bytes do not match the hash sent for them)
  *
  * Output lines (tab-separated): "report NAME STATE DETAIL" for each printer
  * of a report on this set, then "reported GENERATION"; "closed REASON" at
@@ -45,6 +46,7 @@ struct rp {
 	uint8_t *ppd;
 	size_t ppdlen;
 	uint8_t sha[HASH_LEN];
+	int corrupt;
 };
 
 static struct rp printers[MAX_PRINTERS];
@@ -96,6 +98,8 @@ read_set(const char *path)
 			p->make_model = xstrdup(v);
 		else if (strcmp(line, "uri") == 0)
 			p->uri = xstrdup(v);
+		else if (strcmp(line, "corrupt") == 0)
+			p->corrupt = 1;
 		else if (strcmp(line, "ppd") == 0) {
 			char *data;
 
@@ -143,6 +147,8 @@ send_set(struct peer *peer)
 		pv[i].has_driver_sha256 = 1;
 		pv[i].driver_sha256.data = r->sha;
 		pv[i].driver_sha256.len = HASH_LEN;
+		if (r->corrupt && r->ppdlen > 0)
+			r->ppd[r->ppdlen / 2] ^= 0x20;	/* after hashing: a lie */
 		if (compress_buf(r->ppd, r->ppdlen, &z[nd], &zlen) != 0)
 			exit(3);
 		printredir__driver__init(&dv[nd]);
