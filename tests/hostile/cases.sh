@@ -238,10 +238,12 @@ policy_shrinks() {
 	kill -HUP "$(agent_pid g1)"
 	removed() { ! lpstat -h "$GUEST" -p net_generic_pdf >/dev/null 2>&1; }
 	check "the queue made with a driver now too big is removed" wait_for 20 removed
-	check "reported driver-rejected, saying why" bash -c "
-		'$BUILD/host-broker' status -c '$W/broker.conf' --json | jq -r '.guests[] |
-		select(.id == \"g1\") | .printers[] | select(.name == \"net_generic_pdf\") |
-		\"\\(.state) \\(.detail)\"' | grep -q '^driver-rejected .*over the size cap of 2000 bytes; its queue is removed'"
+	said_why() {
+		status_json | jq -r '.guests[] | select(.id == "g1") | .printers[] |
+			select(.name == "net_generic_pdf") | "\(.state) \(.detail)"' |
+			grep -q '^driver-rejected .*over the size cap of 2000 bytes; its queue is removed'
+	}
+	check "reported driver-rejected, saying why" wait_for 10 said_why
 	sed -i '/^max_ppd = 2000$/d' "$W/agent-g1.conf"
 	kill -HUP "$(agent_pid g1)"
 	back() { lpstat -h "$GUEST" -p net_generic_pdf >/dev/null 2>&1; }
