@@ -180,6 +180,55 @@ store_driver(struct agent *a, const Printredir__Driver *d)
 	free(ppd);
 }
 
+/* 1 when a printer of the wish uses the driver named by hex. */
+static int
+wished(const struct agent *a, const char *hex)
+{
+	uint8_t sha[HASH_LEN];
+
+	if (hash_from_hex(hex, sha) != 0)
+		return 0;
+	for (size_t i = 0; i < a->wish.n; i++)
+		if (memcmp(a->wish.want[i].sha, sha, HASH_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Removes the drivers no printer of the wish uses, so that the cache holds
+ * no more than the broker's last set (CODEC_MAX_DRIVERS).  Only between
+ * passes: the worker reads drivers_dir.
+ */
+static void
+collect_drivers(struct agent *a)
+{
+	DIR *d = opendir(a->drivers_dir);
+	struct dirent *e;
+	char hex[HASH_HEX_LEN], path[4200];
+	size_t n = 0;
+
+	while (d && (e = readdir(d)) != NULL) {
+		/* SHA.ppd as received, SHA.guest.ppd as rewritten (install.c) */
+		if (strlen(e->d_name) < 68 || (strcmp(e->d_name + 64, ".ppd") != 0 &&
+		    strcmp(e->d_name + 64, ".guest.ppd") != 0))
+			continue;
+		memcpy(hex, e->d_name, 64);
+		hex[64] = '\0';
+		if (wished(a, hex))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", a->drivers_dir, e->d_name);
+		if (unlink(path) == 0)
+			n++;
+		else
+			log_warnx("cannot remove %s: %s", path, strerror(errno));
+	}
+	if (d)
+		closedir(d);
+	if (n > 0)
+		log_info("%zu driver file%s no printer uses removed from the cache",
+		    n, n == 1 ? "" : "s");
+}
+
 /* --- state and reports -------------------------------------------------------- */
 
 static void
@@ -530,8 +579,10 @@ after_work(uv_work_t *req, int status)
 	}
 	save(a);
 	flush_report(a);
-	if (j->rc == 0 && !a->stopping)
+	if (j->rc == 0 && !a->stopping) {
 		need_restart(a, j->gen);
+		collect_drivers(a);
+	}
 	want_free(j->want, j->nwant);
 	free(j);
 	if (a->stopping)
@@ -627,8 +678,22 @@ on_job(void *data, const codec_env_t *env)
 	jobsock_on_message(a->jobs, env);
 }
 
-/* A validated PrinterSet from the broker: store its drivers, make it the
- * wish, apply it. */
+/* 1 when a printer of set uses the driver sha. */
+static int
+set_uses(const Printredir__PrinterSet *set, const uint8_t *sha)
+{
+	for (size_t i = 0; i < set->n_printers; i++) {
+		const Printredir__Printer *p = set->printers[i];
+
+		if (p->has_driver_sha256 && p->driver_sha256.len == HASH_LEN &&
+		    memcmp(p->driver_sha256.data, sha, HASH_LEN) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A validated PrinterSet from the broker: store the drivers its printers
+ * use, make it the wish, apply it. */
 static void
 on_printer_set(void *data, const Printredir__PrinterSet *set)
 {
@@ -637,8 +702,18 @@ on_printer_set(void *data, const Printredir__PrinterSet *set)
 	size_t n = set->n_printers, k = 0;
 	char (*invalid)[256];
 
-	for (size_t i = 0; i < set->n_drivers; i++)
-		store_driver(a, set->drivers[i]);
+	for (size_t i = 0; i < set->n_drivers; i++) {
+		const Printredir__Driver *d = set->drivers[i];
+		char hex[HASH_HEX_LEN];
+
+		if (!set_uses(set, d->sha256.data)) {
+			hash_hex(d->sha256.data, hex);
+			log_warnx("generation %llu: driver %s is no printer's; not stored",
+			    (unsigned long long)set->generation, hex);
+			continue;
+		}
+		store_driver(a, d);
+	}
 	if (set->generation == a->wish.gen && a->applied.gen == a->wish.gen &&
 	    a->applied.redirection == a->conf.redirection && a->applied.n > 0) {
 		/* A replay: nothing to do but make sure the broker has the report. */

@@ -122,6 +122,8 @@ struct broker {
 	int have_snapshot;		/* the watcher has reported once */
 	uv_stream_t *guest_server;
 	uv_timer_t forget;		/* hourly: guests_forget (guests.c) */
+	uv_timer_t save_timer;		/* guests.json written soon (guests.c) */
+	int guests_dirty;		/* guests.json is behind */
 	uv_stream_t *control_server;
 	struct guest *guests;		/* list, see guests.c */
 	struct channels *channels;	/* see channels.c; NULL when none */

@@ -27,6 +27,15 @@
 #define PREAUTH_DEADLINE_MS 5000
 #define CHANNEL_DEADLINE_MS (24 * 3600 * 1000)	/* a VM may take its time */
 #define GUESTS_FILE_MAX (64 << 20)
+/* Guest records kept, connected or not: past it, the one seen longest ago
+ * and not connected is forgotten first (MAX_CONNECTIONS are connected at
+ * most, so there is always one). */
+#define GUESTS_MAX 2048
+/* The detail of a printer report is kept up to this many bytes. */
+#define REPORT_DETAIL_MAX 512
+/* guests.json is written at most this often: reports of many guests at
+ * once are one write. */
+#define SAVE_DELAY_MS 1000
 
 struct guest_printer {
 	char *name;
@@ -111,11 +120,37 @@ guest_of(struct broker *b, const struct peer *p)
 	return NULL;
 }
 
+/* Makes room for one more record: forgets the guest seen longest ago
+ * among those not connected, once GUESTS_MAX are kept. */
+static void
+guest_make_room(struct broker *b)
+{
+	struct guest **pp, **oldest = NULL;
+	size_t n = 0;
+
+	for (pp = &b->guests; *pp; pp = &(*pp)->next) {
+		n++;
+		if ((*pp)->peer == NULL &&
+		    (oldest == NULL || (*pp)->last_seen < (*oldest)->last_seen))
+			oldest = pp;
+	}
+	if (n < GUESTS_MAX || oldest == NULL)
+		return;
+	struct guest *g = *oldest;
+
+	log_info("guest %s forgotten: %d guests are known, the most kept", g->id,
+	    GUESTS_MAX);
+	*oldest = g->next;
+	guest_free(g);
+}
+
 static struct guest *
 guest_add(struct broker *b, const char *id)
 {
-	struct guest *g = calloc(1, sizeof(*g));
+	struct guest *g;
 
+	guest_make_room(b);
+	g = calloc(1, sizeof(*g));
 	if (g == NULL || (g->id = strdup(id)) == NULL) {
 		free(g);
 		return NULL;
@@ -168,6 +203,26 @@ save(struct broker *b)
 	if ((rc = statefile_write(path, text, strlen(text), 0600)) != 0)
 		log_warnx("cannot write %s: %s", path, strerror(-rc));
 	json_object_put(arr);
+	b->guests_dirty = 0;
+}
+
+static void
+on_save_timer(uv_timer_t *t)
+{
+	struct broker *b = t->data;
+
+	if (b->guests_dirty)
+		save(b);
+}
+
+/* Saves within SAVE_DELAY_MS; guests_free saves what is left. */
+static void
+save_soon(struct broker *b)
+{
+	b->guests_dirty = 1;
+	if (b->save_timer.loop != NULL && !uv_is_closing((uv_handle_t *)&b->save_timer) &&
+	    !uv_is_active((uv_handle_t *)&b->save_timer))
+		uv_timer_start(&b->save_timer, on_save_timer, SAVE_DELAY_MS, 0);
 }
 
 /*
@@ -430,9 +485,19 @@ send_set(struct broker *b, struct guest *g)
 	set.drivers = dp;
 	rc = peer_send(g->peer, &env);
 	if (rc == 0) {
+		/* The agent keeps the drivers of its last set and collects the
+		 * rest: after this set it holds what this set uses. */
+		struct guest kept = { 0 };
+
 		g->sent = b->generation;
-		for (size_t k = 0; k < nd; k++)
-			remember(g, dv[k].sha256.data);
+		for (size_t k = 0; k < np; k++)
+			if (pp[k]->has_driver_sha256 &&
+			    (holds(g, pp[k]->driver_sha256.data) ||
+			    drivers_find(s, pp[k]->driver_sha256.data)))
+				remember(&kept, pp[k]->driver_sha256.data);
+		free(g->hashes);
+		g->hashes = kept.hashes;
+		g->nhashes = kept.nhashes;
 		log_info("guest %s: sent generation %llu (%zu printers, %zu drivers)",
 		    g->id, (unsigned long long)b->generation, np, nd);
 	} else {
@@ -495,7 +560,7 @@ on_ready(struct peer *p, void *data)
 	g->nhashes = 0;
 	g->inventoried = 0;
 	log_info("guest %s connected (%s)", g->id, peer_name(p));
-	save(b);
+	save_soon(b);
 }
 
 static void
@@ -517,25 +582,89 @@ on_inventory(struct broker *b, struct guest *g, const Printredir__DriverInventor
 	send_set(b, g);
 }
 
+/* 1 when name is a printer the broker offers now. */
+static int
+offered(const struct broker *b, const char *name)
+{
+	for (size_t i = 0; i < b->current.n; i++)
+		if (b->current.printers[i].redirected &&
+		    strcmp(b->current.printers[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 when g's last report holds name. */
+static int
+reported(const struct guest *g, const char *name)
+{
+	for (size_t i = 0; i < g->nprinters; i++)
+		if (strcmp(g->printers[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* A copy of s cut to at most max bytes, at a character boundary. */
+static char *
+dup_cut(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	return strndup(s, n);
+}
+
+/*
+ * Keeps what a report says of the printers the broker offers, and of those
+ * it reported before and now says removed: a report is bounded by the
+ * host's set, whatever names the agent sends.
+ */
 static void
-on_report(struct guest *g, const Printredir__InstallReport *r)
+on_report(struct broker *b, struct guest *g, const Printredir__InstallReport *r)
 {
 	struct guest_printer *np;
+	size_t n = 0, ignored = 0;
 
+	if (r->generation > b->generation) {
+		log_warnx("guest %s: a report on generation %llu, which this broker "
+		    "never made (it is at %llu); ignored", g->id,
+		    (unsigned long long)r->generation,
+		    (unsigned long long)b->generation);
+		return;
+	}
 	np = calloc(r->n_printers + 1, sizeof(*np));
 	if (np == NULL)
 		return;
+	for (size_t i = 0; i < r->n_printers; i++) {
+		const Printredir__PrinterReport *pr = r->printers[i];
+
+		if (!offered(b, pr->name) && !(pr->state ==
+		    PRINTREDIR__PRINTER_STATE__PRINTER_REMOVED && reported(g, pr->name))) {
+			ignored++;
+			continue;
+		}
+		np[n].name = strdup(pr->name);
+		np[n].state = pr->state;
+		np[n].detail = dup_cut(pr->detail ? pr->detail : "", REPORT_DETAIL_MAX);
+		if (np[n].name == NULL || np[n].detail == NULL) {
+			free(np[n].name);
+			free(np[n].detail);
+			break;
+		}
+		log_info("guest %s: %s %s%s%s", g->id, np[n].name,
+		    codec_printer_state_name(np[n].state), *np[n].detail ? ": " : "",
+		    np[n].detail);
+		n++;
+	}
+	if (ignored > 0)
+		log_warnx("guest %s: its report names %zu printer%s this broker does "
+		    "not offer; ignored", g->id, ignored, ignored == 1 ? "" : "s");
 	guest_printers_free(g);
 	g->printers = np;
-	for (size_t i = 0; i < r->n_printers; i++) {
-		np[i].name = strdup(r->printers[i]->name);
-		np[i].state = r->printers[i]->state;
-		np[i].detail = strdup(r->printers[i]->detail ? r->printers[i]->detail : "");
-		log_info("guest %s: %s %s%s%s", g->id, np[i].name,
-		    codec_printer_state_name(np[i].state), *np[i].detail ? ": " : "",
-		    np[i].detail);
-	}
-	g->nprinters = r->n_printers;
+	g->nprinters = n;
 	g->generation = r->generation;
 }
 
@@ -553,8 +682,8 @@ on_message(struct peer *p, codec_env_t *env, void *data)
 		on_inventory(b, g, env->driver_inventory);
 		break;
 	case PRINTREDIR__MSG_TYPE__MSG_INSTALL_REPORT:
-		on_report(g, env->install_report);
-		save(b);
+		on_report(b, g, env->install_report);
+		save_soon(b);
 		break;
 	case PRINTREDIR__MSG_TYPE__MSG_RESTART_STATE:
 		g->restart = env->restart_state->phase;
@@ -566,7 +695,7 @@ on_message(struct peer *p, codec_env_t *env, void *data)
 		log_info("guest %s: restart %s%s%s", g->id,
 		    codec_restart_phase_name(g->restart), g->restart_detail ? ": " : "",
 		    g->restart_detail ? g->restart_detail : "");
-		save(b);
+		save_soon(b);
 		break;
 	case PRINTREDIR__MSG_TYPE__MSG_JOB_START:
 	case PRINTREDIR__MSG_TYPE__MSG_JOB_DATA:
@@ -598,7 +727,7 @@ on_close(struct peer *p, const char *reason, void *data)
 	g->peer = NULL;
 	g->last_seen = time(NULL);
 	log_info("guest %s disconnected: %s", g->id, reason);
-	save(b);
+	save_soon(b);
 }
 
 static const struct peer_ops ops = {
@@ -694,6 +823,8 @@ guests_start(struct broker *b)
 	uv_timer_init(b->loop, &b->forget);
 	b->forget.data = b;
 	uv_timer_start(&b->forget, on_forget_timer, FORGET_CHECK_MS, FORGET_CHECK_MS);
+	uv_timer_init(b->loop, &b->save_timer);
+	b->save_timer.data = b;
 	rc = addr_listen(b->loop, &b->conf.listen, 0600, 128, on_connection, b,
 	    &b->guest_server, err, sizeof(err));
 	if (rc != 0)
@@ -708,6 +839,8 @@ guests_stop(struct broker *b)
 
 	if (b->forget.loop && !uv_is_closing((uv_handle_t *)&b->forget))
 		uv_close((uv_handle_t *)&b->forget, NULL);
+	if (b->save_timer.loop && !uv_is_closing((uv_handle_t *)&b->save_timer))
+		uv_close((uv_handle_t *)&b->save_timer, NULL);
 	if (b->guest_server) {
 		uv_close((uv_handle_t *)b->guest_server, (uv_close_cb)free);
 		b->guest_server = NULL;

@@ -326,6 +326,36 @@ START_TEST(guests_not_seen_for_forget_after_are_forgotten)
 }
 END_TEST
 
+/* Past GUESTS_MAX (2048) records, the guest seen longest ago goes first. */
+START_TEST(guest_records_are_bounded_oldest_first)
+{
+	struct broker *b = new_broker();
+	size_t cap = 2200 * 160, o = 0;
+	char *text = malloc(cap);
+	json_object *doc;
+
+	ck_assert_ptr_nonnull(text);
+	o += (size_t)snprintf(text + o, cap - o, "[");
+	for (int i = 0; i < 2200; i++)
+		o += (size_t)snprintf(text + o, cap - o, "%s{\"id\": \"g%d\", "
+		    "\"last_seen\": %d, \"generation\": 1, \"restart\": 1, "
+		    "\"deferrals\": 0, \"restart_until\": 0, \"printers\": []}",
+		    i ? "," : "", i, 1000 + i);
+	snprintf(text + o, cap - o, "]");
+	ck_assert_int_eq(guests_parse_state(b, text, strlen(text), "guests.json"), 0);
+	doc = status_of(b);
+	ck_assert_uint_eq(json_object_array_length(jget_arr(doc, "guests")), 2048);
+	ck_assert_ptr_null(guest_in(doc, "g0"));
+	ck_assert_ptr_null(guest_in(doc, "g151"));
+	ck_assert_ptr_nonnull(guest_in(doc, "g152"));
+	ck_assert_ptr_nonnull(guest_in(doc, "g2199"));
+	json_object_put(doc);
+	guests_drop(b);
+	free(text);
+	free(b);
+}
+END_TEST
+
 START_TEST(guests_state_bad_entries_are_left_out)
 {
 	static const char text[] = "["
@@ -420,6 +450,7 @@ test_suite(void)
 	tcase_add_test(tc, guests_state_good_round_trip);
 	tcase_add_test(tc, guests_state_bad_entries_are_left_out);
 	tcase_add_test(tc, guests_not_seen_for_forget_after_are_forgotten);
+	tcase_add_test(tc, guest_records_are_bounded_oldest_first);
 	tcase_add_test(tc, guests_state_not_a_list);
 	tcase_add_test(tc, guests_free_before_start_keeps_the_file);
 	suite_add_tcase(s, tc);

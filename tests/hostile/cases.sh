@@ -230,6 +230,67 @@ tray_flood() {
 	wait "${flooders[@]}"
 }
 
+# drivers_held ID: the drivers in agent ID's cache (SHA.ppd, and SHA.guest.ppd
+# as rewritten for the guest)
+drivers_held() { find "$W/agent-$1/drivers" -name '*.ppd' -printf '%.64f\n' | sort -u | wc -l; }
+hcase exhaust orphan_drivers \
+	"a rogue set with 20 drivers no printer uses: none stored, the one in use kept"
+orphan_drivers() {
+	local i
+	{
+		set_file uses_one
+		for i in $(seq 20); do
+			{ cat "$GENERIC"; echo "*% orphan $i"; } >"$W/orphan-$i.ppd"
+			printf 'name=orphan_%s\nppd=%s\norphan=1\nend\n' "$i" "$W/orphan-$i.ppd"
+		done
+	} >"$W/set"
+	rogue "$W/set"
+	check "the printer is installed" reported uses_one installed
+	check "the agent says it stores none of the 20" \
+		test "$(grep -c 'is no printer.s; not stored' "$W/agent-r1.log")" -eq 20
+	check "its cache holds the one driver in use" test "$(drivers_held r1)" -eq 1
+}
+hcase exhaust drivers_collected \
+	"a driver no printer uses any more: removed from the agent's cache once the set without it is applied"
+drivers_collected() {
+	local old lines
+	old=$(find "$W/agent-r1/drivers" -name '*.ppd' ! -name '*.guest.ppd')
+	lines=$(wc -l <"$W/agent-r1.log")
+	{ cat "$GENERIC"; echo "*% a newer driver"; } >"$W/newer.ppd"
+	printf 'name=uses_one\nppd=%s\nend\n' "$W/newer.ppd" >"$W/set"
+	rogue "$W/set"
+	check "the printer is installed with the new driver" reported uses_one installed
+	check "the old driver is gone from the cache" test ! -e "$old"
+	check "only the new one is held" test "$(drivers_held r1)" -eq 1
+	check "the agent says so" bash -c "tail -n +$((lines + 1)) '$W/agent-r1.log' |
+		grep -q '2 driver files no printer uses removed from the cache'"
+}
+hcase exhaust invented_report \
+	"a guest's report naming 1,500 printers the broker never sent, 4 KB of detail each: ignored, status bounded by the host's set"
+invented_report() {
+	local n offered
+	guest_key g-inv
+	"$BUILD/tests/probe" -a "unix:$W/broker.sock" -k "$W/key-g-inv" -i g-inv -o "$W" \
+		-r -x 1500 -n 1 -t 20 >"$W/probe.out" 2>&1
+	said() { grep -q 'guest g-inv: its report names 1500 printers this broker does not offer; ignored' "$W/broker.log"; }
+	check "the broker says what it ignored" wait_for 10 said
+	offered=$(awk -F '\t' '$1 == "printer"' "$W/probe.out" | wc -l)
+	n=$(status_json | jq '.guests[] | select(.id == "g-inv") | .printers | length')
+	check "status keeps the $offered printers offered, no more ($n)" test "$n" -eq "$offered"
+	check "the status document stays small" test "$(status_json | wc -c)" -lt 200000
+}
+hcase exhaust future_report \
+	"a guest's report on a generation the broker never made: ignored, saying so"
+future_report() {
+	local gen
+	"$BUILD/tests/probe" -a "unix:$W/broker.sock" -k "$W/key-g-inv" -i g-inv -o "$W" \
+		-r -f -n 1 -t 20 >"$W/probe.out" 2>&1
+	said() { grep -q 'guest g-inv: a report on generation [0-9]*, which this broker never made' "$W/broker.log"; }
+	check "the broker says it ignored it" wait_for 10 said
+	gen=$(status_json | jq '.guests[] | select(.id == "g-inv") | .generation')
+	check "the guest's generation is not the invented one ($gen)" test "$gen" -lt 1000000
+}
+
 # --- 6. a stricter policy applies to what is installed ----------------------------------
 hcase policy policy_shrinks \
 	"\`max_ppd\` lowered under the installed drivers, then SIGHUP: their queues are removed, \`driver-rejected\` saying why; raised again, they come back"
@@ -300,8 +361,13 @@ keyless_flood() {
 	"$BUILD/tests/flood" -s "$W/broker.sock" -n 1000 -t 6 >"$W/flood.out" 2>&1 &
 	local fpid=$!
 	wait_for 10 grep -q opened "$W/flood.out"
-	"$BUILD/tests/probe" -a "unix:$W/broker.sock" -k "$W/key-r1" -i r1 -o "$W" -t 15 >"$W/probe.out" 2>&1
-	check "a real agent gets its printer set meanwhile" grep -q '^set	' "$W/probe.out"
+	# A full listen backlog refuses a connect (EAGAIN): an agent tries again.
+	got_set() {
+		"$BUILD/tests/probe" -a "unix:$W/broker.sock" -k "$W/key-r1" -i r1 -o "$W" -t 5 \
+			>"$W/probe.out" 2>&1 && grep -q '^set	' "$W/probe.out"
+	}
+	check "a real agent gets its printer set meanwhile" wait_for 15 got_set
+	check "while the flood still holds its connections" kill -0 "$fpid"
 	check "the broker says it dropped the oldest" grep -q 'connections wait for a handshake: dropped the oldest' "$W/broker.log"
 	wait "$fpid"
 }

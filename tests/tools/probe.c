@@ -12,6 +12,9 @@
  *   -r          answer each set with an install report: every printer
  *               "installed", or "driver-missing" when its driver is
  *   -H          announce the drivers already in OUTDIR (as an agent does)
+ *   -x COUNT    (with -r) the report also names COUNT printers the broker
+ *               never sent, each with a 4,000-byte detail
+ *   -f          (with -r) the report is on a generation the broker never made
  *
  * Output lines (tab-separated):
  *   set GENERATION NPRINTERS NDRIVERS UNIX_MS
@@ -36,7 +39,7 @@
 #include "statefile.h"
 
 static const char *outdir = ".";
-static int want = 1, got, report, exit_code = 1;
+static int want = 1, got, report, invent, future, exit_code = 1;
 static uv_timer_t deadline;
 static uv_loop_t *loop;
 
@@ -54,13 +57,17 @@ send_report(struct peer *p, const Printredir__PrinterSet *s)
 {
 	codec_env_t env;
 	Printredir__InstallReport r = PRINTREDIR__INSTALL_REPORT__INIT;
-	Printredir__PrinterReport *v = calloc(s->n_printers + 1, sizeof(*v));
-	Printredir__PrinterReport **pv = calloc(s->n_printers + 1, sizeof(*pv));
+	size_t n = s->n_printers + (size_t)invent;
+	Printredir__PrinterReport *v = calloc(n + 1, sizeof(*v));
+	Printredir__PrinterReport **pv = calloc(n + 1, sizeof(*pv));
+	char (*names)[32] = calloc((size_t)invent + 1, sizeof(*names));
+	static char detail[4001];
 
+	memset(detail, 'x', sizeof(detail) - 1);
 	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_INSTALL_REPORT);
 	env.install_report = &r;
 	r.has_generation = 1;
-	r.generation = s->generation;
+	r.generation = s->generation + (future ? 1000000 : 0);
 	for (size_t i = 0; i < s->n_printers; i++) {
 		printredir__printer_report__init(&v[i]);
 		v[i].name = s->printers[i]->name;
@@ -72,11 +79,22 @@ send_report(struct peer *p, const Printredir__PrinterSet *s)
 		v[i].detail = "probe";
 		pv[i] = &v[i];
 	}
-	r.n_printers = s->n_printers;
+	for (size_t i = s->n_printers; i < n; i++) {
+		printredir__printer_report__init(&v[i]);
+		snprintf(names[i - s->n_printers], sizeof(names[0]), "invented_%zu",
+		    i - s->n_printers);
+		v[i].name = names[i - s->n_printers];
+		v[i].has_state = 1;
+		v[i].state = PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED;
+		v[i].detail = detail;
+		pv[i] = &v[i];
+	}
+	r.n_printers = n;
 	r.printers = pv;
 	peer_send(p, &env);
 	free(v);
 	free(pv);
+	free(names);
 }
 
 static void
@@ -212,7 +230,7 @@ main(int argc, char **argv)
 	int c, timeout = 20, hold = 0;
 	char err[512];
 
-	while ((c = getopt(argc, argv, "a:k:i:o:n:t:rH")) != -1) {
+	while ((c = getopt(argc, argv, "a:k:i:o:n:t:rHx:f")) != -1) {
 		switch (c) {
 		case 'a': addr = optarg; break;
 		case 'k': keyfile = optarg; break;
@@ -222,9 +240,11 @@ main(int argc, char **argv)
 		case 't': timeout = atoi(optarg); break;
 		case 'r': report = 1; break;
 		case 'H': hold = 1; break;
+		case 'x': invent = atoi(optarg); break;
+		case 'f': future = 1; break;
 		default:
 			fprintf(stderr, "usage: probe -a ADDR -k KEYFILE [-i ID] [-o DIR] "
-			    "[-n SETS] [-t SECONDS] [-r] [-H]\n");
+			    "[-n SETS] [-t SECONDS] [-r] [-H] [-x COUNT] [-f]\n");
 			return 2;
 		}
 	}

@@ -18,6 +18,7 @@
  *   name=NAME  info=TEXT  location=TEXT  make_model=TEXT  uri=DEVICE_URI
  *   ppd=PATH   (its driver: sent with the set; without it, driver-missing)
  *   corrupt=1  (its driver's bytes do not match the hash sent for them)
+ *   orphan=1   (its driver is sent, the printer itself is not)
  *
  * Output lines (tab-separated): "report NAME STATE DETAIL" for each printer
  * of a report on this set, then "reported GENERATION"; "closed REASON" at
@@ -47,6 +48,7 @@ struct rp {
 	size_t ppdlen;
 	uint8_t sha[HASH_LEN];
 	int corrupt;
+	int orphan;
 };
 
 static struct rp printers[MAX_PRINTERS];
@@ -100,6 +102,8 @@ read_set(const char *path)
 			p->uri = xstrdup(v);
 		else if (strcmp(line, "corrupt") == 0)
 			p->corrupt = 1;
+		else if (strcmp(line, "orphan") == 0)
+			p->orphan = 1;
 		else if (strcmp(line, "ppd") == 0) {
 			char *data;
 
@@ -122,7 +126,7 @@ send_set(struct peer *peer)
 	Printredir__Printer pv[MAX_PRINTERS], *pp[MAX_PRINTERS];
 	Printredir__Driver dv[MAX_PRINTERS], *dp[MAX_PRINTERS];
 	uint8_t *z[MAX_PRINTERS] = { 0 };
-	size_t nd = 0;
+	size_t nd = 0, np = 0;
 
 	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_PRINTER_SET);
 	env.printer_set = &s;
@@ -141,7 +145,8 @@ send_set(struct peer *peer)
 		pv[i].has_driver_state = 1;
 		pv[i].driver_state = r->ppd ? PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE :
 		    PRINTREDIR__DRIVER_STATE__DRIVER_MISSING;
-		pp[i] = &pv[i];
+		if (!r->orphan)
+			pp[np++] = &pv[i];
 		if (r->ppd == NULL)
 			continue;
 		pv[i].has_driver_sha256 = 1;
@@ -165,7 +170,7 @@ send_set(struct peer *peer)
 		dp[nd] = &dv[nd];
 		nd++;
 	}
-	s.n_printers = nprinters;
+	s.n_printers = np;
 	s.printers = pp;
 	s.n_drivers = nd;
 	s.drivers = dp;
