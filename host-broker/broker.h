@@ -189,10 +189,31 @@ void watch_relist(struct broker *b);
 /* Classifies a device URI: 1 network, 0 local. */
 int watch_uri_is_network(const char *device_uri);
 
+/* fetch.c */
+/* Starts the fetcher thread with a copy of conf; on_change (may be NULL)
+ * is called on that thread when a printer's result changed. */
+int fetch_start(const struct broker_conf *conf, void (*on_change)(void));
+/* A new configuration (copied): every result is dropped. */
+void fetch_conf(const struct broker_conf *conf);
+/*
+ * Sets p's driver fields (p->detail replaced) from its last result and
+ * adds its driver to s: 1.  Without a result: 0, p untouched.  Queues p to
+ * be fetched when it has no result, or when queue is set (revalidation).
+ */
+int fetch_lookup(struct printer *p, struct snapshot *s, int queue);
+/* Waits until the queue is empty and no fetch runs, or the fetcher stops. */
+void fetch_wait_idle(void);
+/* Drops the results of printers s does not list. */
+void fetch_keep(const struct snapshot *s);
+/* Asks the fetcher to stop (fetch_wait_idle returns); fetch_lookup still
+ * works until fetch_stop, which joins the thread and frees everything. */
+void fetch_cancel(void);
+void fetch_stop(void);
+
 /* drivers.c */
 int drivers_init(const struct broker_conf *conf);
 /* Resolves p's driver into p->driver, p->sha, p->detail; adds the driver
- * to s->drivers.  Runs on the watcher thread (blocking libcups calls). */
+ * to s->drivers.  Runs on the fetcher thread (blocking libcups calls). */
 void drivers_resolve(const struct broker_conf *conf, struct printer *p,
     struct snapshot *s);
 const struct driver *drivers_find(const struct snapshot *s, const uint8_t sha[HASH_LEN]);

@@ -1,8 +1,10 @@
 /*
  * The watcher: a worker thread with its own libcups connection to the host's
  * scheduler.  It lists every queue (CUPS-Get-Printers), classifies it,
- * resolves the drivers of the redirected ones, and hands the resulting
- * snapshot to the loop through a uv_async.  Between listings it pulls a
+ * takes the drivers of the redirected ones from the fetcher (fetch.c), and
+ * hands the resulting snapshot to the loop through a uv_async.  A printer
+ * whose driver was never fetched is held back until it is, except on the
+ * first listing (and after a new configuration), which waits for all.  Between listings it pulls a
  * printer subscription (Get-Notifications) every poll_ms: CUPS 2.4 answers
  * at once instead of holding the request, and drops events past its queue
  * limit, so any event, a sequence gap, or a lost subscription means "list
@@ -33,6 +35,7 @@ struct watch {
 	uv_mutex_t lock;
 	uv_cond_t cond;
 	int stop, relist;		/* under lock */
+	int republish;			/* under lock: a fetch result changed */
 	struct snapshot *pending;	/* under lock: latest, not yet taken */
 	struct broker *b;
 	struct broker_conf conf;	/* deep copy for the thread, under lock */
@@ -237,8 +240,14 @@ fit_text(struct printer *p)
 	}
 }
 
+/*
+ * Lists the host's queues.  revalidate queues every redirected printer's
+ * driver to be fetched again; wait waits for the drivers never fetched
+ * (else their printers are held back until they are).
+ */
 static struct snapshot *
-list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost)
+list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
+    int revalidate, int wait)
 {
 	static const char *attrs[] = {
 		"printer-name", "device-uri", "printer-make-and-model", "printer-info",
@@ -248,6 +257,7 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost)
 	struct snapshot *s = calloc(1, sizeof(*s));
 	ipp_t *req, *resp;
 	ipp_attribute_t *a;
+	size_t unknown = 0;
 
 	*conn_lost = 0;
 	if (s == NULL)
@@ -306,10 +316,25 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost)
 			p->detail = strdup("not redirected: no guest's CUPS takes this "
 			    "name (\".\", \"..\", a leading \"-\" or bytes that are not UTF-8)");
 		}
-		if (p->redirected)
-			drivers_resolve(conf, p, s);
+		if (p->redirected && !fetch_lookup(p, s, revalidate))
+			unknown++;
+	}
+	if (unknown > 0 && wait)
+		fetch_wait_idle();
+	for (size_t i = 0; i < s->n; i++) {
+		struct printer *p = &s->printers[i];
+
+		if (p->redirected && p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_UNSPECIFIED &&
+		    (!wait || !fetch_lookup(p, s, 0))) {
+			p->redirected = 0;
+			free(p->detail);
+			p->detail = strdup("its driver is being fetched from its print "
+			    "server: offered once it is in");
+		}
 		fit_text(p);
 	}
+	if (revalidate)
+		fetch_keep(s);
 	return s;
 }
 
@@ -426,7 +451,7 @@ nap(unsigned ms)
 	int stop;
 
 	uv_mutex_lock(&w->lock);
-	if (!w->stop && !w->relist)
+	if (!w->stop && !w->relist && !w->republish)
 		(void)uv_cond_timedwait(&w->cond, &w->lock, (uint64_t)ms * 1000000);
 	stop = w->stop;
 	uv_mutex_unlock(&w->lock);
@@ -439,6 +464,7 @@ watch_thread(void *arg)
 	struct broker_conf conf = { 0 };
 	http_t *http = NULL;
 	int sub = 0, seq = 1, lease_until = 0, need_list = 1, lost;
+	int republish = 0, settled = 0;
 	time_t last_list = 0;
 	char err[1024], last_err[1024] = "";
 
@@ -453,6 +479,10 @@ watch_thread(void *arg)
 			w->relist = 0;
 			need_list = 1;
 		}
+		if (w->republish) {
+			w->republish = 0;
+			republish = 1;
+		}
 		if (w->conf_changed) {
 			/* A reloaded configuration: take our own copy. */
 			broker_free_conf(&conf);
@@ -460,6 +490,7 @@ watch_thread(void *arg)
 				fatalx("out of memory");
 			w->conf_changed = 0;
 			need_list = 1;
+			settled = 0;
 			if (http) {
 				httpClose(http);	/* "cups" may have changed */
 				http = NULL;
@@ -497,13 +528,20 @@ watch_thread(void *arg)
 		} else if (time(NULL) > lease_until - LEASE_SECS / 2) {
 			renew(http, sub, &lease_until);
 		}
-		if (need_list || time(NULL) - last_list >= conf.relist_interval) {
-			struct snapshot *s = list_printers(http, &conf, &lost);
+		if (need_list || republish ||
+		    time(NULL) - last_list >= conf.relist_interval) {
+			int revalidate = need_list ||
+			    time(NULL) - last_list >= conf.relist_interval;
+			struct snapshot *s = list_printers(http, &conf, &lost,
+			    revalidate, !settled);
 
-			last_list = time(NULL);
-			need_list = 0;
-			if (s)
+			if (revalidate)
+				last_list = time(NULL);
+			need_list = republish = 0;
+			if (s) {
+				settled |= s->error == NULL;
 				post(s);
+			}
 			if (lost) {
 				httpClose(http);
 				http = NULL;
@@ -563,6 +601,16 @@ on_snapshot(uv_async_t *a)
 		broker_on_snapshot(b, s);
 }
 
+/* On the fetcher's thread: a driver changed, list again to offer it. */
+static void
+on_fetch_change(void)
+{
+	uv_mutex_lock(&w->lock);
+	w->republish = 1;
+	uv_cond_signal(&w->cond);
+	uv_mutex_unlock(&w->lock);
+}
+
 int
 watch_start(struct broker *b)
 {
@@ -578,6 +626,12 @@ watch_start(struct broker *b)
 		return -ENOMEM;
 	}
 	w->conf_changed = 1;
+	if ((rc = fetch_start(&b->conf, on_fetch_change)) != 0) {
+		broker_free_conf(&w->conf);
+		free(w);
+		w = NULL;
+		return rc;
+	}
 	uv_mutex_init(&w->lock);
 	uv_cond_init(&w->cond);
 	uv_async_init(b->loop, &w->async, on_snapshot);
@@ -602,6 +656,7 @@ watch_relist(struct broker *b)
 	w->relist = 1;
 	uv_cond_signal(&w->cond);
 	uv_mutex_unlock(&w->lock);
+	fetch_conf(&b->conf);
 }
 
 static void
@@ -621,11 +676,13 @@ watch_stop(struct broker *b)
 	(void)b;
 	if (w == NULL)
 		return;
+	fetch_cancel();		/* the watcher may wait for it */
 	uv_mutex_lock(&w->lock);
 	w->stop = 1;
 	uv_cond_signal(&w->cond);
 	uv_mutex_unlock(&w->lock);
 	uv_thread_join(&w->thread);
+	fetch_stop();
 	if (w->pending) {
 		snapshot_free(w->pending);
 		free(w->pending);

@@ -109,10 +109,21 @@ slow_detail() {
 	status_json | jq -r '.printers[] | select(.name == "slowpoke") | "\(.driver) \(.detail)"'
 }
 hcase slow trickling_server \
-	"a print server that sends its PPD one byte a second: given up after \`fetch_timeout\` (3 s here), saying so; a change of another printer waits no longer than that"
+	"a print server that sends its PPD one byte a second: given up after \`fetch_timeout\` (3 s here), saying so; meanwhile a change of a known printer goes out at once, and a new printer waits no longer than that"
 trickling_server() {
 	local t0 ms
+	lpadmin -h "$HOST" -p known_one -E -v "ipp://$PS/printers/generic_pdf"
+	known() { lpstat -h "$GUEST" -p known_one >/dev/null 2>&1; }
+	wait_for 15 known
 	slow_server 100000 1000
+	fetching() { slow_detail | grep -q 'being fetched'; }
+	wait_for 5 fetching
+	t0=$(now_ms)
+	lpadmin -h "$HOST" -x known_one
+	gone() { ! known; }
+	check "a known printer's removal reaches the guest" wait_for 10 gone
+	ms=$(($(now_ms) - t0))
+	check "at once, not after the slow fetch (${ms} ms)" test "$ms" -lt 2000
 	t0=$(now_ms)
 	lpadmin -h "$HOST" -p after_slow -E -v "ipp://$PS/printers/generic_pdf"
 	arrived() { lpstat -h "$GUEST" -p after_slow >/dev/null 2>&1; }

@@ -1,0 +1,351 @@
+/*
+ * The fetcher: a worker thread that resolves printers' drivers
+ * (drivers.c), one printer at a time, so that the watcher never waits on a
+ * print server.  The watcher looks each printer's last result up by name
+ * and queues the printer to be fetched again; a printer with no result yet
+ * goes to the head of the queue, before the revalidation of known ones.
+ * When a result changes, the fetcher tells the watcher, which lists again
+ * without queueing anything.
+ *
+ * A print server that trickles its answers therefore costs the printers it
+ * serves their fetch_timeout, and a new printer queued at that moment at
+ * most one fetch_timeout; every other change goes out at once.
+ *
+ * drivers.c runs on this thread only, so its cache needs no lock; the queue
+ * and the results are under fetch.lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "log.h"
+
+/* What the fetcher found for one printer. */
+struct result {
+	char *name;
+	int driver;			/* Printredir__DriverState */
+	uint8_t sha[HASH_LEN];
+	char *detail;
+	struct driver d;		/* d.z NULL unless driver is AVAILABLE */
+};
+
+/* A printer to fetch: what drivers_resolve reads of it. */
+struct item {
+	char *name, *device_uri, *make_model;
+};
+
+static struct {
+	uv_thread_t thread;
+	uv_mutex_t lock;
+	uv_cond_t cond;			/* the queue grew, or stop */
+	uv_cond_t idle;			/* the queue is empty and no fetch runs */
+	int started, stop, busy;
+	struct item *queue;
+	size_t nqueue;
+	struct result *results;
+	size_t nresults;
+	struct broker_conf conf;	/* the latest, under lock */
+	int conf_changed;
+	void (*on_change)(void);
+} f;
+
+static void
+item_free(struct item *it)
+{
+	free(it->name);
+	free(it->device_uri);
+	free(it->make_model);
+}
+
+static void
+result_free(struct result *r)
+{
+	free(r->name);
+	free(r->detail);
+	free(r->d.z);
+}
+
+static struct result *
+result_find(const char *name)
+{
+	for (size_t i = 0; i < f.nresults; i++)
+		if (strcmp(f.results[i].name, name) == 0)
+			return &f.results[i];
+	return NULL;
+}
+
+static char *
+dupz(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+/* Stores r (taken) as the result for its printer; 1 when it changed. */
+static int
+result_put(struct result *r)
+{
+	struct result *old = result_find(r->name), *nv;
+	int changed;
+
+	if (old != NULL) {
+		changed = old->driver != r->driver ||
+		    memcmp(old->sha, r->sha, HASH_LEN) != 0 ||
+		    strcmp(old->detail, r->detail) != 0;
+		result_free(old);
+		*old = *r;
+		return changed;
+	}
+	nv = realloc(f.results, (f.nresults + 1) * sizeof(*nv));
+	if (nv == NULL) {
+		result_free(r);
+		return 0;
+	}
+	f.results = nv;
+	f.results[f.nresults++] = *r;
+	return 1;
+}
+
+/* Resolves one printer, away from the lock. */
+static void
+resolve(const struct broker_conf *conf, const struct item *it)
+{
+	struct printer p = {
+		.name = it->name, .device_uri = it->device_uri,
+		.make_model = it->make_model,
+	};
+	struct snapshot s = { 0 };
+	struct result r = { 0 };
+	int changed;
+
+	drivers_resolve(conf, &p, &s);
+	r.name = dupz(it->name);
+	r.driver = p.driver;
+	r.detail = p.detail ? p.detail : dupz(NULL);
+	memcpy(r.sha, p.sha, HASH_LEN);
+	for (size_t i = 0; i < s.ndrivers; i++) {
+		if (p.driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE &&
+		    memcmp(s.drivers[i].sha, p.sha, HASH_LEN) == 0 && r.d.z == NULL) {
+			r.d = s.drivers[i];	/* moved into r */
+			continue;
+		}
+		free(s.drivers[i].z);
+	}
+	free(s.drivers);
+	if (r.name == NULL || r.detail == NULL ||
+	    (r.driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE && r.d.z == NULL)) {
+		/* Out of memory: no result, the next pass asks again. */
+		result_free(&r);
+		return;
+	}
+	uv_mutex_lock(&f.lock);
+	changed = result_put(&r);
+	uv_mutex_unlock(&f.lock);
+	if (changed && f.on_change)
+		f.on_change();
+}
+
+static void
+fetch_thread(void *arg)
+{
+	struct broker_conf conf = { 0 };
+	struct item it;
+
+	(void)arg;
+	uv_mutex_lock(&f.lock);
+	for (;;) {
+		while (!f.stop && f.nqueue == 0) {
+			f.busy = 0;
+			uv_cond_broadcast(&f.idle);
+			uv_cond_wait(&f.cond, &f.lock);
+		}
+		if (f.stop)
+			break;
+		f.busy = 1;
+		it = f.queue[0];
+		memmove(&f.queue[0], &f.queue[1], --f.nqueue * sizeof(*f.queue));
+		if (f.conf_changed) {
+			broker_free_conf(&conf);
+			if (broker_copy_conf(&f.conf, &conf) != 0)
+				fatalx("out of memory");
+			f.conf_changed = 0;
+		}
+		uv_mutex_unlock(&f.lock);
+		resolve(&conf, &it);
+		item_free(&it);
+		uv_mutex_lock(&f.lock);
+	}
+	f.busy = 0;
+	uv_cond_broadcast(&f.idle);
+	uv_mutex_unlock(&f.lock);
+	broker_free_conf(&conf);
+}
+
+int
+fetch_start(const struct broker_conf *conf, void (*on_change)(void))
+{
+	int rc;
+
+	uv_mutex_init(&f.lock);
+	uv_cond_init(&f.cond);
+	uv_cond_init(&f.idle);
+	f.on_change = on_change;
+	if (broker_copy_conf(conf, &f.conf) != 0)
+		return -ENOMEM;
+	f.conf_changed = 1;
+	if ((rc = uv_thread_create(&f.thread, fetch_thread, NULL)) != 0) {
+		log_warnx("cannot start the driver fetcher thread: %s", uv_strerror(rc));
+		broker_free_conf(&f.conf);
+		return rc;
+	}
+	f.started = 1;
+	return 0;
+}
+
+void
+fetch_conf(const struct broker_conf *conf)
+{
+	uv_mutex_lock(&f.lock);
+	broker_free_conf(&f.conf);
+	if (broker_copy_conf(conf, &f.conf) != 0)
+		fatalx("out of memory");
+	f.conf_changed = 1;
+	/* What was found under the old policy says nothing under the new. */
+	for (size_t i = 0; i < f.nresults; i++)
+		result_free(&f.results[i]);
+	f.nresults = 0;
+	uv_mutex_unlock(&f.lock);
+}
+
+/* Queues p unless it is queued already (then its fields are refreshed);
+ * at the head when it has no result yet.  Under lock. */
+static void
+enqueue(const struct printer *p, int first)
+{
+	struct item it, *nq;
+
+	for (size_t i = 0; i < f.nqueue; i++)
+		if (strcmp(f.queue[i].name, p->name) == 0) {
+			item_free(&f.queue[i]);
+			f.queue[i] = (struct item){ dupz(p->name),
+			    dupz(p->device_uri), dupz(p->make_model) };
+			return;
+		}
+	it = (struct item){ dupz(p->name), dupz(p->device_uri), dupz(p->make_model) };
+	if (!it.name || !it.device_uri || !it.make_model ||
+	    (nq = realloc(f.queue, (f.nqueue + 1) * sizeof(*nq))) == NULL) {
+		item_free(&it);
+		return;
+	}
+	f.queue = nq;
+	if (first) {
+		memmove(&f.queue[1], &f.queue[0], f.nqueue * sizeof(*f.queue));
+		f.queue[0] = it;
+	} else {
+		f.queue[f.nqueue] = it;
+	}
+	f.nqueue++;
+	uv_cond_signal(&f.cond);
+}
+
+/* Adds a copy of d to s unless s has it; 0 or -ENOMEM. */
+static int
+add_driver(struct snapshot *s, const struct driver *d)
+{
+	struct driver *nd;
+
+	if (drivers_find(s, d->sha) != NULL)
+		return 0;
+	nd = realloc(s->drivers, (s->ndrivers + 1) * sizeof(*nd));
+	if (nd == NULL)
+		return -ENOMEM;
+	s->drivers = nd;
+	nd[s->ndrivers] = *d;
+	if ((nd[s->ndrivers].z = malloc(d->zlen ? d->zlen : 1)) == NULL)
+		return -ENOMEM;
+	memcpy(nd[s->ndrivers].z, d->z, d->zlen);
+	s->ndrivers++;
+	return 0;
+}
+
+int
+fetch_lookup(struct printer *p, struct snapshot *s, int queue)
+{
+	const struct result *r;
+	int found = 0;
+
+	uv_mutex_lock(&f.lock);
+	r = result_find(p->name);
+	if (r != NULL && (r->driver != PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE ||
+	    add_driver(s, &r->d) == 0)) {
+		p->driver = r->driver;
+		memcpy(p->sha, r->sha, HASH_LEN);
+		free(p->detail);
+		p->detail = strdup(r->detail);
+		found = 1;
+	}
+	if (queue || !found)
+		enqueue(p, !found);
+	uv_mutex_unlock(&f.lock);
+	return found;
+}
+
+void
+fetch_wait_idle(void)
+{
+	uv_mutex_lock(&f.lock);
+	while (!f.stop && (f.nqueue > 0 || f.busy))
+		uv_cond_wait(&f.idle, &f.lock);
+	uv_mutex_unlock(&f.lock);
+}
+
+void
+fetch_keep(const struct snapshot *s)
+{
+	uv_mutex_lock(&f.lock);
+	for (size_t i = 0; i < f.nresults; ) {
+		int listed = 0;
+
+		for (size_t k = 0; k < s->n && !listed; k++)
+			listed = strcmp(s->printers[k].name, f.results[i].name) == 0;
+		if (listed) {
+			i++;
+			continue;
+		}
+		result_free(&f.results[i]);
+		f.results[i] = f.results[--f.nresults];
+	}
+	uv_mutex_unlock(&f.lock);
+}
+
+void
+fetch_cancel(void)
+{
+	if (!f.started)
+		return;
+	uv_mutex_lock(&f.lock);
+	f.stop = 1;
+	uv_cond_broadcast(&f.cond);
+	uv_cond_broadcast(&f.idle);
+	uv_mutex_unlock(&f.lock);
+}
+
+void
+fetch_stop(void)
+{
+	if (!f.started)
+		return;
+	fetch_cancel();
+	uv_thread_join(&f.thread);
+	for (size_t i = 0; i < f.nqueue; i++)
+		item_free(&f.queue[i]);
+	for (size_t i = 0; i < f.nresults; i++)
+		result_free(&f.results[i]);
+	free(f.queue);
+	free(f.results);
+	broker_free_conf(&f.conf);
+	uv_mutex_destroy(&f.lock);
+	uv_cond_destroy(&f.cond);
+	uv_cond_destroy(&f.idle);
+	memset(&f, 0, sizeof(f));
+}
