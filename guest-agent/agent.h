@@ -294,6 +294,15 @@ void jobsock_on_message(struct jobsock *js, const codec_env_t *env);
 /* The link went down: every job on its way to the broker is answered
  * "retry later" (the guest's cupsd keeps it).  NULL is allowed. */
 void jobsock_link_down(struct jobsock *js);
+/*
+ * Decodes the body of one frame from a backend (len bytes, borrowed): its
+ * JobStart when first is set, else a JobData that does not abort; either is
+ * validated (codec_validate).  0 with *out owned by the caller (codec_free),
+ * or -EBADMSG with *out NULL and why in err.  No I/O: what the job socket
+ * reads and the fuzz target go through the same code.
+ */
+int jobsock_parse_frame(const uint8_t *body, size_t len, int first, codec_env_t **out,
+    char *err, size_t errlen);
 
 /* --- restart.c: the restart policy, pure (no timers, no I/O) --------------- */
 struct restart_policy {

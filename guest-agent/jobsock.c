@@ -199,6 +199,45 @@ on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init(slab, sizeof(slab));
 }
 
+int
+jobsock_parse_frame(const uint8_t *body, size_t len, int first, codec_env_t **out,
+    char *err, size_t errlen)
+{
+	codec_env_t *env = NULL;
+
+	*out = NULL;
+	if (codec_decode(body, len, CODEC_BUDGET(len), &env) != 0) {
+		snprintf(err, errlen, "not an envelope");
+		return -EBADMSG;
+	}
+	if (codec_validate(env, err, errlen) != 0)
+		goto bad;
+	if (env->type != (first ? PRINTREDIR__MSG_TYPE__MSG_JOB_START :
+	    PRINTREDIR__MSG_TYPE__MSG_JOB_DATA)) {
+		snprintf(err, errlen, "a %s message where %s belongs",
+		    codec_type_name(env->type), first ? "the job start" : "job data");
+		goto bad;
+	}
+	/* The agent names the job to the broker: its id in the guest's
+	 * cupsd, which the backend gives, and its uuid, which cupsd does. */
+	if (first && (!env->job_start->has_guest_job_id ||
+	    (env->job_start->uuid != NULL && env->job_start->uuid[0] != '\0'))) {
+		snprintf(err, errlen, "a job start %s", !env->job_start->has_guest_job_id ?
+		    "without the job's id" : "naming a uuid (the guest's cupsd gives it)");
+		goto bad;
+	}
+	/* A backend withdraws its job by closing the connection. */
+	if (!first && env->job_data->abort) {
+		snprintf(err, errlen, "job data with abort set");
+		goto bad;
+	}
+	*out = env;
+	return 0;
+bad:
+	codec_free(env);
+	return -EBADMSG;
+}
+
 static void
 start_lookup(struct ljob *j);
 
@@ -210,22 +249,17 @@ on_frame(void *arg, const uint8_t *body, size_t len)
 	struct qenv *e;
 	char err[256];
 
-	if (codec_decode(body, len, CODEC_BUDGET(len), &env) != 0 ||
-	    codec_validate(env, err, sizeof(err)) != 0) {
-		codec_free(env);
+	if (jobsock_parse_frame(body, len, j->state == LJOB_HEADER, &env, err,
+	    sizeof(err)) != 0) {
+		log_debug("job socket: %s", err);
 		return -EBADMSG;
 	}
 	if (j->state == LJOB_HEADER) {
-		if (env->type != PRINTREDIR__MSG_TYPE__MSG_JOB_START) {
-			codec_free(env);
-			return -EBADMSG;
-		}
 		j->start = env;
 		start_lookup(j);
 		return 0;
 	}
-	if (env->type != PRINTREDIR__MSG_TYPE__MSG_JOB_DATA || j->got_last ||
-	    env->job_data->abort) {
+	if (j->got_last) {
 		codec_free(env);
 		return -EBADMSG;
 	}
