@@ -388,6 +388,43 @@ run_restart(struct agent *a)
 	a->restarter.running = 1;
 }
 
+static void restart_event(struct agent *a, struct restart_input *in);
+
+/* Tells the policy which applications run, and in which sessions. */
+static void
+check_apps(struct agent *a)
+{
+	static struct app unknown = { .uid = -1, .name = "(unknown)" };
+	struct restart_input in = { .event = RESTART_EV_APPS };
+	struct app *apps = NULL;
+	char **names = NULL, *unknown_name[1] = { unknown.name };
+	size_t napps = 0, n = 0;
+
+	if (apps_running("/proc", a->conf.apps_uid_min, a->conf.apps_ignore,
+	    &apps, &napps) != 0 || (names = calloc(napps + 1, sizeof(*names))) == NULL) {
+		/* Never restart silently on a guess: ask every session. */
+		log_warn("cannot list running applications; asking the user");
+		a->apps = &unknown;
+		a->napps = 1;
+		in.apps = unknown_name;
+		in.napps = 1;
+	} else {
+		/* The policy names each application once, whoever runs it. */
+		for (size_t i = 0; i < napps; i++)
+			if (n == 0 || strcmp(names[n - 1], apps[i].name) != 0)
+				names[n++] = apps[i].name;
+		a->apps = apps;
+		a->napps = napps;
+		in.apps = names;
+		in.napps = n;
+	}
+	restart_event(a, &in);
+	a->apps = NULL;
+	a->napps = 0;
+	free(names);
+	apps_free(apps, napps);
+}
+
 /* Asks the restart policy and does what it says. */
 static void
 restart_event(struct agent *a, struct restart_input *in)
@@ -401,11 +438,11 @@ restart_event(struct agent *a, struct restart_input *in)
 		.countdown = a->conf.countdown,
 	};
 	struct restart_actions act;
-	char **apps = NULL;
-	size_t napps = 0;
 
 	in->now = time(NULL);
-	in->ntrays = tray_count(a->trays);
+	/* On applications, only the trays of their sessions can be asked. */
+	in->ntrays = in->event == RESTART_EV_APPS ?
+	    tray_count_concerned(a->trays, a->apps, a->napps) : tray_count(a->trays);
 	in->boot_id = a->boot_id;
 	log_debug("restart event %s in phase %s", restart_event_name(in->event),
 	    codec_restart_phase_name(a->restart.phase));
@@ -424,28 +461,12 @@ restart_event(struct agent *a, struct restart_input *in)
 	/* The policy prompts only when in->ntrays trays can ask: these. */
 	if (act.todo & RESTART_DO_PROMPT)
 		tray_prompt(a->trays, a->restart.prompt_id, a->restart.printers,
-		    in->apps, in->napps);
+		    a->apps, a->napps);
 	sync_timer(a);
 	if (act.todo & RESTART_DO_RUN)
 		run_restart(a);
-	if (act.todo & RESTART_DO_CHECK_APPS) {
-		struct restart_input ai = { .event = RESTART_EV_APPS };
-
-		if (apps_running("/proc", a->conf.apps_uid_min, a->conf.apps_ignore,
-		    &apps, &napps) != 0) {
-			/* Never restart silently on a guess: ask instead. */
-			log_warn("cannot list running applications; asking the user");
-			apps_free(apps, napps);
-			napps = 0;
-			if ((apps = calloc(1, sizeof(*apps))) != NULL &&
-			    (apps[0] = strdup("(unknown)")) != NULL)
-				napps = 1;
-		}
-		ai.apps = apps;
-		ai.napps = napps;
-		restart_event(a, &ai);
-		apps_free(apps, napps);
-	}
+	if (act.todo & RESTART_DO_CHECK_APPS)
+		check_apps(a);
 }
 
 static void

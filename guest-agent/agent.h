@@ -173,6 +173,8 @@ struct agent {
 	struct restarter restarter;
 	struct link *link;
 	struct trays *trays;
+	const struct app *apps;		/* while the policy decides on them */
+	size_t napps;
 	struct jobsock *jobs;
 };
 
@@ -262,13 +264,21 @@ struct trays *tray_start(uv_loop_t *loop, const struct addr *sock, long long uid
     const struct tray_ops *ops, void *data);
 /* Closes every tray and the socket.  NULL is allowed. */
 void tray_stop(struct trays *t);
-/* Asks every tray that can; returns how many were asked. */
+struct app;
+/*
+ * Asks the trays concerned by apps (napps of them, borrowed): a desk user's
+ * tray about its own applications only, a tray of uid 0 about all.  Only a
+ * tray asked may answer prompt id.  Returns how many were asked.
+ */
 int tray_prompt(struct trays *t, uint64_t id, const char *printers,
-    char *const *apps, size_t napps);
+    const struct app *apps, size_t napps);
 /* Tells every tray a forced restart comes in secs seconds. */
 void tray_countdown(struct trays *t, long long secs, const char *printers);
 /* Trays that can ask the user (0 for NULL). */
 int tray_count(const struct trays *t);
+/* Of those, the ones tray_prompt would ask about apps (0 for NULL). */
+int tray_count_concerned(const struct trays *t, const struct app *apps,
+    size_t napps);
 
 /* --- jobsock.c: the job socket --------------------------------------------- */
 struct jobsock_ops {
@@ -391,15 +401,21 @@ int state_parse(const char *text, size_t len, struct state *s);
 void state_free(struct state *s);
 
 /* --- apps.c ---------------------------------------------------------------- */
+/* An application running, and whose session it is in (-1: unknown,
+ * every session's). */
+struct app {
+	long uid;
+	char *name;
+};
 /*
- * The distinct names of the applications running: processes under
+ * The applications running, each (uid, name) once: processes under
  * proc_root ("/proc") whose real uid is >= uid_min and whose name is not in
- * ignore (space or comma separated).  *names is sorted and owned by the
- * caller (apps_free).  Returns 0 or a negative errno.
+ * ignore (space or comma separated).  *apps is sorted by name, then uid,
+ * and owned by the caller (apps_free).  Returns 0 or a negative errno.
  */
 int apps_running(const char *proc_root, long uid_min, const char *ignore,
-    char ***names, size_t *n);
-void apps_free(char **names, size_t n);
+    struct app **apps, size_t *n);
+void apps_free(struct app *apps, size_t n);
 
 /* --- status.c --------------------------------------------------------------- */
 int status_main(int argc, char **argv);

@@ -43,21 +43,24 @@ read_status(const char *root, const char *pid, char *name, size_t namelen,
 }
 
 static int
-by_str(const void *a, const void *b)
+by_name_uid(const void *x, const void *y)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const struct app *a = x, *b = y;
+	int c = strcmp(a->name, b->name);
+
+	return c != 0 ? c : (a->uid > b->uid) - (a->uid < b->uid);
 }
 
 int
 apps_running(const char *proc_root, long uid_min, const char *ignore,
-    char ***names, size_t *n)
+    struct app **apps, size_t *n)
 {
 	DIR *d;
 	struct dirent *e;
-	char **v = NULL, **nv;
+	struct app *v = NULL, *nv;
 	size_t count = 0;
 
-	*names = NULL;
+	*apps = NULL;
 	*n = 0;
 	if ((d = opendir(proc_root)) == NULL)
 		return -errno;
@@ -73,27 +76,28 @@ apps_running(const char *proc_root, long uid_min, const char *ignore,
 		if (uid < uid_min || conf_list_has(ignore, name, 0))
 			continue;
 		for (size_t i = 0; i < count && !dup; i++)
-			dup = strcmp(v[i], name) == 0;
+			dup = v[i].uid == uid && strcmp(v[i].name, name) == 0;
 		if (dup)
 			continue;
 		if ((nv = realloc(v, (count + 1) * sizeof(*v))) == NULL)
 			break;
 		v = nv;
-		if ((v[count] = strdup(name)) != NULL)
+		v[count].uid = uid;
+		if ((v[count].name = strdup(name)) != NULL)
 			count++;
 	}
 	closedir(d);
 	if (count > 1)
-		qsort(v, count, sizeof(*v), by_str);
-	*names = v;
+		qsort(v, count, sizeof(*v), by_name_uid);
+	*apps = v;
 	*n = count;
 	return 0;
 }
 
 void
-apps_free(char **names, size_t n)
+apps_free(struct app *apps, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+		free(apps[i].name);
+	free(apps);
 }

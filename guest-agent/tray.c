@@ -40,6 +40,7 @@ struct tray {
 	uv_stream_t *stream;
 	uid_t uid;
 	int can_notify;
+	uint64_t asked;			/* the prompt it was sent last, 0 none */
 	char buf[LINE_MAX_TRAY];
 	size_t len;
 };
@@ -235,6 +236,12 @@ handle_line(struct tray *t, const char *line, size_t len)
 			    (unsigned)t->uid);
 			break;
 		}
+		if (m.id == 0 || m.id != t->asked) {
+			log_warnx("tray of uid %u answered prompt %llu, which it "
+			    "was not asked; ignored", (unsigned)t->uid,
+			    (unsigned long long)m.id);
+			break;
+		}
 		log_info("tray of uid %u answered \"%s\"", (unsigned)t->uid,
 		    m.now ? "now" : "later");
 		ts->ops->on_answer(ts->data, m.id, m.now);
@@ -349,17 +356,60 @@ broadcast(struct trays *ts, json_object *o)
 	return n;
 }
 
+/* 1 when t can ask and its session is concerned by one of apps. */
+static int
+concerned(const struct tray *t, const struct app *apps, size_t napps)
+{
+	if (!t->can_notify || uv_is_closing((uv_handle_t *)t->stream))
+		return 0;
+	for (size_t i = 0; i < napps; i++)
+		if (t->uid == 0 || apps[i].uid < 0 || apps[i].uid == (long)t->uid)
+			return 1;
+	return 0;
+}
+
+int
+tray_count_concerned(const struct trays *ts, const struct app *apps, size_t napps)
+{
+	int n = 0;
+
+	for (const struct tray *t = ts ? ts->list : NULL; t; t = t->next)
+		n += concerned(t, apps, napps);
+	return n;
+}
+
 int
 tray_prompt(struct trays *ts, uint64_t id, const char *printers,
-    char *const *apps, size_t napps)
+    const struct app *apps, size_t napps)
 {
-	json_object *o = message("prompt", printers), *arr = json_object_new_array();
+	int n = 0;
 
-	json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
-	for (size_t i = 0; i < napps; i++)
-		json_object_array_add(arr, json_object_new_string(apps[i]));
-	json_object_object_add(o, "apps", arr);
-	return broadcast(ts, o);
+	for (struct tray *t = ts ? ts->list : NULL; t; t = t->next) {
+		json_object *o, *arr;
+		const char *last = NULL;
+
+		if (!concerned(t, apps, napps))
+			continue;
+		o = message("prompt", printers);
+		arr = json_object_new_array();
+		json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
+		/* Its own applications (all for root), each name once: apps
+		 * is sorted by name. */
+		for (size_t i = 0; i < napps; i++) {
+			if ((t->uid != 0 && apps[i].uid >= 0 &&
+			    apps[i].uid != (long)t->uid) ||
+			    (last != NULL && strcmp(last, apps[i].name) == 0))
+				continue;
+			json_object_array_add(arr, json_object_new_string(apps[i].name));
+			last = apps[i].name;
+		}
+		json_object_object_add(o, "apps", arr);
+		send_json(t, o);
+		json_object_put(o);
+		t->asked = id;
+		n++;
+	}
+	return n;
 }
 
 void

@@ -34,7 +34,7 @@ fake_proc(const char *root, const char *pid, const char *name, int uid)
 START_TEST(applications_are_user_processes_not_ignored)
 {
 	char root[600], self[700];
-	char **names;
+	struct app *apps;
 	size_t n;
 
 	snprintf(root, sizeof(root), "%s/proc", runner_tmpdir());
@@ -49,23 +49,33 @@ START_TEST(applications_are_user_processes_not_ignored)
 	snprintf(self, sizeof(self), "%s/self", root);
 	mkdir(self, 0755);	/* not a pid */
 
-	ck_assert_int_eq(apps_running(root, 1000, "bash, guest-tray", &names, &n), 0);
-	ck_assert_uint_eq(n, 2);	/* distinct names, sorted */
-	ck_assert_str_eq(names[0], "firefox-esr");
-	ck_assert_str_eq(names[1], "libreoffice");
-	apps_free(names, n);
+	ck_assert_int_eq(apps_running(root, 1000, "bash, guest-tray", &apps, &n), 0);
+	ck_assert_uint_eq(n, 2);	/* each (uid, name) once, by name */
+	ck_assert_str_eq(apps[0].name, "firefox-esr");
+	ck_assert_int_eq(apps[0].uid, 1000);
+	ck_assert_str_eq(apps[1].name, "libreoffice");
+	ck_assert_int_eq(apps[1].uid, 1001);
+	apps_free(apps, n);
 
 	/* A higher threshold leaves only uid 1001. */
-	ck_assert_int_eq(apps_running(root, 1001, "", &names, &n), 0);
+	ck_assert_int_eq(apps_running(root, 1001, "", &apps, &n), 0);
 	ck_assert_uint_eq(n, 1);
-	ck_assert_str_eq(names[0], "libreoffice");
-	apps_free(names, n);
+	ck_assert_str_eq(apps[0].name, "libreoffice");
+	apps_free(apps, n);
+
+	/* The same program in two sessions is one application of each. */
+	fake_proc(root, "1006", "firefox-esr", 1001);
+	ck_assert_int_eq(apps_running(root, 1000, "bash, guest-tray", &apps, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(apps[1].name, "firefox-esr");
+	ck_assert_int_eq(apps[1].uid, 1001);
+	apps_free(apps, n);
 
 	/* Nothing running: silent restart territory. */
-	ck_assert_int_eq(apps_running(root, 5000, "", &names, &n), 0);
+	ck_assert_int_eq(apps_running(root, 5000, "", &apps, &n), 0);
 	ck_assert_uint_eq(n, 0);
-	apps_free(names, n);
-	ck_assert_int_eq(apps_running("/nonexistent-proc", 1000, "", &names, &n), -ENOENT);
+	apps_free(apps, n);
+	ck_assert_int_eq(apps_running("/nonexistent-proc", 1000, "", &apps, &n), -ENOENT);
 }
 END_TEST
 

@@ -24,6 +24,7 @@ max_deferrals = $3
 deadline = $4
 countdown = $5
 apps_uid_min = 42000
+apps_ignore = fake-tray
 tray_socket = unix:$W/tray-$1.sock"
 }
 calls() { [ -f "$W/restart-$1.calls" ] && wc -l <"$W/restart-$1.calls" || echo 0; }
@@ -57,6 +58,14 @@ PIDS+=($!)
 	-x '{"type":"hello","notifications":null}' -x 'not json' >"$W/tray-busy.out" 2>&1 &
 tray=$!
 PIDS+=("$tray")
+# Two desk users' trays: the application's owner, and one with none open
+# who would say "restart now" to anything.
+setpriv --reuid=$APP_UID --regid=$APP_UID --clear-groups \
+	"$BUILD/tests/fake-tray" -s "$W/tray-busy.sock" -a none >"$W/tray-owner.out" 2>&1 &
+PIDS+=($!)
+setpriv --reuid=$((APP_UID + 1)) --regid=$((APP_UID + 1)) --clear-groups \
+	"$BUILD/tests/fake-tray" -s "$W/tray-busy.sock" -a now >"$W/tray-other.out" 2>&1 &
+PIDS+=($!)
 restart_conf busy 2s 3 1h 2s
 agent_start busy
 # The guest already has the host's printers (one guest CUPS for both
@@ -66,12 +75,23 @@ lpadmin -h "$HOST" -p busy_new -E -v "ipp://$PS/printers/generic_pdf"
 check "an application running: the agent prompts the tray" \
 	wait_for 30 grep -q '"type":"prompt"' "$W/tray-busy.out"
 check "the prompt names the open application" grep -q '"apps":\["sleep"\]' "$W/tray-busy.out"
+check "the application's owner is asked too" wait_for 5 grep -q '"apps":\["sleep"\]' "$W/tray-owner.out"
+check "another desk user, with no application open, is not asked" \
+	bash -c "! grep -q prompt '$W/tray-other.out'"
 check "the hostile tray lines were refused, each with a reason" \
 	test "$(grep -c 'tray of uid 0: line refused (.\+)' "$W/agent-busy.log")" -eq 4
 check "a hello with a null member is a tray that cannot ask" \
 	grep -q 'tray of uid 0 has no notification server' "$W/agent-busy.log"
 check "and the agent lived on" kill -0 "$(cat "$W/agent-busy.pid")"
 check "the broker shows prompting" wait_for 10 phase_is busy prompting
+# That user forges an answer to the prompt it was not sent.
+id=$(grep -o '"id":[0-9]*' "$W/tray-busy.out" | head -1 | cut -d: -f2)
+setpriv --reuid=$((APP_UID + 1)) --regid=$((APP_UID + 1)) --clear-groups \
+	"$BUILD/tests/fake-tray" -s "$W/tray-busy.sock" -a none \
+	-y "{\"type\":\"answer\",\"id\":$id,\"choice\":\"now\"}" >/dev/null 2>&1 &
+PIDS+=($!)
+check "an answer from a tray not asked is ignored, saying so" wait_for 10 grep -q \
+	"tray of uid $((APP_UID + 1)) answered prompt $id, which it was not asked; ignored" "$W/agent-busy.log"
 check "and nothing restarts while the user has not answered" test "$(calls busy)" -eq 0
 
 # The user answers "later" from now on.

@@ -3,11 +3,12 @@
  * agent's tray protocol (guest-agent/tray.c) over the real socket, prints
  * every line the agent sends, and answers each prompt as told.
  *
- *   fake-tray -s PATH [-a now|later|none] [-n COUNT] [-x LINE]...
+ *   fake-tray -s PATH [-a now|later|none] [-n COUNT] [-x LINE]... [-y LINE]...
  *
  *   -a   the answer to every prompt (none: never answer)
  *   -n   exit after this many prompts (default: run until killed)
  *   -x   send LINE as it is before the hello (a hostile tray; repeatable)
+ *   -y   send LINE as it is after the hello (repeatable)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +23,11 @@ main(int argc, char **argv)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = NULL, *answer = "none";
 	char line[8192];
-	const char *raw[16];
-	int c, fd, limit = -1, prompts = 0, nraw = 0;
+	const char *raw[16], *after[16];
+	int c, fd, limit = -1, prompts = 0, nraw = 0, nafter = 0;
 	FILE *in;
 
-	while ((c = getopt(argc, argv, "s:a:n:x:")) != -1) {
+	while ((c = getopt(argc, argv, "s:a:n:x:y:")) != -1) {
 		switch (c) {
 		case 's': path = optarg; break;
 		case 'a': answer = optarg; break;
@@ -35,9 +36,13 @@ main(int argc, char **argv)
 			if (nraw < 16)
 				raw[nraw++] = optarg;
 			break;
+		case 'y':
+			if (nafter < 16)
+				after[nafter++] = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: fake-tray -s PATH [-a now|later|none] [-n COUNT] "
-			    "[-x LINE]...\n");
+			    "[-x LINE]... [-y LINE]...\n");
 			return 2;
 		}
 	}
@@ -58,6 +63,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < nraw; i++)
 		dprintf(fd, "%s\n", raw[i]);
 	dprintf(fd, "{\"type\":\"hello\",\"notifications\":true}\n");
+	for (int i = 0; i < nafter; i++)
+		dprintf(fd, "%s\n", after[i]);
 	in = fdopen(fd, "r");
 	while (fgets(line, sizeof(line), in)) {
 		char *id;
