@@ -278,7 +278,7 @@ static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct ljob *j = s->data;
-	char err[256];
+	char err[256] = "";
 	int rc;
 
 	if (nread == 0 || j->closing)
@@ -296,7 +296,10 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	rc = frame_reader_feed(&j->fr, buf->base, (size_t)nread, on_frame, j, err,
 	    sizeof(err));
 	if (rc != 0) {
-		ljob_close(j, rc == -EBADMSG ? "a message that is not a job" : err);
+		/* The frame reader says why (a header that is not ours, a frame
+		 * over the cap); on_frame does not. */
+		ljob_close(j, err[0] != '\0' ? err : rc == -EBADMSG ?
+		    "a message that is not a job" : strerror(-rc));
 		return;
 	}
 	pump(j);

@@ -283,8 +283,8 @@ invented_report() {
 	guest_key g-inv
 	"$BUILD/tests/probe" -a "unix:$W/broker.sock" -k "$W/key-g-inv" -i g-inv -o "$W" \
 		-r -x 1500 -n 1 -t 20 >"$W/probe.out" 2>&1
-	said() { grep -q 'guest g-inv: its report names 1500 printers this broker does not offer; ignored' "$W/broker.log"; }
-	check "the broker says what it ignored" wait_for 10 said
+	ignored_names() { grep -q 'guest g-inv: its report names 1500 printers this broker does not offer; ignored' "$W/broker.log"; }
+	check "the broker says what it ignored" wait_for 10 ignored_names
 	offered=$(awk -F '\t' '$1 == "printer"' "$W/probe.out" | wc -l)
 	n=$(status_json | jq '.guests[] | select(.id == "g-inv") | .printers | length')
 	check "status keeps the $offered printers offered, no more ($n)" test "$n" -eq "$offered"
@@ -296,8 +296,8 @@ future_report() {
 	local gen
 	"$BUILD/tests/probe" -a "unix:$W/broker.sock" -k "$W/key-g-inv" -i g-inv -o "$W" \
 		-r -f -n 1 -t 20 >"$W/probe.out" 2>&1
-	said() { grep -q 'guest g-inv: a report on generation [0-9]*, which this broker never made' "$W/broker.log"; }
-	check "the broker says it ignored it" wait_for 10 said
+	ignored_gen() { grep -q 'guest g-inv: a report on generation [0-9]*, which this broker never made' "$W/broker.log"; }
+	check "the broker says it ignored it" wait_for 10 ignored_gen
 	gen=$(status_json | jq '.guests[] | select(.id == "g-inv") | .generation')
 	check "the guest's generation is not the invented one ($gen)" test "$gen" -lt 1000000
 }
@@ -443,6 +443,7 @@ control_socket_mode() {
 	check "mode 0600" test "$(stat -c %a "$W/control.sock")" = 600
 }
 
+source "$(dirname "$0")/held.sh"
 if [ -n "$LIST" ]; then
 	echo "| # | class | case |"
 	echo "| --- | --- | --- |"

@@ -4,8 +4,10 @@
  * forwards both ways, and writes every byte it sees to a capture file.
  * With -f N it flips one byte in the body of the N-th frame the broker
  * sends, on the first connection only, as an attacker on the path would.
+ * With -a AGENT_CAPTURE it also writes the bytes the agents send, alone,
+ * for an attacker who replays them.
  *
- *   relay -l LISTEN_PATH -c CONNECT_PATH -w CAPTURE [-f N]
+ *   relay -l LISTEN_PATH -c CONNECT_PATH -w CAPTURE [-f N] [-a AGENT_CAPTURE]
  */
 #include <errno.h>
 #include <poll.h>
@@ -30,7 +32,7 @@ struct pair {
 };
 
 static struct pair pairs[MAX_PAIRS];
-static FILE *capture;
+static FILE *capture, *agent_capture;
 static unsigned flip_frame;
 
 static int
@@ -92,22 +94,26 @@ close_pair(struct pair *p)
 int
 main(int argc, char **argv)
 {
-	const char *lpath = NULL, *cpath = NULL, *wpath = NULL;
+	const char *lpath = NULL, *cpath = NULL, *wpath = NULL, *apath = NULL;
 	int c, lfd, flipped_once = 0;
 
-	while ((c = getopt(argc, argv, "l:c:w:f:")) != -1) {
+	while ((c = getopt(argc, argv, "l:c:w:f:a:")) != -1) {
 		switch (c) {
 		case 'l': lpath = optarg; break;
 		case 'c': cpath = optarg; break;
 		case 'w': wpath = optarg; break;
 		case 'f': flip_frame = (unsigned)atoi(optarg); break;
+		case 'a': apath = optarg; break;
 		default:
-			fprintf(stderr, "usage: relay -l LISTEN -c CONNECT -w CAPTURE [-f N]\n");
+			fprintf(stderr, "usage: relay -l LISTEN -c CONNECT -w CAPTURE [-f N] "
+			    "[-a AGENT_CAPTURE]\n");
 			return 2;
 		}
 	}
 	if (lpath == NULL || cpath == NULL || wpath == NULL ||
-	    (capture = fopen(wpath, "wb")) == NULL || (lfd = unix_socket(lpath, 1)) < 0) {
+	    (capture = fopen(wpath, "wb")) == NULL ||
+	    (apath && (agent_capture = fopen(apath, "wb")) == NULL) ||
+	    (lfd = unix_socket(lpath, 1)) < 0) {
 		fprintf(stderr, "relay: cannot start: %s\n", strerror(errno));
 		return 2;
 	}
@@ -161,6 +167,10 @@ main(int argc, char **argv)
 					tamper(p, buf, (size_t)n);
 				fwrite(buf, 1, (size_t)n, capture);
 				fflush(capture);
+				if (!dir && agent_capture) {
+					fwrite(buf, 1, (size_t)n, agent_capture);
+					fflush(agent_capture);
+				}
 				if (write(to, buf, (size_t)n) != n) {
 					close_pair(p);
 					break;
