@@ -190,10 +190,32 @@ bad(char *err, size_t errlen, const char *fmt, ...)
 
 /* A string from the wire: bounded, and no control characters, which would
  * otherwise reach logs, status tables and CUPS attributes. */
+/*
+ * Why the n bytes of s are not text a person may be shown: NULL when they
+ * are UTF-8 without a control character (C0, DEL or C1), and also without
+ * a space when spaces is 0.
+ */
+static const char *
+text_fault(const char *s, size_t n, int spaces)
+{
+	uint32_t cp;
+
+	for (size_t i = 0, len; i < n; i += len) {
+		if ((len = log_utf8_next((const unsigned char *)s + i, n - i, &cp)) == 0)
+			return "is not UTF-8";
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return "has a control character";
+		if (cp == ' ' && !spaces)
+			return "has a space";
+	}
+	return NULL;
+}
+
 static int
 check_str(const char *s, size_t max, int required, const char *what,
     char *err, size_t errlen)
 {
+	const char *why;
 	size_t n;
 
 	if (s == NULL || *s == '\0')
@@ -201,26 +223,32 @@ check_str(const char *s, size_t max, int required, const char *what,
 	n = strnlen(s, max + 1);
 	if (n > max)
 		return bad(err, errlen, "%s is longer than %zu bytes", what, max);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return bad(err, errlen, "%s has a control character", what);
+	if ((why = text_fault(s, n, 1)) != NULL)
+		return bad(err, errlen, "%s %s", what, why);
 	return 0;
+}
+
+int
+codec_text_ok(const char *s, size_t max, int required)
+{
+	return check_str(s, max, required, "", NULL, 0) == 0;
 }
 
 int
 codec_clean_text(char *s, size_t max)
 {
 	size_t n = strlen(s), i = 0, len;
+	uint32_t cp;
 	int changed = 0;
 
 	while (i < n) {
-		len = log_utf8_next((unsigned char *)s + i, n - i, NULL);
+		len = log_utf8_next((unsigned char *)s + i, n - i, &cp);
 		if (len == 0) {
 			s[i] = '?';
 			len = 1;
 			changed = 1;
-		} else if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			s[i] = ' ';
+		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			memset(s + i, ' ', len);
 			changed = 1;
 		}
 		if (i + len > max) {
@@ -244,10 +272,8 @@ codec_check_id(const char *id, char *err, size_t errlen)
 		why = "is empty";
 	else if (strnlen(id, CODEC_MAX_NAME + 1) > CODEC_MAX_NAME)
 		why = "is longer than " CODEC_STR(CODEC_MAX_NAME) " bytes";
-	else
-		for (const char *p = id; *p && why == NULL; p++)
-			if ((unsigned char)*p < 0x21 || *p == 0x7f)
-				why = "may not hold spaces or control characters";
+	else if (text_fault(id, strlen(id), 0) != NULL)
+		why = "must be UTF-8 without spaces or control characters";
 	if (why == NULL)
 		return 0;
 	errf(err, errlen, "%s", why);

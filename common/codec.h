@@ -62,17 +62,21 @@ int codec_check_id(const char *id, char *err, size_t errlen);
 int codec_validate(const codec_env_t *env, char *err, size_t errlen);
 
 /*
+ * Makes text from elsewhere fit to send, in place: a control character
+ * (C0, DEL, C1) becomes a space, a byte that is not UTF-8 a "?", and it is
+ * cut to at most max bytes at a character boundary.  Returns 1 when it
+ * changed anything.
+ */
+int codec_clean_text(char *s, size_t max);
+/* 1 when codec_validate takes s for a string of at most max bytes (NULL or
+ * empty only when not required): UTF-8 without a control character. */
+int codec_text_ok(const char *s, size_t max, int required);
+
+/*
  * One printer of a PrinterSet: its name (codec_check_printer_name), then
  * every field within the limits above.  A printer that fails is refused on
  * its own.  Returns 0 or -EBADMSG with the reason in err.
  */
-/*
- * Makes text from elsewhere fit to send, in place: a control character
- * becomes a space, a byte that is not UTF-8 a "?", and it is cut to at most
- * max bytes at a character boundary.  Returns 1 when it changed anything.
- */
-int codec_clean_text(char *s, size_t max);
-
 int codec_check_printer_name(const Printredir__Printer *p, char *err, size_t errlen);
 int codec_check_printer(const Printredir__Printer *p, char *err, size_t errlen);
 

@@ -43,6 +43,7 @@ cupsconn_valid_name(const char *name)
 {
 	const unsigned char *p = (const unsigned char *)name;
 	size_t n = strlen(name), len;
+	uint32_t cp;
 
 	if (n == 0 || n > 127 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
 	    name[0] == '-')
@@ -52,7 +53,7 @@ cupsconn_valid_name(const char *name)
 		    *p == '\'' || *p == '"' || *p == '#')
 			return 0;
 		if ((len = log_utf8_next(p, n - (size_t)(p - (const unsigned char *)name),
-		    NULL)) == 0)
+		    &cp)) == 0 || (cp >= 0x80 && cp <= 0x9f))
 			return 0;
 	}
 	return 1;

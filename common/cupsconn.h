@@ -18,9 +18,9 @@ http_t *cupsconn_open(const char *spec, int timeout_ms, char *err, size_t errlen
 
 /*
  * 1 when name may be a queue name: what cupsd's validate_name() accepts
- * (1-127 bytes, printable, none of space / \ ? ' " #), valid UTF-8, and
- * not ".", ".." or a leading "-" (a path of its own, or an option to every
- * CUPS command), which cupsd takes but no person means.
+ * (1-127 bytes, printable, none of space / \ ? ' " #), valid UTF-8 without
+ * a C1 control, and not ".", ".." or a leading "-" (a path of its own, or an
+ * option to every CUPS command), which cupsd takes but no person means.
  */
 int cupsconn_valid_name(const char *name);
 

@@ -113,11 +113,12 @@ clean_text(const char *in, char *out, size_t outlen)
 {
 	const unsigned char *p = (const unsigned char *)in, *end = p + strlen(in);
 	size_t o = 0, keep = 0, n;
+	uint32_t cp = 0;
 
 	while (*p != '\0') {
 		if (o + 3 <= outlen - 1)
 			keep = o;
-		n = log_utf8_next(p, (size_t)(end - p), NULL);
+		n = log_utf8_next(p, (size_t)(end - p), &cp);
 		if (o + (n ? n : 1) > outlen - 1) {
 			memcpy(out + keep, "...", 4);
 			return;
@@ -125,9 +126,9 @@ clean_text(const char *in, char *out, size_t outlen)
 		if (n == 0) {
 			out[o++] = '?';
 			p++;
-		} else if (n == 1) {
-			out[o++] = *p < 0x20 || *p == 0x7f ? ' ' : (char)*p;
-			p++;
+		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			out[o++] = ' ';
+			p += n;
 		} else {
 			memcpy(out + o, p, n);
 			o += n;
@@ -137,19 +138,6 @@ clean_text(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-/* 1 when s is what codec_validate takes for a string of at most max bytes. */
-static int
-fits(const char *s, size_t max, int required)
-{
-	size_t n = strnlen(s, max + 1);
-
-	if (n > max || (required && n == 0))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
 
 /* The host queue named by the device URI, or NULL with an ERROR line. */
 static const char *
@@ -213,7 +201,7 @@ job_start(Printredir__JobStart *js, const char *printer, char **argv,
 		format = getenv("CONTENT_TYPE");
 	if (format == NULL || *format == '\0')
 		format = "application/octet-stream";
-	if (!fits(format, CODEC_MAX_NAME, 1)) {
+	if (!codec_text_ok(format, CODEC_MAX_NAME, 1)) {
 		fprintf(stderr, "WARNING: printredir: the document format \"%s\" is "
 		    "not a MIME type, sending application/octet-stream\n",
 		    log_quote(format, q1, sizeof(q1)));
@@ -227,9 +215,9 @@ job_start(Printredir__JobStart *js, const char *printer, char **argv,
 		const char *why = NULL;
 		size_t k = js->n_options;
 
-		if (!fits(opts[i].name, CODEC_MAX_NAME, 1))
+		if (!codec_text_ok(opts[i].name, CODEC_MAX_NAME, 1))
 			why = "its name is too long or holds a control character";
-		else if (!fits(opts[i].value, CODEC_MAX_STRING, 0))
+		else if (!codec_text_ok(opts[i].value, CODEC_MAX_STRING, 0))
 			why = "its value is too long or holds a control character";
 		else if (k == CODEC_MAX_OPTIONS)
 			why = "the job has too many options";

@@ -343,7 +343,7 @@ many_options() {
 
 # --- 8. names that no person means ------------------------------------------------------
 hcase text odd_names \
-	"printers named \`.\`, \`..\`, \`-x\` and one that is not UTF-8: \`failed\`, nothing installed for them"
+	"printers named \`.\`, \`..\` and \`-x\`: \`failed\`; one that is not UTF-8: dropped (logged); nothing installed for them"
 odd_names() {
 	set_file . .. -x "$(printf 'caf\xe9')" odd_ok >"$W/set"
 	rogue "$W/set"
@@ -351,7 +351,8 @@ odd_names() {
 	for n in . .. -x; do
 		check "\"$n\" is failed as no valid queue name" reported "$n" "failed not a valid CUPS queue name"
 	done
-	check "the one that is not UTF-8 too" reported "$(printf 'caf\xe9')" "failed not a valid CUPS queue name"
+	check "the one that is not UTF-8 is dropped, saying why" \
+		grep -q 'a printer refused: printer: name is not UTF-8' "$W/agent-r1.log"
 	check "the valid one is installed" reported odd_ok installed
 	check "the guest has no queue for them" bash -c "
 		[ \"\$(lpstat -h '$GUEST2_SERVER' -p | awk '\$1 == \"printer\" {print \$2}' | grep -c -e '^\\.' -e '^-')\" -eq 0 ]"

@@ -245,6 +245,19 @@ id_escape() {
 	check "no raw escape reached the log" clean_since since_broker
 	check "g1's connection lives on" g1_kept
 }
+hcase handshake id_not_text \
+	"Hellos whose guest id is not UTF-8 (\`caf\\xe9\`) or holds a C1 control (CSI, \`\\xc2\\x9b\`): \`ERR_PROTOCOL\`, no challenge, the log shows them escaped"
+id_not_text() {
+	mark
+	to_broker hello:$'caf\xe9'
+	check "answered: peer id is not UTF-8" answered ERR_PROTOCOL "hello: peer id is not UTF-8"
+	check "no challenge was sent" bash -c "! grep -q auth-challenge '$W/raw.out'"
+	to_broker hello:$'x\xc2\x9b31m'
+	check "answered: peer id has a control character" answered ERR_PROTOCOL "hello: peer id has a control character"
+	check "no raw byte of them reached the log" bash -c "! tail -n +$((B0 + 1)) '$W/broker.log' |
+		LC_ALL=C grep -aq -e \$'\\xe9' -e \$'\\xc2\\x9b'"
+	check "g1's connection lives on" g1_kept
+}
 hcase handshake old_version \
 	"a Hello speaking protocol versions 1..2 only: \`ERR_UNSUPPORTED_VERSION\` naming both ranges and what to do"
 old_version() {
