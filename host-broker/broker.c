@@ -165,6 +165,7 @@ broker_count_redirected(const struct broker *b)
 void
 broker_on_snapshot(struct broker *b, struct snapshot *s)
 {
+	b->status_rev++;
 	if (s->error) {
 		/* Keep offering what we had: a host CUPS restart must not make
 		 * every guest drop its printers. */

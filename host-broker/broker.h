@@ -124,6 +124,8 @@ struct broker {
 	uv_timer_t forget;		/* hourly: guests_forget (guests.c) */
 	uv_timer_t save_timer;		/* guests.json written soon (guests.c) */
 	int guests_dirty;		/* guests.json is behind */
+	uint64_t status_rev;		/* moves whenever the status document would
+					 * change: control.c keeps its text till then */
 	uv_stream_t *control_server;
 	struct guest *guests;		/* list, see guests.c */
 	struct channels *channels;	/* see channels.c; NULL when none */
@@ -256,7 +258,7 @@ int guests_parse_state(struct broker *b, const char *text, size_t len,
 /* The printer set changed: b->generation and b->current are new. */
 void guests_publish(struct broker *b);
 /* Adds the guests array to a status document (json-c object). */
-void guests_status(struct broker *b, struct json_object *doc);
+void guests_status(struct broker *b, struct json_object *doc, int summary);
 /* A connection to a VM's channel (stream taken in every case) becomes a
  * guest connection; NULL when refused.  No pre-handshake budget applies. */
 struct peer *guests_adopt_channel(struct broker *b, uv_stream_t *stream,
@@ -451,8 +453,11 @@ void channels_stop(struct broker *b);
 /* control.c */
 int control_start(struct broker *b);
 void control_stop(struct broker *b);
-/* The full status document; caller owns it (json_object_put). */
-struct json_object *control_status_doc(struct broker *b);
+/*
+ * The status document; caller owns it (json_object_put).  With summary,
+ * counts replace the lists of printers (the host's and each guest's).
+ */
+struct json_object *control_status_doc(struct broker *b, int summary);
 
 /* status.c */
 int status_main(int argc, char **argv);

@@ -4,10 +4,15 @@
  * line back, then the broker closes the connection:
  *
  *   -> status\n
- *   <- {"broker":{...},"printers":[...],"guests":[...]}\n
+ *   <- {"broker":{...},"printers":[...],"guests":[...],"jobs":[...]}\n
+ *   -> summary\n
+ *   <- {"broker":{...},"printer_counts":{...},"guests":[...],"jobs":[...]}\n
  *
  * Anything else gets {"error":"..."}.  A client that says too much, says
  * nothing for CONTROL_TIMEOUT_MS or misbehaves otherwise is dropped alone.
+ *
+ * Each answer's text is kept until the broker's state moves (status_rev),
+ * so a monitor asking many times a second costs a write, not a document.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,13 +34,23 @@
 /* How much of a bad request is quoted back and logged. */
 #define CONTROL_SAMPLE 64
 
+/* An answer's text and newline, shared by the clients it is written to. */
+struct answer {
+	int refs;
+	size_t len;
+	char text[];
+};
+
 /*
- * The server's context, hung on the server handle's data: the broker and
- * the list of open clients, so that control_stop() can close them.
+ * The server's context, hung on the server handle's data: the broker, the
+ * list of open clients, so that control_stop() can close them, and the
+ * last status and summary answers with the status_rev they were made at.
  */
 struct control {
 	struct broker *b;
 	struct client *clients;
+	struct answer *cached[2];	/* [summary] */
+	uint64_t cached_rev[2];
 };
 
 /* One connection.  Freed once both of its handles are closed. */
@@ -47,10 +62,32 @@ struct client {
 	struct client *next, **pprev;
 	char line[CONTROL_LINE_MAX];
 	size_t len;
-	char *out;			/* the answer, alive until the write callback */
+	struct answer *out;		/* held until the write callback */
 	int open_handles;
 	int closing;
 };
+
+static struct answer *
+answer_new(const char *text)
+{
+	size_t n = strlen(text);
+	struct answer *a = malloc(sizeof(*a) + n + 1);
+
+	if (a == NULL)
+		return NULL;
+	a->refs = 1;
+	a->len = n + 1;
+	memcpy(a->text, text, n);
+	a->text[n] = '\n';
+	return a;
+}
+
+static void
+answer_put(struct answer *a)
+{
+	if (a != NULL && --a->refs == 0)
+		free(a);
+}
 
 static void
 client_closed(uv_handle_t *h)
@@ -61,7 +98,7 @@ client_closed(uv_handle_t *h)
 		free(h);
 	if (--c->open_handles > 0)
 		return;
-	free(c->out);
+	answer_put(c->out);
 	free(c);
 }
 
@@ -113,23 +150,16 @@ on_written(uv_write_t *req, int status)
 	client_close(c);
 }
 
-/* Sends text and a newline, then closes.  Takes ownership of nothing. */
+/* Sends a (one more reference taken), then closes. */
 static void
-client_answer(struct client *c, const char *text)
+client_send(struct client *c, struct answer *a)
 {
-	size_t n = strlen(text);
 	uv_buf_t buf;
 	int rc;
 
-	c->out = malloc(n + 1);
-	if (c->out == NULL) {
-		log_warnx("control: out of memory for a %zu byte answer", n + 1);
-		client_close(c);
-		return;
-	}
-	memcpy(c->out, text, n);
-	c->out[n] = '\n';
-	buf = uv_buf_init(c->out, (unsigned int)(n + 1));
+	a->refs++;
+	c->out = a;
+	buf = uv_buf_init(a->text, (unsigned int)a->len);
 	c->wreq.data = c;
 	/* The same time again to read the answer: a client that does not
 	 * read must not hold its buffer forever. */
@@ -140,6 +170,22 @@ client_answer(struct client *c, const char *text)
 		    uv_strerror(rc));
 		client_close(c);
 	}
+}
+
+/* Sends text and a newline, then closes.  Takes ownership of nothing. */
+static void
+client_answer(struct client *c, const char *text)
+{
+	struct answer *a = answer_new(text);
+
+	if (a == NULL) {
+		log_warnx("control: out of memory for a %zu byte answer",
+		    strlen(text) + 1);
+		client_close(c);
+		return;
+	}
+	client_send(c, a);
+	answer_put(a);
 }
 
 static void
@@ -183,23 +229,34 @@ client_request(struct client *c, size_t linelen)
 
 	if (linelen > 0 && c->line[linelen - 1] == '\r')
 		linelen--;
-	if (linelen == 6 && memcmp(c->line, "status", 6) == 0) {
-		doc = control_status_doc(c->ctl->b);
-		text = doc == NULL ? NULL : json_object_to_json_string_ext(doc,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		if (text == NULL) {
+	if ((linelen == 6 && memcmp(c->line, "status", 6) == 0) ||
+	    (linelen == 7 && memcmp(c->line, "summary", 7) == 0)) {
+		struct control *ctl = c->ctl;
+		struct broker *b = ctl->b;
+		int summary = linelen == 7;
+
+		if (ctl->cached[summary] == NULL ||
+		    ctl->cached_rev[summary] != b->status_rev) {
+			doc = control_status_doc(b, summary);
+			text = doc == NULL ? NULL : json_object_to_json_string_ext(doc,
+			    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+			answer_put(ctl->cached[summary]);
+			ctl->cached[summary] = text ? answer_new(text) : NULL;
+			ctl->cached_rev[summary] = b->status_rev;
+		}
+		if (ctl->cached[summary] == NULL) {
 			log_warnx("control: cannot build the status document "
 			    "(out of memory)");
 			client_error(c, "the broker cannot build its status "
 			    "document (out of memory); see its log");
 		} else
-			client_answer(c, text);
+			client_send(c, ctl->cached[summary]);
 		goto out;
 	}
 	sample(c->line, linelen, quoted, sizeof(quoted));
 	log_warnx("control: unknown request \"%s\"", quoted);
-	snprintf(msg, sizeof(msg), "unknown request \"%s\" (the only "
-	    "request is \"status\")", quoted);
+	snprintf(msg, sizeof(msg), "unknown request \"%s\" (the requests "
+	    "are \"status\" and \"summary\")", quoted);
 	client_error(c, msg);
 out:
 	json_object_put(doc);
@@ -304,7 +361,11 @@ on_conn(uv_stream_t *server, int status)
 static void
 server_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct control *ctl = h->data;
+
+	answer_put(ctl->cached[0]);
+	answer_put(ctl->cached[1]);
+	free(ctl);
 	free(h);
 }
 
@@ -463,8 +524,31 @@ fail:
 	return NULL;
 }
 
+/* How many host printers, redirected, and each driver state. */
+static struct json_object *
+printer_counts(const struct broker *b)
+{
+	struct json_object *o = json_object_new_object();
+	int64_t n[4] = { 0 }, redirected = 0;
+
+	if (o == NULL)
+		return NULL;
+	for (size_t i = 0; i < b->current.n; i++) {
+		const struct printer *p = &b->current.printers[i];
+
+		redirected += p->redirected != 0;
+		if (p->redirected && p->driver > 0 && p->driver < 4)
+			n[p->driver]++;
+	}
+	json_object_object_add(o, "host", json_object_new_int64((int64_t)b->current.n));
+	json_object_object_add(o, "redirected", json_object_new_int64(redirected));
+	for (int d = 1; d < 4; d++)
+		json_object_object_add(o, driver_name(d), json_object_new_int64(n[d]));
+	return o;
+}
+
 struct json_object *
-control_status_doc(struct broker *b)
+control_status_doc(struct broker *b, int summary)
 {
 	struct json_object *doc = NULL, *o = NULL, *arr = NULL;
 
@@ -475,19 +559,26 @@ control_status_doc(struct broker *b)
 	if (o == NULL || json_object_object_add(doc, "broker", o) < 0)
 		goto fail;
 	o = NULL;
-	arr = json_object_new_array();
-	if (arr == NULL)
-		goto fail;
-	for (size_t i = 0; i < b->current.n; i++) {
-		o = printer_doc(&b->current.printers[i]);
-		if (o == NULL || json_object_array_add(arr, o) < 0)
+	if (summary) {
+		o = printer_counts(b);
+		if (o == NULL || json_object_object_add(doc, "printer_counts", o) < 0)
 			goto fail;
 		o = NULL;
+	} else {
+		arr = json_object_new_array();
+		if (arr == NULL)
+			goto fail;
+		for (size_t i = 0; i < b->current.n; i++) {
+			o = printer_doc(&b->current.printers[i]);
+			if (o == NULL || json_object_array_add(arr, o) < 0)
+				goto fail;
+			o = NULL;
+		}
+		if (json_object_object_add(doc, "printers", arr) < 0)
+			goto fail;
+		arr = NULL;
 	}
-	if (json_object_object_add(doc, "printers", arr) < 0)
-		goto fail;
-	arr = NULL;
-	guests_status(b, doc);
+	guests_status(b, doc, summary);
 	jobs_status(b, doc);
 	return doc;
 fail:

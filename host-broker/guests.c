@@ -140,6 +140,7 @@ guest_make_room(struct broker *b)
 
 	log_info("guest %s forgotten: %d guests are known, the most kept", g->id,
 	    GUESTS_MAX);
+	b->status_rev++;
 	*oldest = g->next;
 	guest_free(g);
 }
@@ -220,6 +221,7 @@ static void
 save_soon(struct broker *b)
 {
 	b->guests_dirty = 1;
+	b->status_rev++;
 	if (b->save_timer.loop != NULL && !uv_is_closing((uv_handle_t *)&b->save_timer) &&
 	    !uv_is_active((uv_handle_t *)&b->save_timer))
 		uv_timer_start(&b->save_timer, on_save_timer, SAVE_DELAY_MS, 0);
@@ -677,6 +679,7 @@ on_message(struct peer *p, codec_env_t *env, void *data)
 	if (g == NULL)
 		goto out;
 	g->last_seen = time(NULL);
+	b->status_rev++;
 	switch (env->type) {
 	case PRINTREDIR__MSG_TYPE__MSG_DRIVER_INVENTORY:
 		on_inventory(b, g, env->driver_inventory);
@@ -893,8 +896,10 @@ guests_forget(struct broker *b, time_t now)
 			pp = &g->next;
 		}
 	}
-	if (changed)
+	if (changed) {
+		b->status_rev++;
 		save(b);
+	}
 }
 
 struct job_stats *
@@ -902,6 +907,7 @@ guests_job_stats(struct broker *b, const char *id)
 {
 	struct guest *g = guest_find(b, id);
 
+	b->status_rev++;	/* the caller counts a job */
 	return g ? &g->jobs : NULL;
 }
 
@@ -921,12 +927,13 @@ job_stats_json(const struct job_stats *st)
 }
 
 void
-guests_status(struct broker *b, struct json_object *doc)
+guests_status(struct broker *b, struct json_object *doc, int summary)
 {
 	json_object *arr = json_object_new_array();
 
 	for (struct guest *g = b->guests; g; g = g->next) {
-		json_object *o = json_object_new_object(), *ps = json_object_new_array();
+		json_object *o = json_object_new_object(), *ps = summary ?
+		    json_object_new_object() : json_object_new_array();
 
 		json_object_object_add(o, "id", json_object_new_string(g->id));
 		json_object_object_add(o, "connected",
@@ -940,7 +947,16 @@ guests_status(struct broker *b, struct json_object *doc)
 		json_object_object_add(o, "restart_until",
 		    json_object_new_int64(g->restart_until));
 		json_object_object_add(o, "deferrals", json_object_new_int64(g->deferrals));
-		for (size_t i = 0; i < g->nprinters; i++) {
+		for (size_t i = 0; i < g->nprinters && summary; i++) {
+			const char *state = codec_printer_state_name(g->printers[i].state);
+			json_object *n = NULL;
+
+			if (!json_object_object_get_ex(ps, state, &n))
+				json_object_object_add(ps, state, json_object_new_int64(1));
+			else
+				json_object_set_int64(n, json_object_get_int64(n) + 1);
+		}
+		for (size_t i = 0; i < g->nprinters && !summary; i++) {
 			json_object *p = json_object_new_object();
 
 			json_object_object_add(p, "name",
@@ -951,7 +967,7 @@ guests_status(struct broker *b, struct json_object *doc)
 			    json_object_new_string(g->printers[i].detail));
 			json_object_array_add(ps, p);
 		}
-		json_object_object_add(o, "printers", ps);
+		json_object_object_add(o, summary ? "printer_counts" : "printers", ps);
 		json_object_object_add(o, "jobs", job_stats_json(&g->jobs));
 		json_object_array_add(arr, o);
 	}

@@ -47,6 +47,7 @@ find(struct broker *b, const struct peer *p, uint32_t stream)
 static void
 unlink_job(struct broker *b, struct bjob *j)
 {
+	b->status_rev++;
 	for (struct bjob **pp = &b->jobs; *pp; pp = &(*pp)->next)
 		if (*pp == j) {
 			*pp = j->next;
@@ -293,6 +294,7 @@ void
 jobs_on_message(struct broker *b, struct peer *p, const char *id,
     const codec_env_t *env)
 {
+	b->status_rev++;	/* a job's bytes, or a new job */
 	if (env->type == PRINTREDIR__MSG_TYPE__MSG_JOB_START)
 		on_start(b, p, id, env->job_start);
 	else

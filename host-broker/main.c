@@ -87,6 +87,7 @@ on_signal(uv_signal_t *s, int signum)
 	conf.state_dir = strdup(b->conf.state_dir);
 	broker_free_conf(&b->conf);
 	b->conf = conf;
+	b->status_rev++;
 	log_info("configuration reloaded from %s", b->conf_path);
 	watch_relist(b);
 }

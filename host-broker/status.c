@@ -128,13 +128,33 @@ nonempty_array(json_object *doc, const char *key)
 	return a != NULL && json_object_array_length(a) > 0 ? a : NULL;
 }
 
+/* "N key, M key2" from an object of counts, in its order. */
+static void
+render_counts(json_object *counts, FILE *out)
+{
+	const char *sep = "";
+
+	json_object_object_foreach(counts, key, val) {
+		fprintf(out, "%s%lld %s", sep, (long long)json_object_get_int64(val), key);
+		sep = ", ";
+	}
+	if (*sep == '\0')
+		fputs("none", out);
+	fputc('\n', out);
+}
+
 static void
 render_printers(json_object *doc, FILE *out)
 {
-	json_object *arr = nonempty_array(doc, "printers");
+	json_object *arr = nonempty_array(doc, "printers"), *counts;
 	struct table t;
 	size_t len;
 
+	if ((counts = jget_obj(doc, "printer_counts")) != NULL) {
+		fputs("host printers: ", out);
+		render_counts(counts, out);
+		return;
+	}
 	if (arr == NULL) {
 		fputs("The host has no printers.\n", out);
 		return;
@@ -179,6 +199,10 @@ render_guests(json_object *doc, FILE *out)
 		if (detail[0] != '\0')
 			fprintf(out, "  restart: %s\n", detail);
 		render_jobs(g, out);
+		if ((ps = jget_obj(g, "printer_counts")) != NULL) {
+			fputs("  printers: ", out);
+			render_counts(ps, out);
+		}
 		if ((ps = nonempty_array(g, "printers")) == NULL)
 			continue;
 		for (size_t k = 0; k < json_object_array_length(ps); k++)
@@ -226,7 +250,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "Usage: host-broker status [-c FILE] [--json]\n"
+	    "Usage: host-broker status [-c FILE] [--json] [--summary]\n"
 	    "\n"
 	    "Asks the running printredir broker which host printers it offers\n"
 	    "to guests, and how far each guest got installing them.\n"
@@ -235,6 +259,8 @@ usage(FILE *f)
 	    "                     the broker's control socket (default\n"
 	    "                     " BROKER_CONF_DEFAULT ")\n"
 	    "      --json         print the full status document as JSON\n"
+	    "      --summary      counts instead of every printer of the host and\n"
+	    "                     of each guest (for many guests, and monitoring)\n"
 	    "  -V, --version      print the version\n"
 	    "  -h, --help         print this help\n"
 	    "\n"
@@ -247,11 +273,13 @@ usage(FILE *f)
  * code.
  */
 static int
-parse_args(int argc, char **argv, const char **conf_path, int *json)
+parse_args(int argc, char **argv, const char **conf_path, int *json,
+    int *summary)
 {
 	const struct cli_opt opts[] = {
 		{ 'c', "config", CLI_STRING, conf_path },
 		{ 0, "json", CLI_FLAG, json },
+		{ 0, "summary", CLI_FLAG, summary },
 		{ 0 },
 	};
 	const struct cli cli = { PROG, usage, opts, 0, 0, NULL };
@@ -297,7 +325,7 @@ no_broker(const char *sock, const char *conf_path, const char *why)
  */
 static int
 ask(const struct addr *a, const char *sock, const char *conf_path,
-    char **out, size_t *outlen)
+    const char *request, char **out, size_t *outlen)
 {
 	struct timeval tv = { .tv_sec = STATUS_TIMEOUT_SEC };
 	struct sockaddr_un sun;
@@ -336,7 +364,7 @@ ask(const struct addr *a, const char *sock, const char *conf_path,
 			no_broker(sock, conf_path, strerror(errno));
 		goto out;
 	}
-	if ((rc = send_all(fd, "status\n", 7)) < 0) {
+	if ((rc = send_all(fd, request, strlen(request))) < 0) {
 		if (rc == -EAGAIN)
 			no_broker(sock, conf_path, "it accepted the "
 			    "connection but does not read (timed out)");
@@ -460,10 +488,10 @@ status_main(int argc, char **argv)
 	const char *conf_path = BROKER_CONF_DEFAULT, *text;
 	char err[512], sock[ADDR_TEXT_MAX], *answer = NULL;
 	size_t len = 0;
-	int json = 0, loaded = 0, rc;
+	int json = 0, summary = 0, loaded = 0, rc;
 
 	memset(&conf, 0, sizeof(conf));
-	rc = parse_args(argc, argv, &conf_path, &json);
+	rc = parse_args(argc, argv, &conf_path, &json, &summary);
 	if (rc >= 0)
 		goto out;
 	err[0] = '\0';
@@ -483,7 +511,8 @@ status_main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if ((rc = ask(&conf.control, sock, conf_path, &answer, &len)) != 0)
+	if ((rc = ask(&conf.control, sock, conf_path, summary ? "summary\n" :
+	    "status\n", &answer, &len)) != 0)
 		goto out;
 	if ((rc = parse_answer(answer, len, &doc, sock, conf_path)) != 0)
 		goto out;

@@ -245,7 +245,7 @@ status_of(struct broker *b)
 {
 	json_object *doc = json_object_new_object();
 
-	guests_status(b, doc);
+	guests_status(b, doc, 0);
 	return doc;
 }
 

@@ -601,6 +601,45 @@ START_TEST(status_over_the_socket)
 END_TEST
 
 static void
+client_summary_and_cache(struct harness *h)
+{
+	h->answer[0] = request(h, "summary\n");
+	h->answer[1] = request(h, "status\n");
+	/* Between requests the loop waits in its poll: what changes now is
+	 * not seen until the broker says its state moved. */
+	h->b.generation = 42;
+	h->answer[2] = request(h, "status\n");
+	h->b.status_rev++;
+	h->answer[3] = request(h, "status\n");
+}
+
+START_TEST(summary_counts_and_answers_are_kept_until_the_state_moves)
+{
+	struct harness h;
+	struct json_object *doc, *counts;
+
+	harness_init(&h);
+	harness_run(&h, client_summary_and_cache);
+	doc = parse(h.answer[0]);
+	ck_assert(json_object_object_get_ex(doc, "printer_counts", &counts));
+	ck_assert_int_eq(json_object_get_int64(json_object_object_get(counts, "host")), 2);
+	ck_assert_int_eq(json_object_get_int64(json_object_object_get(counts,
+	    "redirected")), 2);
+	ck_assert_int_eq(json_object_get_int64(json_object_object_get(counts,
+	    "missing")), 1);
+	ck_assert_ptr_null(json_object_object_get(doc, "printers"));
+	json_object_put(doc);
+	check_status(h.answer[1]);
+	ck_assert_str_eq(h.answer[2], h.answer[1]);
+	doc = parse(h.answer[3]);
+	ck_assert_int_eq(json_object_get_int64(json_object_object_get(
+	    json_object_object_get(doc, "broker"), "generation")), 42);
+	json_object_put(doc);
+	harness_free(&h);
+}
+END_TEST
+
+static void
 client_garbage_then_good(struct harness *h)
 {
 	h->answer[0] = request(h, "hello \"\x1b[2J\"\n");
@@ -1014,6 +1053,7 @@ test_suite(void)
 	/* Idle clients wait out the 5 s timeout. */
 	tcase_set_timeout(sock, 30);
 	tcase_add_test(sock, status_over_the_socket);
+	tcase_add_test(sock, summary_counts_and_answers_are_kept_until_the_state_moves);
 	tcase_add_test(sock, garbage_request_gets_an_error);
 	tcase_add_test(sock, overlong_request_is_dropped);
 	tcase_add_test(sock, many_clients_at_once);
