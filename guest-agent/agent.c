@@ -508,6 +508,40 @@ struct job {
 static void apply(struct agent *a);
 static void reload(struct agent *a);
 
+/* --dry-run: what a pass says without a CUPS; nothing changes. */
+static int
+dry_apply(const struct want *want, size_t n, struct result **out, size_t *nout)
+{
+	struct result *r = calloc(n + 1, sizeof(*r));
+
+	*out = r;
+	*nout = 0;
+	if (r == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct want *w = &want[i];
+		const char *detail = "dry run (--dry-run): not installed";
+
+		r[i].state = PRINTREDIR__PRINTER_STATE__PRINTER_PENDING;
+		if (w->invalid) {
+			r[i].state = PRINTREDIR__PRINTER_STATE__PRINTER_FAILED;
+			detail = w->invalid;
+		} else if (w->driver == PRINTREDIR__DRIVER_STATE__DRIVER_MISSING) {
+			r[i].state = PRINTREDIR__PRINTER_STATE__PRINTER_DRIVER_MISSING;
+			detail = w->detail ? w->detail : "";
+		} else if (w->driver == PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED) {
+			r[i].state = PRINTREDIR__PRINTER_STATE__PRINTER_DRIVER_REJECTED;
+			detail = w->detail ? w->detail : "";
+		}
+		r[i].name = strdup(w->name);
+		r[i].detail = strdup(detail);
+		*nout = i + 1;
+		if (r[i].name == NULL || r[i].detail == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static void
 work(uv_work_t *req)
 {
@@ -515,9 +549,12 @@ work(uv_work_t *req)
 	struct install_ctx ctx = {
 		.conf = &j->a->conf, .drivers_dir = j->a->drivers_dir, .recheck = j->recheck,
 	};
+	size_t n = j->redirection ? j->nwant : 0;
 
-	j->rc = install_apply(&ctx, j->want, j->redirection ? j->nwant : 0,
-	    &j->results, &j->nresults);
+	if (j->a->dry_run)
+		j->rc = dry_apply(j->want, n, &j->results, &j->nresults);
+	else
+		j->rc = install_apply(&ctx, j->want, n, &j->results, &j->nresults);
 }
 
 static void
@@ -867,8 +904,9 @@ agent_start(struct agent *a)
 	uv_timer_init(a->loop, &a->restarter.timer);
 	a->restarter.timer.data = a;
 	a->started = 1;
-	log_info("printredir %s agent \"%s\" started", PRINTREDIR_VERSION,
-	    a->conf.guest_id);
+	log_info("printredir %s agent \"%s\" started%s", PRINTREDIR_VERSION,
+	    a->conf.guest_id, a->dry_run ? " (dry run: no CUPS is touched, "
+	    "printers are reported pending)" : "");
 	/* Finish what a previous run left: a restart under way, a wish not
 	 * applied or lost by the guest's CUPS, a report not delivered, or a
 	 * redirection switch. */

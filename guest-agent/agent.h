@@ -163,6 +163,7 @@ struct agent {
 	char drivers_dir[4096];
 	char boot_id[64];		/* this boot's id, read once at start */
 	int started, stopping;
+	int dry_run;			/* --dry-run: no CUPS is touched */
 
 	struct wish wish;
 	struct applied applied;

@@ -45,7 +45,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: guest-agent [-c FILE] [-d] [--syslog]\n"
+	    "usage: guest-agent [-c FILE] [-d] [--syslog] [--dry-run]\n"
 	    "       guest-agent status [-c FILE] [--json]\n"
 	    "\n"
 	    "Installs the host's printers in this guest's CUPS.\n"
@@ -53,6 +53,9 @@ usage(FILE *out)
 	    "  -c, --config FILE  configuration (default " AGENT_CONF_DEFAULT ")\n"
 	    "  -d, --debug        log debug messages and trace every frame\n"
 	    "      --syslog       log to syslog instead of stderr\n"
+	    "      --dry-run      touch no CUPS: take the broker's printer sets and\n"
+	    "                     report each printer pending, never installed\n"
+	    "                     (to check a guest's link, and for load tests)\n"
 	    "  -V, --version      print the version and exit\n"
 	    "  -h, --help         print this help and exit\n"
 	    "\n"
@@ -78,12 +81,19 @@ main(int argc, char **argv)
 	struct agent a = { 0 };
 	const char *path = AGENT_CONF_DEFAULT;
 	char err[1024];
-	int debug, use_syslog, rc;
+	int debug = 0, use_syslog = 0, rc;
+	const struct cli_opt opts[] = {
+		{ 'c', "config", CLI_STRING, &path },
+		{ 'd', "debug", CLI_FLAG, &debug },
+		{ 0, "syslog", CLI_FLAG, &use_syslog },
+		{ 0, "dry-run", CLI_FLAG, &a.dry_run },
+		{ 0 },
+	};
+	const struct cli c = { "guest-agent", usage, opts, 0, 0, NULL };
 
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return status_main(argc - 1, argv + 1);
-	if ((rc = cli_daemon_args("guest-agent", argc, argv, usage, &path, &debug,
-	    &use_syslog)) >= 0)
+	if ((rc = cli_parse(&c, argc, argv, NULL)) >= 0)
 		return rc;
 	log_init("guest-agent", !use_syslog, debug);
 	signal(SIGPIPE, SIG_IGN);
