@@ -7,6 +7,7 @@
 #   make install         install programs (PREFIX, DESTDIR honoured)
 #   make bench           the job benchmark: the channel next to printing on the host
 #   make vm-check        the whole system in a real QEMU guest (tests/vm)
+#   make load-check      100 agents (--dry-run) and 200 printers on one broker
 #   make check-valgrind  the unit suites under valgrind's memcheck
 #   make lint            cppcheck on the project's code
 #   make demo VM=1       the demo with the guest side in a real QEMU guest
@@ -84,7 +85,8 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 TEST_TOOLS := $(BUILD)/tests/jetdirect $(BUILD)/tests/probe $(BUILD)/tests/fake-tray \
 	$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport $(BUILD)/tests/jobattrs \
-	$(BUILD)/tests/rogue-broker $(BUILD)/tests/slow-http $(BUILD)/tests/rawpeer
+	$(BUILD)/tests/rogue-broker $(BUILD)/tests/slow-http $(BUILD)/tests/rawpeer \
+	$(BUILD)/tests/statusload
 
 # Rebuild everything when the compiler flags change (e.g. SANITIZE on/off).
 FLAGS_STAMP := $(BUILD)/.flags
@@ -101,7 +103,7 @@ $(file >$(VERSION_H),$(VERSION_NOW))
 endif
 
 .PHONY: all check demo deps install uninstall clean fuzz tests bench vm-check \
-	check-valgrind lint fuzz-smoke
+	check-valgrind lint fuzz-smoke load-check
 # Keep objects that pattern rules built on the way to a test program.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -192,7 +194,8 @@ $(BUILD)/tests/fake-tray: tests/tools/fake-tray.c $(FLAGS_STAMP)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport $(BUILD)/tests/slow-http: $(BUILD)/tests/%: tests/tools/%.c $(FLAGS_STAMP)
+$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport $(BUILD)/tests/slow-http \
+$(BUILD)/tests/statusload: $(BUILD)/tests/%: tests/tools/%.c $(FLAGS_STAMP)
 	$(call say,CC,$<)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
@@ -211,6 +214,10 @@ check: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
 	@BUILD=$(BUILD) tests/bench/jobs.sh
+
+load-check: deps
+	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
+	@BUILD=$(BUILD) tests/load/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
