@@ -45,6 +45,8 @@ static const struct conf_key broker_keys[] = {
 	{ "jobs", "user", CONF_STRING, OFF(job_user), "as-is", 0, 0, 0, 0 },
 	{ "jobs", "account", CONF_STRING, OFF(job_account), "", 0, 0, 0, 1 },
 	{ "jobs", "max_per_guest", CONF_INT, OFF(jobs_per_guest), "4", 1, 64, 0, 0 },
+	{ "jobs", "formats", CONF_STRING, OFF(job_formats),
+	  "application/pdf application/vnd.cups-pdf", 0, 0, 0, 0 },
 	{ "jobs", "keep_journal", CONF_DURATION, OFF(journal_keep), "7d", 3600,
 	  365LL * 86400, 0, 0 },
 };

@@ -75,6 +75,7 @@ struct broker_conf {
 	char *job_account;		/* the one account, for "account" */
 	int job_user_mode;		/* JOB_USER_*, from job_user */
 	long long jobs_per_guest;	/* jobs of one guest at once */
+	char *job_formats;		/* document formats taken from guests */
 	long long journal_keep;		/* seconds a job UUID is remembered */
 };
 
@@ -259,6 +260,10 @@ int guests_parse_state(struct broker *b, const char *text, size_t len,
 void guests_publish(struct broker *b);
 /* Adds the guests array to a status document (json-c object). */
 void guests_status(struct broker *b, struct json_object *doc, int summary);
+/* After a reload: closes the sessions of the guests [guests] allow now
+ * refuses.  (A new master key holds from the next handshake: sessions up
+ * keep theirs, so that guests can take their new keys in turn.) */
+void guests_revoke(struct broker *b);
 /* A connection to a VM's channel (stream taken in every case) becomes a
  * guest connection; NULL when refused.  No pre-handshake budget applies. */
 struct peer *guests_adopt_channel(struct broker *b, uv_stream_t *stream,

@@ -47,6 +47,7 @@ static struct {
 	size_t nresults;
 	struct broker_conf conf;	/* the latest, under lock */
 	int conf_changed;
+	unsigned conf_gen;		/* fetch_conf calls so far */
 	void (*on_change)(void);
 } f;
 
@@ -106,9 +107,9 @@ result_put(struct result *r)
 	return 1;
 }
 
-/* Resolves one printer, away from the lock. */
+/* Resolves one printer, away from the lock, under configuration gen. */
 static void
-resolve(const struct broker_conf *conf, const struct item *it)
+resolve(const struct broker_conf *conf, unsigned gen, const struct item *it)
 {
 	struct printer p = {
 		.name = it->name, .device_uri = it->device_uri,
@@ -139,7 +140,13 @@ resolve(const struct broker_conf *conf, const struct item *it)
 		return;
 	}
 	uv_mutex_lock(&f.lock);
-	changed = result_put(&r);
+	if (gen == f.conf_gen) {
+		changed = result_put(&r);
+	} else {
+		/* Found under a configuration that is gone: ask again. */
+		result_free(&r);
+		changed = 0;
+	}
 	uv_mutex_unlock(&f.lock);
 	if (changed && f.on_change)
 		f.on_change();
@@ -150,6 +157,7 @@ fetch_thread(void *arg)
 {
 	struct broker_conf conf = { 0 };
 	struct item it;
+	unsigned gen = 0;
 
 	(void)arg;
 	uv_mutex_lock(&f.lock);
@@ -169,9 +177,10 @@ fetch_thread(void *arg)
 			if (broker_copy_conf(&f.conf, &conf) != 0)
 				fatalx("out of memory");
 			f.conf_changed = 0;
+			gen = f.conf_gen;
 		}
 		uv_mutex_unlock(&f.lock);
-		resolve(&conf, &it);
+		resolve(&conf, gen, &it);
 		item_free(&it);
 		uv_mutex_lock(&f.lock);
 	}
@@ -210,6 +219,7 @@ fetch_conf(const struct broker_conf *conf)
 	if (broker_copy_conf(conf, &f.conf) != 0)
 		fatalx("out of memory");
 	f.conf_changed = 1;
+	f.conf_gen++;
 	/* What was found under the old policy says nothing under the new. */
 	for (size_t i = 0; i < f.nresults; i++)
 		result_free(&f.results[i]);

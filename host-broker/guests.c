@@ -902,6 +902,20 @@ guests_forget(struct broker *b, time_t now)
 	}
 }
 
+void
+guests_revoke(struct broker *b)
+{
+	static const char why[] = "this guest is no longer allowed on this host "
+	    "([guests] allow)";
+
+	for (struct guest *g = b->guests; g; g = g->next) {
+		if (g->peer == NULL || broker_guest_allowed(&b->conf, g->id))
+			continue;
+		log_info("guest %s: closing its session: %s", g->id, why);
+		peer_close(g->peer, PRINTREDIR__ERROR_CODE__ERR_AUTH_FAILED, why);
+	}
+}
+
 struct job_stats *
 guests_job_stats(struct broker *b, const char *id)
 {

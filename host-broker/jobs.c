@@ -18,6 +18,7 @@
 #include <json.h>
 
 #include "broker.h"
+#include "conf.h"
 #include "cupsconn.h"
 #include "log.h"
 #include "peer.h"
@@ -204,12 +205,24 @@ on_start(struct broker *b, struct peer *p, const char *guest,
 		    "the host does not redirect this printer (any more)");
 		return;
 	}
+	/* What the guest's own CUPS made of the document (PDF): raw bytes
+	 * would reach the host's printer past its driver. */
+	if (!conf_list_has(b->conf.job_formats, m->format, 1)) {
+		char why[CODEC_MAX_NAME + 128];
+
+		snprintf(why, sizeof(why), "the host takes no %s documents from "
+		    "guests ([jobs] formats)", m->format);
+		refuse(b, p, guest, m->stream, SUBMIT_REFUSED, why);
+		return;
+	}
 	/* The key names the guest too: a guest cannot claim another's job. */
 	snprintf(keysrc, sizeof(keysrc), "%s%c%s", guest, 0, m->uuid);
 	hash_sha256(keysrc, strlen(guest) + 1 + strlen(m->uuid), sha);
 	hash_hex(sha, key);
 	for (j = b->jobs; j; j = j->next) {
-		running += j->peer == p;
+		/* By guest, not by connection: a guest that connects again
+		 * while its jobs still print gets no new allowance. */
+		running += strcmp(j->guest, guest) == 0;
 		if (strcmp(key, j->key) == 0) {
 			refuse(b, p, guest, m->stream, SUBMIT_RETRY,
 			    "this job is still being printed from an earlier attempt");

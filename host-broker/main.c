@@ -89,6 +89,7 @@ on_signal(uv_signal_t *s, int signum)
 	b->conf = conf;
 	b->status_rev++;
 	log_info("configuration reloaded from %s", b->conf_path);
+	guests_revoke(b);
 	watch_relist(b);
 }
 

@@ -489,6 +489,9 @@ watch_thread(void *arg)
 			if (broker_copy_conf(&w->conf, &conf) != 0)
 				fatalx("out of memory");
 			w->conf_changed = 0;
+			/* Here, between passes: a pass that found the results
+			 * gone would hold every printer back. */
+			fetch_conf(&conf);
 			need_list = 1;
 			settled = 0;
 			if (http) {
@@ -656,7 +659,6 @@ watch_relist(struct broker *b)
 	w->relist = 1;
 	uv_cond_signal(&w->cond);
 	uv_mutex_unlock(&w->lock);
-	fetch_conf(&b->conf);
 }
 
 static void

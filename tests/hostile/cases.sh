@@ -383,6 +383,26 @@ keyless_flood() {
 	check "the broker says it dropped the oldest" grep -q 'connections wait for a handshake: dropped the oldest' "$W/broker.log"
 	wait "$fpid"
 }
+hcase channel revoked_while_connected \
+	"a guest taken off \`[guests] allow\` while connected, then SIGHUP: its session is closed, saying why; the others keep theirs"
+revoked_while_connected() {
+	local probe lines
+	guest_key g-rev
+	"$BUILD/tests/probe" -a "unix:$W/broker.sock" -k "$W/key-g-rev" -i g-rev -o "$W" -n 2 -t 30 \
+		>"$W/rev.out" 2>&1 &
+	probe=$!
+	check "g-rev is connected" wait_for 10 grep -q '^set	' "$W/rev.out"
+	lines=$(wc -l <"$W/broker.log")
+	sed -i 's/^\[broker\]$/[guests]\nallow = g1 r1\n[broker]/' "$W/broker.conf"
+	kill -HUP "$BROKER_PID"
+	check "its session is closed, saying why" wait_for 10 grep -q \
+		'^closed	.*this guest is no longer allowed on this host' "$W/rev.out"
+	check "g1 keeps its session" bash -c "! tail -n +$((lines + 1)) '$W/broker.log' |
+		grep -q 'guest g1 disconnected'"
+	sed -i '/^\[guests\]$/d; /^allow = g1 r1$/d' "$W/broker.conf"
+	kill -HUP "$BROKER_PID"
+	wait "$probe"
+}
 hcase jobs job_socket_desk_user \
 	"a desk user connects to the agent's job socket: refused (only root and cupsd's backend user hand over jobs)"
 job_socket_desk_user() {

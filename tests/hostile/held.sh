@@ -290,7 +290,7 @@ control_garbage() {
 	mark
 	to_control hex:00ff1b5b324a0a
 	check "answered an error quoting the bytes, escaped" \
-		control_error 'unknown request "\x00\xff\x1b[2J" (the only request is "status")'
+		control_error 'unknown request "\x00\xff\x1b[2J" (the requests are "status" and "summary")'
 	check "logged, escaped" said 'control: unknown request "\x00\xff\x1b[2J"'
 	check "no raw escape reached the log" clean_since since_broker
 }
@@ -304,12 +304,12 @@ control_huge_line() {
 		said "control: dropping a client whose request is over 256 bytes: \"$(printf 'a%.0s' $(seq 64))...\""
 }
 hcase control control_unknown \
-	"an unknown command (\`reload\`): \`{\"error\": ...}\` saying the only request is \`status\`"
+	"an unknown command (\`reload\`): \`{\"error\": ...}\` naming the requests there are"
 control_unknown() {
 	mark
 	to_control text:$'reload\n'
-	check "answered an error naming the only request" \
-		control_error 'unknown request "reload" (the only request is "status")'
+	check "answered an error naming the requests there are" \
+		control_error 'unknown request "reload" (the requests are "status" and "summary")'
 	check "logged" said 'control: unknown request "reload"'
 }
 hcase control control_no_newline \
@@ -428,6 +428,21 @@ job_no_such_printer() {
 	check "and counts it refused" test "$(g1_jobs | awk '{print $2}')" -eq $((refused + 1))
 	check "nothing printed" test "$(printed)" -eq "$n"
 	lpadmin -h "$GUEST" -x ghost
+}
+
+rawjob_done() { "$BUILD/tests/jobattrs" "$GUEST" net_generic_pdf | grep -qE '^job-state=(canceled|aborted|completed)$'; }
+hcase jobs job_raw \
+	"root in the guest prints raw bytes (\`lp -o raw\`: PJL for the device itself, past the host's driver): refused, \`[jobs] formats\` takes PDF only; nothing printed"
+job_raw() {
+	local n
+	n=$(printed)
+	mark
+	printf '\033%%-12345X@PJL SET ECONOMODE=ON\r\n\033%%-12345X' >"$W/pjl.raw"
+	lp -h "$GUEST" -d net_generic_pdf -o raw -t rawjob "$W/pjl.raw" >/dev/null
+	check "the job ends" wait_for 15 rawjob_done
+	check "the broker refuses it, saying why" bash -c "tail -n +$((B0 + 1)) '$W/broker.log' |
+		grep -q 'not printed: the host takes no [a-z/.-]* documents from guests (\[jobs\] formats)'"
+	check "nothing printed" test "$(printed)" -eq "$n"
 }
 
 # --- configuration --------------------------------------------------------------------------
