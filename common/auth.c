@@ -122,8 +122,8 @@ on_hello(struct auth *a, const Printredir__Hello *h, char *err, size_t errlen)
 
 	if (h->role != want)
 		return fail(a, PRINTREDIR__ERROR_CODE__ERR_PROTOCOL, err, errlen,
-		    "peer \"%s\" is not a %s", h->peer_id,
-		    want == PRINTREDIR__ROLE__ROLE_BROKER ? "broker" : "agent");
+		    "peer \"%s\" is not %s", h->peer_id,
+		    want == PRINTREDIR__ROLE__ROLE_BROKER ? "a broker" : "an agent");
 	lo = h->min_version > a->p.min_version ? h->min_version : a->p.min_version;
 	hi = h->version < a->p.max_version ? h->version : a->p.max_version;
 	if (lo > hi)
@@ -300,29 +300,32 @@ int
 auth_load_key(const char *path, uint8_t **key, size_t *keylen, char *err,
     size_t errlen)
 {
-	struct stat st;
+	struct stat st = { 0 };
 	char *buf = NULL;
 	size_t len = 0;
 	int rc;
 
 	*key = NULL;
-	if (stat(path, &st) != 0) {
-		rc = -errno;
-		snprintf(err, errlen, "key file %s: %s", path, strerror(errno));
-		return rc;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	/* Owner and mode are checked on the file read, not on a path that
+	 * may be swapped in between; a symbolic link is followed to it. */
+	rc = statefile_read_st(path, AUTH_KEY_MAX + 2, &buf, &len, &st);
+	if (rc == -EINVAL && !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "key file %s is not a regular file", path);
-		return -EINVAL;
-	}
-	if (st.st_mode & 077) {
+	} else if (rc == 0 && (st.st_mode & 077)) {
 		snprintf(err, errlen, "key file %s is open to other users (mode %04o); "
 		    "run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
-		return -EPERM;
-	}
-	if ((rc = statefile_read(path, AUTH_KEY_MAX + 2, &buf, &len)) != 0) {
+		rc = -EPERM;
+	} else if (rc == 0 && st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "key file %s belongs to uid %u, neither root nor "
+		    "this daemon's user; run: chown root %s", path,
+		    (unsigned)st.st_uid, path);
+		rc = -EPERM;
+	} else if (rc != 0) {
 		snprintf(err, errlen, "key file %s: %s", path,
 		    rc == -EFBIG ? "longer than 1024 bytes" : strerror(-rc));
+	}
+	if (rc != 0) {
+		free(buf);
 		return rc;
 	}
 	if (len > 0 && buf[len - 1] == '\n')

@@ -583,16 +583,23 @@ int
 conf_load(const char *path, const struct conf_key *keys, size_t nkeys,
     void *out, char *err, size_t errlen)
 {
+	struct stat st;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	ssize_t n;
 	int fd = -1, rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO without a writer must not hang the start. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		rc = -errno;
 		errf(err, errlen, "%s: cannot open: %s", path,
 		    strerror(-rc));
+		goto out;
+	}
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		rc = -EINVAL;
+		errf(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	/* Read one byte past the cap to tell a full file from a long one. */

@@ -94,18 +94,29 @@ int
 statefile_read(const char *path, size_t max, char **out, size_t *len)
 {
 	struct stat st;
+
+	return statefile_read_st(path, max, out, len, &st);
+}
+
+int
+statefile_read_st(const char *path, size_t max, char **out, size_t *len,
+    struct stat *stp)
+{
+	struct stat st;
 	char *buf = NULL, *nb;
 	size_t got = 0, cap;
 	int fd, rc;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO is refused below, never waited on. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
 		goto out;
 	}
+	*stp = st;
 	if (!S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
 		goto out;

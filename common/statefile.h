@@ -6,6 +6,7 @@
 #define PRINTREDIR_STATEFILE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 /*
  * Writes len bytes to path with mode: a temporary file in the same folder,
@@ -21,6 +22,10 @@ int statefile_write(const char *path, const void *data, size_t len, int mode);
  * when it is over max bytes, or another negative errno.
  */
 int statefile_read(const char *path, size_t max, char **out, size_t *len);
+/* The same, with what fstat said of the file read in *st (set whenever it
+ * was opened): its owner and mode are those of the very bytes read. */
+int statefile_read_st(const char *path, size_t max, char **out, size_t *len,
+    struct stat *st);
 
 /*
  * Creates dir and any missing parents (parents 0755, dir itself with mode).

@@ -476,3 +476,27 @@ key_too_short() {
 	check "saying how long a key is and how to make one" grep -qF \
 		"short.key holds 10 bytes; a key is 16 to 1024 bytes (make one with: head -c 32 /dev/urandom | base64 >" "$W/conf.out"
 }
+hcase config conf_fifo \
+	"\`host-broker -c\` a FIFO no one writes to: exit status 2 at once, \"not a regular file\" (it used to wait for ever)"
+conf_fifo() {
+	local t0
+	mkfifo "$W/conf.fifo"
+	t0=$(now_ms)
+	run_broker "$W/conf.fifo"
+	check "exit status 2" test "$RC" -eq 2
+	check "at once ($(($(now_ms) - t0)) ms)" test $(($(now_ms) - t0)) -lt 5000
+	check "saying what is wrong" grep -q "conf.fifo: not a regular file" "$W/conf.out"
+}
+hcase config key_foreign_owner \
+	"a master key file of mode 0600 that a desk user owns (a link to it, or the file itself): the broker refuses to start, saying chown"
+key_foreign_owner() {
+	head -c 32 /dev/urandom | base64 >"$W/theirs.key"
+	chmod 600 "$W/theirs.key"
+	chown 60001 "$W/theirs.key"
+	ln -sf "$W/theirs.key" "$W/link.key"
+	side_conf "$W/theirs.conf" "s|^key_file = .*|key_file = $W/link.key|"
+	run_broker "$W/theirs.conf"
+	check "exit status 2" test "$RC" -eq 2
+	check "saying whose it is and what to do" grep -q \
+		"link.key belongs to uid 60001, neither root nor this daemon's user; run: chown root" "$W/conf.out"
+}
