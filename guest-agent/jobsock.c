@@ -28,6 +28,9 @@
 #define JOBS_BACKLOG 64
 #define JOBS_MAX 64			/* backends connected at once */
 #define LOOKUP_TIMEOUT_MS 5000
+/* A backend's JobStart comes at once: a connection without one this long
+ * is closed, so that idle connections cannot hold the JOBS_MAX slots. */
+#define HEADER_TIMEOUT_MS 10000
 /* A backend's frames: one chunk and its envelope. */
 #define LOCAL_FRAME_CAP (CODEC_JOB_CHUNK + 16384)
 
@@ -49,6 +52,7 @@ struct ljob {
 	uv_stream_t *stream;
 	enum ljob_state state;
 	struct frame_reader fr;
+	uint64_t since;			/* uv_now() when it connected */
 	codec_env_t *start;		/* the backend's JobStart */
 	uint32_t sid;			/* stream to the broker; 0 before */
 	unsigned credit;
@@ -73,6 +77,7 @@ struct jobsock {
 	const struct jobsock_ops *ops;
 	void *data;
 	uv_stream_t *server;
+	uv_timer_t *sweep;		/* closes connections without a JobStart */
 	struct ljob *list;
 	int n;
 	uint32_t next_sid;
@@ -511,6 +516,7 @@ on_connection(uv_stream_t *server, int status)
 	}
 	j->owner = js;
 	j->stream = stream;
+	j->since = uv_now(js->loop);
 	j->qtail = &j->q;
 	stream->data = j;
 	frame_reader_init(&j->fr, LOCAL_FRAME_CAP);
@@ -518,6 +524,20 @@ on_connection(uv_stream_t *server, int status)
 	js->list = j;
 	js->n++;
 	pump(j);
+}
+
+static void
+on_sweep(uv_timer_t *t)
+{
+	struct jobsock *js = t->data;
+	struct ljob *j, *next;
+
+	for (j = js->list; j; j = next) {
+		next = j->next;
+		if (j->state == LJOB_HEADER && !j->closing &&
+		    uv_now(js->loop) - j->since >= HEADER_TIMEOUT_MS)
+			ljob_close(j, "no job came within 10 s of connecting");
+	}
 }
 
 struct jobsock *
@@ -551,6 +571,12 @@ jobsock_start(uv_loop_t *loop, const struct jobsock_config *cfg,
 		    "print", err);
 		goto fail;
 	}
+	if ((js->sweep = malloc(sizeof(*js->sweep))) != NULL) {
+		uv_timer_init(loop, js->sweep);
+		js->sweep->data = js;
+		uv_timer_start(js->sweep, on_sweep, HEADER_TIMEOUT_MS / 4,
+		    HEADER_TIMEOUT_MS / 4);
+	}
 	return js;
 fail:
 	if (js)
@@ -575,6 +601,8 @@ jobsock_stop(struct jobsock *js)
 	if (js == NULL || js->stopping)
 		return;
 	js->stopping = 1;
+	if (js->sweep != NULL)
+		uv_close((uv_handle_t *)js->sweep, (uv_close_cb)free);
 	for (struct ljob *j = js->list; j; j = j->next) {
 		retry(j, "the agent is stopping");
 		ljob_close(j, NULL);

@@ -430,6 +430,17 @@ job_no_such_printer() {
 	lpadmin -h "$GUEST" -x ghost
 }
 
+hcase jobs job_socket_idle \
+	"root connects to the job socket and sends nothing: closed after 10 s, saying so, so that idle connections cannot hold the 64 job slots"
+job_socket_idle() {
+	local ms
+	mark
+	raw "$GUEST_JOB_SOCKET" -f -t 20 text:
+	ms=$(end_field ms)
+	check "closed by the agent" ended eof
+	check "after about 10 s (${ms} ms)" between "$ms" 9000 15000
+	check "saying why" agent_said "job socket: backend connection closed: no job came within 10 s of connecting"
+}
 rawjob_done() { "$BUILD/tests/jobattrs" "$GUEST" net_generic_pdf | grep -qE '^job-state=(canceled|aborted|completed)$'; }
 hcase jobs job_raw \
 	"root in the guest prints raw bytes (\`lp -o raw\`: PJL for the device itself, past the host's driver): refused, \`[jobs] formats\` takes PDF only; nothing printed"
