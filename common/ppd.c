@@ -92,6 +92,15 @@ static const struct rule {
 	 * dialog's plug-ins and tools. */
 	{ "FoomaticRIP*", RULE_DROP },
 	{ "cupsManualCopies", RULE_DROP },
+	/* The job control the host's driver wraps the job in, and the
+	 * prologue it sends the device: in the guest, pdftopdf would put a
+	 * second PJL header before the PDF, and the host's driver adds its
+	 * own.  (The JCL options stay: only their code goes unused.) */
+	{ "JCLBegin", RULE_DROP },
+	{ "JCLToPDFInterpreter", RULE_DROP },
+	{ "JCLToPSInterpreter", RULE_DROP },
+	{ "JCLEnd", RULE_DROP },
+	{ "JobPatchFile", RULE_DROP },
 	{ "APDialogExtension", RULE_DROP },
 	{ "APPrinterIconPath", RULE_DROP },
 	{ "APPrinterUtilityPath", RULE_DROP },

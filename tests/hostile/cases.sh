@@ -340,6 +340,42 @@ many_options() {
 	rogue "$W/set"
 	check "rejected, saying why" reported many "driver-rejected .*options, at most 1000"
 }
+hcase drivers postscript_in_driver \
+	"a print server's driver whose default option code and \`*JobPatchFile\` draw on every page: a PostScript document printed in the guest reaches the host as plain PDF with neither (the guest's Ghostscript runs no driver code)"
+postscript_in_driver() {
+	local f
+	{
+		cat "$GENERIC"
+		cat <<'PPD'
+*OpenUI *PrProbe/Probe: PickOne
+*OrderDependency: 10 AnySetup *PrProbe
+*DefaultPrProbe: On
+*PrProbe On/On: "<< /BeginPage { pop /Helvetica findfont 30 scalefont setfont 50 50 moveto (INJECTEDBYPPD) show } >> setpagedevice"
+*PrProbe Off/Off: ""
+*CloseUI: *PrProbe
+*JobPatchFile 1: "/Helvetica findfont 30 scalefont setfont 50 300 moveto (PATCHFILERAN) show"
+PPD
+	} >"$W/probe.ppd"
+	lpadmin -h "$PS" -p ps_probe -E -v "socket://127.0.0.1:9" -P "$W/probe.ppd" 2>/dev/null
+	# Held on the host: its spool file is what left the guest.
+	lpadmin -h "$HOST" -p ps_probe -E -v "ipp://$PS/printers/ps_probe" \
+		-o job-hold-until-default=indefinite
+	arrived() { lpstat -h "$GUEST" -p ps_probe >/dev/null 2>&1; }
+	check "the queue arrives in the guest" wait_for 20 arrived
+	check "with the option, for the print dialog" bash -c "lpoptions -h '$GUEST' -p ps_probe -l | grep -q '^PrProbe'"
+	printf '%%!PS-Adobe-3.0\n%%%%Pages: 1\n%%%%Page: 1 1\n/Helvetica findfont 24 scalefont setfont 72 720 moveto (printredir probe) show\nshowpage\n' >"$W/job.ps"
+	lp -h "$GUEST" -d ps_probe "$W/job.ps" >/dev/null
+	# Done in the guest once the host has the whole document.
+	handed() { "$BUILD/tests/jobattrs" "$GUEST" ps_probe | grep -q '^job-state=completed$'; }
+	check "the job reaches the host" wait_for 30 handed
+	f=$(ls -t "$W"/world/host/spool/d* | head -1)
+	check "as plain PDF, no PJL of the driver's before it" bash -c "head -c 5 '$f' | grep -q '^%PDF-'"
+	check "with the document's text" bash -c "pdftotext '$f' - | grep -q 'printredir probe'"
+	check "and none of the driver's code run" bash -c "! pdftotext '$f' - | grep -q 'INJECTEDBYPPD\|PATCHFILERAN'"
+	cancel -h "$HOST" -a ps_probe
+	lpadmin -h "$HOST" -x ps_probe
+	lpadmin -h "$PS" -x ps_probe
+}
 
 # --- 8. names that no person means ------------------------------------------------------
 hcase text odd_names \
