@@ -220,6 +220,9 @@ int drivers_init(const struct broker_conf *conf);
 void drivers_resolve(const struct broker_conf *conf, struct printer *p,
     struct snapshot *s);
 const struct driver *drivers_find(const struct snapshot *s, const uint8_t sha[HASH_LEN]);
+/* Adds a copy of d to s->drivers unless s has it: 0 or -ENOMEM.  Any
+ * thread: it touches only s. */
+int drivers_add(struct snapshot *s, const struct driver *d);
 /*
  * The index's text (len bytes, no NUL needed; what names it in log lines)
  * into a new array *entries of *n usable entries (drivers_index_free).  An

@@ -357,7 +357,6 @@ use_source(struct printer *p, const struct source *src, struct snapshot *s,
     const char *from)
 {
 	const struct driver *d = blob_get(src->sha);
-	struct driver *nd;
 
 	if (d == NULL)
 		return -ENOENT;
@@ -366,15 +365,22 @@ use_source(struct printer *p, const struct source *src, struct snapshot *s,
 	free(p->detail);
 	if (asprintf(&p->detail, "driver from %s", from) < 0)
 		p->detail = NULL;
-	if (drivers_find(s, src->sha) != NULL)
+	return drivers_add(s, d);
+}
+
+int
+drivers_add(struct snapshot *s, const struct driver *d)
+{
+	struct driver *nd;
+
+	if (drivers_find(s, d->sha) != NULL)
 		return 0;
 	nd = realloc(s->drivers, (s->ndrivers + 1) * sizeof(*nd));
 	if (nd == NULL)
 		return -ENOMEM;
 	s->drivers = nd;
 	nd[s->ndrivers] = *d;
-	nd[s->ndrivers].z = malloc(d->zlen);
-	if (nd[s->ndrivers].z == NULL)
+	if ((nd[s->ndrivers].z = malloc(d->zlen ? d->zlen : 1)) == NULL)
 		return -ENOMEM;
 	memcpy(nd[s->ndrivers].z, d->z, d->zlen);
 	s->ndrivers++;

@@ -258,26 +258,6 @@ enqueue(const struct printer *p, int first)
 	uv_cond_signal(&f.cond);
 }
 
-/* Adds a copy of d to s unless s has it; 0 or -ENOMEM. */
-static int
-add_driver(struct snapshot *s, const struct driver *d)
-{
-	struct driver *nd;
-
-	if (drivers_find(s, d->sha) != NULL)
-		return 0;
-	nd = realloc(s->drivers, (s->ndrivers + 1) * sizeof(*nd));
-	if (nd == NULL)
-		return -ENOMEM;
-	s->drivers = nd;
-	nd[s->ndrivers] = *d;
-	if ((nd[s->ndrivers].z = malloc(d->zlen ? d->zlen : 1)) == NULL)
-		return -ENOMEM;
-	memcpy(nd[s->ndrivers].z, d->z, d->zlen);
-	s->ndrivers++;
-	return 0;
-}
-
 int
 fetch_lookup(struct printer *p, struct snapshot *s, int queue)
 {
@@ -287,7 +267,7 @@ fetch_lookup(struct printer *p, struct snapshot *s, int queue)
 	uv_mutex_lock(&f.lock);
 	r = result_find(p->name);
 	if (r != NULL && (r->driver != PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE ||
-	    add_driver(s, &r->d) == 0)) {
+	    drivers_add(s, &r->d) == 0)) {
 		p->driver = r->driver;
 		memcpy(p->sha, r->sha, HASH_LEN);
 		free(p->detail);
