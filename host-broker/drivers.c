@@ -3,8 +3,12 @@
  * serves the queue, checked, hashed and kept in a content-addressed cache in
  * state_dir/drivers so that a broker restart refetches nothing unchanged.
  *
- * Everything here runs on the watcher thread only, so the cache needs no
- * lock.  Blocking libcups calls are fine here; they never touch the loop.
+ * The fetcher's threads (fetch.c) resolve printers side by side: the cache
+ * is theirs under cache_lock, which drivers_resolve holds except while it
+ * waits on a print server (NET() around each network call), so that a slow
+ * server holds up only the printer it serves.  A source, once made, stays
+ * where it is (v holds pointers), so a thread may keep one across a wait;
+ * what it reads of one after a wait is read again under the lock.
  */
 
 #include <errno.h>
@@ -44,29 +48,36 @@ struct source {
 
 static struct {
 	char dir[PATH_MAX];
-	struct source *v;
+	struct source **v;
 	size_t n;
 	struct driver *blobs;	/* compressed drivers in memory, by hash */
 	size_t nblobs;
 } cache;
 
+static uv_mutex_t cache_lock;
+
+/* A network call, made without cache_lock. */
+#define NET(call) (uv_mutex_unlock(&cache_lock), (call), uv_mutex_lock(&cache_lock))
+
 static struct source *
 source_get(const char *key)
 {
-	struct source *nv;
+	struct source **nv, *src;
 
 	for (size_t i = 0; i < cache.n; i++)
-		if (strcmp(cache.v[i].key, key) == 0)
-			return &cache.v[i];
+		if (strcmp(cache.v[i]->key, key) == 0)
+			return cache.v[i];
 	nv = realloc(cache.v, (cache.n + 1) * sizeof(*nv));
 	if (nv == NULL)
 		return NULL;
 	cache.v = nv;
-	memset(&nv[cache.n], 0, sizeof(*nv));
-	nv[cache.n].key = strdup(key);
-	if (nv[cache.n].key == NULL)
+	if ((src = calloc(1, sizeof(*src))) == NULL)
 		return NULL;
-	return &cache.v[cache.n++];
+	if ((src->key = strdup(key)) == NULL) {
+		free(src);
+		return NULL;
+	}
+	return cache.v[cache.n++] = src;
 }
 
 static void
@@ -87,7 +98,7 @@ index_save(void)
 	int rc;
 
 	for (size_t i = 0; i < cache.n; i++) {
-		const struct source *s = &cache.v[i];
+		const struct source *s = cache.v[i];
 		json_object *o;
 
 		if (!s->found)
@@ -263,9 +274,18 @@ out:
 	free(text);
 }
 
+static void
+init_lock(void)
+{
+	uv_mutex_init(&cache_lock);
+}
+
 int
 drivers_init(const struct broker_conf *conf)
 {
+	static uv_once_t once = UV_ONCE_INIT;
+
+	uv_once(&once, init_lock);
 	snprintf(cache.dir, sizeof(cache.dir), "%s/drivers", conf->state_dir);
 	if (mkdir(cache.dir, 0700) != 0 && errno != EEXIST) {
 		log_warn("cannot create %s", cache.dir);
@@ -453,13 +473,15 @@ fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s
 	char *body = NULL;
 	size_t len = 0;
 	long long deadline = now_ms() + conf->fetch_timeout * 1000;
+	time_t last_modified;
 	int rc = -1, late;
 
 	if (src == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	http = httpConnect2(host, port, NULL, AF_UNSPEC, enc, 1, HTTP_TIMEOUT_MS, NULL);
+	NET(http = httpConnect2(host, port, NULL, AF_UNSPEC, enc, 1, HTTP_TIMEOUT_MS,
+	    NULL));
 	if (http == NULL) {
 		snprintf(err, errlen, "print server %s:%d unreachable: %s", host, port,
 		    cupsLastErrorString());
@@ -470,13 +492,18 @@ fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s
 	if (src->found && src->last_modified > 0)
 		httpSetField(http, HTTP_FIELD_IF_MODIFIED_SINCE,
 		    httpGetDateString(src->last_modified));
-	if (httpGet(http, resource) != 0) {
+	NET(rc = httpGet(http, resource));
+	if (rc != 0) {
+		rc = -1;
 		snprintf(err, errlen, "print server %s:%d: request failed", host, port);
 		goto out;
 	}
+	rc = -1;
+	uv_mutex_unlock(&cache_lock);
 	while ((status = httpUpdate(http)) == HTTP_STATUS_CONTINUE &&
 	    now_ms() <= deadline)
 		;
+	uv_mutex_lock(&cache_lock);
 	if (status == HTTP_STATUS_CONTINUE) {
 		snprintf(err, errlen, "print server %s:%d too slow: no answer within "
 		    "%llds", host, port, conf->fetch_timeout);
@@ -491,14 +518,14 @@ fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s
 		goto out;
 	}
 	if (status != HTTP_STATUS_OK) {
-		httpFlush(http);
+		NET(httpFlush(http));
 		snprintf(err, errlen, "print server %s:%d has no driver for this queue "
 		    "(HTTP %d for %s)", host, port, (int)status, resource);
 		rc = 0;
 		goto out;
 	}
-	src->last_modified = httpGetDateTime(httpGetField(http, HTTP_FIELD_LAST_MODIFIED));
-	body = read_body(http, conf->max_ppd, deadline, &len, &late);
+	last_modified = httpGetDateTime(httpGetField(http, HTTP_FIELD_LAST_MODIFIED));
+	NET(body = read_body(http, conf->max_ppd, deadline, &len, &late));
 	if (body == NULL) {
 		if (late)
 			snprintf(err, errlen, "print server %s:%d too slow: %s did not "
@@ -508,6 +535,7 @@ fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s
 		goto out;
 	}
 	log_info("fetched driver for %s from %s (%zu bytes)", p->name, url, len);
+	src->last_modified = last_modified;
 	src->found = 0;
 	accept_ppd(conf, p, src, body, len, url);
 	if (p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED)
@@ -553,8 +581,8 @@ fetch_db(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 		*colon = '\0';
 		port = atoi(colon + 1);
 	}
-	http = httpConnect2(host, port, NULL, AF_UNSPEC, HTTP_ENCRYPTION_IF_REQUESTED,
-	    1, HTTP_TIMEOUT_MS, NULL);
+	NET(http = httpConnect2(host, port, NULL, AF_UNSPEC,
+	    HTTP_ENCRYPTION_IF_REQUESTED, 1, HTTP_TIMEOUT_MS, NULL));
 	if (http == NULL) {
 		snprintf(err, errlen, "print server %s unreachable: %s",
 		    conf->print_server, cupsLastErrorString());
@@ -567,7 +595,7 @@ fetch_db(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 	    NULL, p->make_model);
 	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
 	    2, NULL, attrs);
-	resp = cupsDoRequest(http, req, "/");
+	NET(resp = cupsDoRequest(http, req, "/"));
 	src->checked = time(NULL);
 	if (resp == NULL || ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING) {
 		snprintf(err, errlen, "driver database of %s: %s", conf->print_server,
@@ -613,16 +641,18 @@ fetch_db(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 	    src->ppd_name);
 	ippDelete(resp);
 	resp = NULL;
-	if (cupsSendRequest(http, req, "/", ippLength(req)) != HTTP_STATUS_CONTINUE ||
-	    (resp = cupsGetResponse(http, "/")) == NULL ||
-	    ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING) {
+	uv_mutex_unlock(&cache_lock);
+	if (cupsSendRequest(http, req, "/", ippLength(req)) == HTTP_STATUS_CONTINUE)
+		resp = cupsGetResponse(http, "/");
+	uv_mutex_lock(&cache_lock);
+	if (resp == NULL || ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING) {
 		ippDelete(req);
 		snprintf(err, errlen, "driver database of %s: cannot download %s: %s",
 		    conf->print_server, src->ppd_name, cupsLastErrorString());
 		goto out;
 	}
 	ippDelete(req);
-	data = read_body(http, conf->max_ppd, deadline, &len, &late);
+	NET(data = read_body(http, conf->max_ppd, deadline, &len, &late));
 	if (data == NULL) {
 		snprintf(err, errlen, late ? "driver database of %s too slow: %s did "
 		    "not arrive within %llds" : "driver database of %s: out of memory "
@@ -649,9 +679,8 @@ is_generic_model(const char *mm)
 	    strcasecmp(mm, "Unknown") == 0 || strncasecmp(mm, "Remote Printer", 14) == 0;
 }
 
-void
-drivers_resolve(const struct broker_conf *conf, struct printer *p,
-    struct snapshot *s)
+static void
+resolve(const struct broker_conf *conf, struct printer *p, struct snapshot *s)
 {
 	char scheme[32], user[256], host[256], resource[1024], url[1500];
 	char why_server[4096] = "", why_db[4096] = "";
@@ -695,4 +724,13 @@ drivers_resolve(const struct broker_conf *conf, struct printer *p,
 	    "guest", why_server, why_db) < 0)
 		p->detail = NULL;
 	(void)rc;
+}
+
+void
+drivers_resolve(const struct broker_conf *conf, struct printer *p,
+    struct snapshot *s)
+{
+	uv_mutex_lock(&cache_lock);
+	resolve(conf, p, s);
+	uv_mutex_unlock(&cache_lock);
 }

@@ -1,18 +1,19 @@
 /*
- * The fetcher: a worker thread that resolves printers' drivers
- * (drivers.c), one printer at a time, so that the watcher never waits on a
- * print server.  The watcher looks each printer's last result up by name
+ * The fetcher: FETCH_THREADS worker threads that resolve printers' drivers
+ * (drivers.c), each one printer at a time, so that the watcher never waits
+ * on a print server.  The watcher looks each printer's last result up by name
  * and queues the printer to be fetched again; a printer with no result yet
  * goes to the head of the queue, before the revalidation of known ones.
  * When a result changes, the fetcher tells the watcher, which lists again
  * without queueing anything.
  *
  * A print server that trickles its answers therefore costs the printers it
- * serves their fetch_timeout, and a new printer queued at that moment at
- * most one fetch_timeout; every other change goes out at once.
+ * serves their fetch_timeout, and holds one thread meanwhile; the others
+ * go on with the rest.  Only when every thread waits on a slow server does
+ * a new printer wait too, at most one fetch_timeout.
  *
- * drivers.c runs on this thread only, so its cache needs no lock; the queue
- * and the results are under fetch.lock.
+ * drivers.c locks its own cache; the queue and the results are under
+ * f.lock.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 
 #include "broker.h"
 #include "log.h"
+
+#define FETCH_THREADS 4
 
 /* What the fetcher found for one printer. */
 struct result {
@@ -36,17 +39,18 @@ struct item {
 };
 
 static struct {
-	uv_thread_t thread;
+	uv_thread_t threads[FETCH_THREADS];
+	int nthreads;
 	uv_mutex_t lock;
 	uv_cond_t cond;			/* the queue grew, or stop */
 	uv_cond_t idle;			/* the queue is empty and no fetch runs */
-	int started, stop, busy;
+	int started, stop;
+	int busy;			/* threads resolving a printer */
 	struct item *queue;
 	size_t nqueue;
 	struct result *results;
 	size_t nresults;
 	struct broker_conf conf;	/* the latest, under lock */
-	int conf_changed;
 	unsigned conf_gen;		/* fetch_conf calls so far */
 	void (*on_change)(void);
 } f;
@@ -158,36 +162,38 @@ fetch_thread(void *arg)
 	struct broker_conf conf = { 0 };
 	struct item it;
 	unsigned gen = 0;
+	int have_conf = 0;
 
 	(void)arg;
 	uv_mutex_lock(&f.lock);
 	for (;;) {
 		while (!f.stop && f.nqueue == 0) {
-			f.busy = 0;
-			uv_cond_broadcast(&f.idle);
+			if (f.busy == 0)
+				uv_cond_broadcast(&f.idle);
 			uv_cond_wait(&f.cond, &f.lock);
 		}
 		if (f.stop)
 			break;
-		f.busy = 1;
+		f.busy++;
 		it = f.queue[0];
 		memmove(&f.queue[0], &f.queue[1], --f.nqueue * sizeof(*f.queue));
-		if (f.conf_changed) {
+		if (!have_conf || gen != f.conf_gen) {
 			broker_free_conf(&conf);
 			if (broker_copy_conf(&f.conf, &conf) != 0)
 				fatalx("out of memory");
-			f.conf_changed = 0;
+			have_conf = 1;
 			gen = f.conf_gen;
 		}
 		uv_mutex_unlock(&f.lock);
 		resolve(&conf, gen, &it);
 		item_free(&it);
 		uv_mutex_lock(&f.lock);
+		f.busy--;
 	}
-	f.busy = 0;
 	uv_cond_broadcast(&f.idle);
 	uv_mutex_unlock(&f.lock);
-	broker_free_conf(&conf);
+	if (have_conf)
+		broker_free_conf(&conf);
 }
 
 int
@@ -201,13 +207,21 @@ fetch_start(const struct broker_conf *conf, void (*on_change)(void))
 	f.on_change = on_change;
 	if (broker_copy_conf(conf, &f.conf) != 0)
 		return -ENOMEM;
-	f.conf_changed = 1;
-	if ((rc = uv_thread_create(&f.thread, fetch_thread, NULL)) != 0) {
-		log_warnx("cannot start the driver fetcher thread: %s", uv_strerror(rc));
-		broker_free_conf(&f.conf);
-		return rc;
-	}
 	f.started = 1;
+	for (int i = 0; i < FETCH_THREADS; i++) {
+		if ((rc = uv_thread_create(&f.threads[i], fetch_thread, NULL)) != 0) {
+			log_warnx("cannot start a driver fetcher thread: %s",
+			    uv_strerror(rc));
+			/* With none, nothing is ever fetched: fail the start. */
+			if (f.nthreads == 0) {
+				f.started = 0;
+				broker_free_conf(&f.conf);
+				return rc;
+			}
+			break;
+		}
+		f.nthreads++;
+	}
 	return 0;
 }
 
@@ -218,7 +232,6 @@ fetch_conf(const struct broker_conf *conf)
 	broker_free_conf(&f.conf);
 	if (broker_copy_conf(conf, &f.conf) != 0)
 		fatalx("out of memory");
-	f.conf_changed = 1;
 	f.conf_gen++;
 	/* What was found under the old policy says nothing under the new. */
 	for (size_t i = 0; i < f.nresults; i++)
@@ -326,7 +339,8 @@ fetch_stop(void)
 	if (!f.started)
 		return;
 	fetch_cancel();
-	uv_thread_join(&f.thread);
+	for (int i = 0; i < f.nthreads; i++)
+		uv_thread_join(&f.threads[i]);
 	for (size_t i = 0; i < f.nqueue; i++)
 		item_free(&f.queue[i]);
 	for (size_t i = 0; i < f.nresults; i++)
