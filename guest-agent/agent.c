@@ -28,6 +28,11 @@
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 30000		/* guest CUPS unavailable */
 #define FAILED_RETRY_MAX_MS 300000	/* some printers failed to install */
+/* How often the guest's CUPS is looked at between changes: a cupsd that was
+ * killed or crashed comes back without what it had not yet written to
+ * printers.conf (up to DirtyCleanInterval, 30 s, after an install), and
+ * nothing else would tell the running agent. */
+#define CHECK_MS 5000
 
 static const struct conf_key agent_keys[] = {
 	{ "agent", "broker", CONF_ADDR, OFF(broker), "unix:/run/printredir/broker.sock", 0, 0, 0, 0 },
@@ -438,8 +443,13 @@ restart_event(struct agent *a, struct restart_input *in)
 		.countdown = a->conf.countdown,
 	};
 	struct restart_actions act;
+	struct timespec ts;
 
-	in->now = time(NULL);
+	/* The clock sync_timer arms the timer by: time() may still say the
+	 * second before (it reads a coarser clock), and a timer due now would
+	 * be an early tick, armed again at 0 ms, a thousand times a tick. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	in->now = ts.tv_sec;
 	/* On applications, only the trays of their sessions can be asked. */
 	in->ntrays = in->event == RESTART_EV_APPS ?
 	    tray_count_concerned(a->trays, a->apps, a->napps) : tray_count(a->trays);
@@ -500,6 +510,7 @@ struct job {
 	uint64_t gen;
 	int redirection;
 	int recheck;
+	int check;			/* a periodic look: silent when nothing changed */
 	struct result *results;
 	size_t nresults;
 	int rc;
@@ -598,6 +609,39 @@ need_restart(struct agent *a, uint64_t gen)
 	restart_event(a, &in);
 }
 
+/* Whether a pass's report x gives each printer the state and queue the last
+ * one, y, gave it, and the pass changed no queue.  (Details may differ in
+ * words: "installed" after "updated".) */
+static int
+same_results(const struct result *x, size_t nx, const struct result *y, size_t ny)
+{
+	if (nx != ny)
+		return 0;
+	for (size_t i = 0; i < nx; i++)
+		if (x[i].state != y[i].state || x[i].changed ||
+		    strcmp(x[i].name, y[i].name) != 0 ||
+		    strcmp(x[i].queue ? x[i].queue : "", y[i].queue ? y[i].queue : "") != 0)
+			return 0;
+	return 1;
+}
+
+/* What waited for the pass that just ended: a reload, or another pass. */
+static void
+after_pass(struct agent *a)
+{
+	if (a->stopping)
+		return;
+	if (a->apply.reload) {
+		/* reload() applies again when it takes the new configuration. */
+		a->apply.reload = 0;
+		a->apply.again = 0;
+		reload(a);
+	} else if (a->apply.again) {
+		a->apply.again = 0;
+		apply(a);
+	}
+}
+
 static void
 after_work(uv_work_t *req, int status)
 {
@@ -608,6 +652,18 @@ after_work(uv_work_t *req, int status)
 
 	(void)status;
 	a->apply.busy = 0;
+	if (j->check && j->rc == 0 && j->gen == ap->gen && j->redirection == ap->redirection &&
+	    same_results(j->results, j->nresults, ap->results, ap->n)) {
+		/* The periodic look found the guest's CUPS as the last pass left it. */
+		result_free(j->results, j->nresults);
+		want_free(j->want, j->nwant);
+		free(j);
+		after_pass(a);
+		return;
+	}
+	if (j->check && j->rc == 0)
+		log_info("the guest's CUPS no longer holds what the last pass left "
+		    "(restarted?): applying generation %llu again", (unsigned long long)j->gen);
 	result_free(ap->results, ap->n);
 	ap->results = j->results;
 	ap->n = j->nresults;
@@ -643,22 +699,34 @@ after_work(uv_work_t *req, int status)
 	}
 	want_free(j->want, j->nwant);
 	free(j);
-	if (a->stopping)
-		return;
-	if (a->apply.reload) {
-		/* reload() applies again when it takes the new configuration. */
-		a->apply.reload = 0;
-		a->apply.again = 0;
-		reload(a);
-	} else if (a->apply.again) {
-		a->apply.again = 0;
-		apply(a);
-	}
+	after_pass(a);
 }
+
+static void start_pass(struct agent *a, int check);
 
 /* Starts (or queues) applying the current wish to the guest's CUPS. */
 static void
 apply(struct agent *a)
+{
+	start_pass(a, 0);
+}
+
+/* Every CHECK_MS, when nothing else is under way, the same pass again: it
+ * puts back what the guest's CUPS lost, and says nothing when it finds all
+ * as it was. */
+static void
+on_check(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+
+	if (a->apply.busy || a->wish.gen == 0 || a->applied.gen != a->wish.gen ||
+	    uv_is_active((uv_handle_t *)&a->apply.retry))
+		return;
+	start_pass(a, 1);
+}
+
+static void
+start_pass(struct agent *a, int check)
 {
 	struct job *j;
 
@@ -681,6 +749,7 @@ apply(struct agent *a)
 	j->gen = a->wish.gen;
 	j->redirection = a->conf.redirection;
 	j->recheck = a->apply.recheck;
+	j->check = check && !j->recheck;
 	a->apply.recheck = 0;
 	a->apply.work.data = j;
 	a->apply.busy = 1;
@@ -901,6 +970,10 @@ agent_start(struct agent *a)
 	read_boot_id(a);
 	uv_timer_init(a->loop, &a->apply.retry);
 	a->apply.retry.data = a;
+	uv_timer_init(a->loop, &a->apply.check);
+	a->apply.check.data = a;
+	uv_timer_start(&a->apply.check, on_check, CHECK_MS, CHECK_MS);
+	uv_unref((uv_handle_t *)&a->apply.check);
 	uv_timer_init(a->loop, &a->restarter.timer);
 	a->restarter.timer.data = a;
 	a->started = 1;
@@ -1014,6 +1087,7 @@ agent_stop(struct agent *a)
 	a->stopping = 1;
 	close_timer(&a->restarter.timer);
 	close_timer(&a->apply.retry);
+	close_timer(&a->apply.check);
 	tray_stop(a->trays);
 	a->trays = NULL;
 	jobsock_stop(a->jobs);

@@ -145,6 +145,7 @@ struct applier {
 	int recheck;			/* the policy changed: the next pass checks installed drivers */
 	uv_work_t work;
 	uv_timer_t retry;		/* guest CUPS unavailable or installs failed */
+	uv_timer_t check;		/* the guest's CUPS looked at again (CHECK_MS) */
 	unsigned retry_ms;
 };
 

@@ -3,7 +3,8 @@
 # host's cupsd and the guest's cupsd go away and come back, the agent is
 # killed in the middle of a 20-printer install, a SIGHUP arrives in the
 # middle of another, a guest's CUPS lacks the printredir backend until an
-# administrator installs it, and loses queues while the agent is down.
+# administrator installs it, and loses queues while the agent is down or
+# running.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -116,6 +117,12 @@ back() { lpstat -h "$GUEST2_SERVER" -p net_generic_pdf >/dev/null 2>&1; }
 check "a queue the guest's CUPS lost is back once the agent starts" wait_for 30 back
 check "from the agent's own state, not a new generation" \
 	test "$(status_json | jq .broker.generation)" = "$gen"
+# ...and while it runs: a guest cupsd killed before it wrote printers.conf
+# comes back without the queues it had just been given (tests/fault, SEED=5),
+# and nothing else tells the agent.  It looks at the guest's CUPS every 5 s.
+lpadmin -h "$GUEST2_SERVER" -x net_generic_pdf
+check "a queue the guest's CUPS lost while the agent runs is back within seconds" wait_for 15 back
+check "also from the agent's own state" test "$(status_json | jq .broker.generation)" = "$gen"
 
 # --- a crash left the guest's printers.conf behind its PPDs --------------------------------
 # cupsd writes a queue's PPD at once and printers.conf (the agent's mark) up
