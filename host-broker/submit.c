@@ -40,6 +40,11 @@
 #define STALL_S 60		/* cupsd silent this long: the job is retried */
 #define IDLE_S 300		/* the guest sent nothing this long: retried */
 #define DETAIL_MAX 512
+/* A job attribute naming the journal key a host job was created for.  A
+ * cupsd killed before it saved its jobs forgets them and hands their ids
+ * out again: a host job id alone does not say the job is ours.  (Guests
+ * cannot set it: printredir-* options are never passed on.) */
+#define JOB_KEY_ATTR "printredir-job"
 
 /* ==== one job ========================================================= */
 
@@ -215,14 +220,14 @@ struct host_job {
 	int incoming;			/* job-state-reasons has job-incoming */
 };
 
-/* Get-Job-Attributes: 0, -ENOENT when cupsd does not know the job, -EIO
- * with why in err. */
+/* Get-Job-Attributes: 0, -ENOENT when cupsd does not know the job or job_id
+ * now names another job than the one created for s, -EIO with why in err. */
 static int
 look_at_job(struct submit *s, http_t *http, int job_id, struct host_job *hj,
     char *err, size_t errlen)
 {
 	static const char *const attrs[] = {"job-state", "job-state-reasons",
-	    "number-of-documents"};
+	    "number-of-documents", JOB_KEY_ATTR};
 	ipp_t *req = job_request(IPP_OP_GET_JOB_ATTRIBUTES, job_id), *resp;
 	ipp_attribute_t *a;
 	int rc = 0;
@@ -237,6 +242,11 @@ look_at_job(struct submit *s, http_t *http, int job_id, struct host_job *hj,
 	} else if (resp == NULL || cupsLastError() > IPP_STATUS_OK_CONFLICTING) {
 		errf(err, errlen, "host job %d: %s", job_id, cupsLastErrorString());
 		rc = -EIO;
+	} else if ((a = ippFindAttribute(resp, JOB_KEY_ATTR, IPP_TAG_ZERO)) == NULL ||
+	    ippGetString(a, 0, NULL) == NULL || strcmp(ippGetString(a, 0, NULL), s->uuid) != 0) {
+		log_warnx("host job %d is not the one created for job %s: the host's "
+		    "cupsd forgot that one and gave its id to another", job_id, s->uuid);
+		rc = -ENOENT;
 	} else {
 		if ((a = ippFindAttribute(resp, "job-state", IPP_TAG_ENUM)) != NULL)
 			hj->state = ippGetInteger(a, 0);
@@ -418,6 +428,7 @@ create_job(struct run *r)
 		    s->title);
 	ippAddInteger(req, IPP_TAG_JOB, IPP_TAG_INTEGER, "copies", s->copies);
 	cupsEncodeOptions2(req, s->num_options, s->options, IPP_TAG_JOB);
+	ippAddString(req, IPP_TAG_JOB, IPP_TAG_NAME, JOB_KEY_ATTR, NULL, s->uuid);
 	/* Not cut short by a withdrawal: a job cupsd created while we stopped
 	 * listening would be left waiting for its document, unknown to us. */
 	httpSetTimeout(r->http, TICK_S, wait_bounded, s);

@@ -518,14 +518,19 @@ printer_op(ipp_op_t op, const char *queue, const char *message)
 
 /* A host job without a document, as a broker crash right after Create-Job
  * leaves it. */
+/* A host job waiting for its document, made as the broker makes it for the
+ * journal key uuid (its printredir-job attribute), or, with uuid NULL, as
+ * another client of the host's cupsd makes one. */
 static int
-create_empty_job(const char *queue)
+create_empty_job(const char *queue, const char *uuid)
 {
 	http_t *http = host_http();
 	ipp_t *req = printer_request(IPP_OP_CREATE_JOB, queue, "alice"), *resp;
 	char resource[256];
 	int id;
 
+	if (uuid != NULL)
+		ippAddString(req, IPP_TAG_JOB, IPP_TAG_NAME, "printredir-job", NULL, uuid);
 	snprintf(resource, sizeof(resource), "/printers/%s", queue);
 	resp = cupsDoRequest(http, req, resource);
 	ck_assert_msg(resp != NULL && cupsLastError() <= IPP_STATUS_OK_CONFLICTING,
@@ -546,6 +551,31 @@ static const char tiny_pdf[] =
     "3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj\n"
     "trailer << /Root 1 0 R >>\n"
     "%%EOF\n";
+
+/* A job another client of the host's cupsd printed (tiny_pdf): its id. */
+static int
+print_other_job(const char *queue)
+{
+	http_t *http = host_http();
+	ipp_t *req = printer_request(IPP_OP_PRINT_JOB, queue, "bob"), *resp;
+	char resource[256], path[] = "/tmp/printredir-other-XXXXXX";
+	int id, fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, tiny_pdf, sizeof(tiny_pdf) - 1), (ssize_t)sizeof(tiny_pdf) - 1);
+	close(fd);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_MIMETYPE, "document-format", NULL,
+	    "application/pdf");
+	snprintf(resource, sizeof(resource), "/printers/%s", queue);
+	resp = cupsDoFileRequest(http, req, resource, path);
+	unlink(path);
+	ck_assert_msg(resp != NULL && cupsLastError() <= IPP_STATUS_OK_CONFLICTING,
+	    "Print-Job: %s", cupsLastErrorString());
+	id = attr_int(resp, "job-id");
+	ippDelete(resp);
+	httpClose(http);
+	return id;
+}
 
 /*
  * The agent's part, on the test's loop: it pushes the document as credit
@@ -864,7 +894,7 @@ START_TEST(created_without_document_is_cancelled_and_printed_anew)
 	struct agent a;
 	int stale, before;
 
-	stale = create_empty_job(q);
+	stale = create_empty_job(q, uuid);
 	ck_assert_int_eq(job_state(stale), IPP_JSTATE_HELD);	/* job-incoming */
 	ck_assert_int_eq(joblog_put(l, uuid, JOBLOG_CREATED, stale), 0);
 	before = count_jobs(q);
@@ -877,6 +907,52 @@ START_TEST(created_without_document_is_cancelled_and_printed_anew)
 	ck_assert_int_eq(job_state(stale), IPP_JSTATE_CANCELED);
 	ck_assert_int_eq(count_jobs(q), before + 1);
 	assert_state(l, uuid, JOBLOG_DONE, a.host_id);
+	joblog_close(l);
+}
+END_TEST
+
+/* The host's cupsd was killed while the broker sent a document: it never
+ * saved that job, and after its restart gave the same id to another job
+ * (fault-check, SEED=9: a guest job "already printed as host job 1" that
+ * never printed).  The journal's "created" id is not taken for this job's:
+ * the other job is neither claimed nor cancelled, and this one prints. */
+START_TEST(reused_host_job_id_is_not_taken_for_ours)
+{
+	const char *q = "net_generic_pdf", *uuid = "urn:uuid:host-forgot";
+	const char *uuid2 = "urn:uuid:host-forgot-2";
+	struct joblog *l = open_journal();
+	struct submit_job j;
+	struct agent a;
+	int other, before;
+
+	runner_expect_log("is not the one created for job");
+	other = create_empty_job(q, NULL);
+	ck_assert_int_eq(joblog_put(l, uuid, JOBLOG_CREATED, other), 0);
+	before = count_jobs(q);
+
+	job_defaults(&j, l, uuid, q);
+	agent_init(&a, tiny_pdf, sizeof(tiny_pdf) - 1);
+	agent_run(&a, &j);
+	ck_assert_msg(a.o == SUBMIT_ACCEPTED, "outcome %d: %s", a.o, a.detail);
+	ck_assert_int_ne(a.host_id, other);
+	ck_assert_int_eq(a.credits > 0, 1);	/* its document was sent */
+	ck_assert_int_eq(job_state(other), IPP_JSTATE_HELD);	/* untouched */
+	ck_assert_int_eq(count_jobs(q), before + 1);
+	assert_state(l, uuid, JOBLOG_DONE, a.host_id);
+
+	/* The id went to a job that printed: not "already printed" either. */
+	other = print_other_job(q);
+	ck_assert_int_eq(wait_job_finished(other), IPP_JSTATE_COMPLETED);
+	ck_assert_int_eq(joblog_put(l, uuid2, JOBLOG_CREATED, other), 0);
+	before = count_jobs(q);
+	job_defaults(&j, l, uuid2, q);
+	agent_init(&a, tiny_pdf, sizeof(tiny_pdf) - 1);
+	agent_run(&a, &j);
+	ck_assert_msg(a.o == SUBMIT_ACCEPTED, "outcome %d: %s", a.o, a.detail);
+	ck_assert_int_ne(a.host_id, other);
+	ck_assert_int_eq(a.credits > 0, 1);
+	ck_assert_int_eq(count_jobs(q), before + 1);
+	assert_state(l, uuid2, JOBLOG_DONE, a.host_id);
 	joblog_close(l);
 }
 END_TEST
@@ -1221,6 +1297,7 @@ test_suite(void)
 	tcase_add_test(tc, spaces_never_reach_the_host_scheduler);
 	tcase_add_test(tc, created_without_document_is_cancelled_and_printed_anew);
 	tcase_add_test(tc, created_with_document_is_accepted);
+	tcase_add_test(tc, reused_host_job_id_is_not_taken_for_ours);
 	tcase_add_test(tc, same_uuid_at_once_is_refused_for_now);
 	tcase_add_test(tc, stopped_or_rejecting_queue_is_retried);
 	tcase_add_test(tc, missing_queue_is_refused_and_cupsd_down_retried);
