@@ -13,6 +13,8 @@
 #   make demo VM=1       the demo with the guest side in a real QEMU guest
 #   make fuzz            build the libFuzzer targets with clang (optional)
 #   make fuzz-smoke      replay every fuzz corpus (also part of make check)
+#   make fault-check     kill a daemon or a cupsd at random points, check that
+#                        everything converges (SEED=n to replay, ITER=k, default 5)
 #
 # Tunables: CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR, V=1 (show commands),
 # SANITIZE=address,undefined (build and test under the sanitizers).
@@ -104,7 +106,7 @@ $(file >$(VERSION_H),$(VERSION_NOW))
 endif
 
 .PHONY: all check demo deps install uninstall clean fuzz tests bench vm-check \
-	check-valgrind lint fuzz-smoke load-check
+	check-valgrind lint fuzz-smoke load-check fault-check
 # Keep objects that pattern rules built on the way to a test program.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -226,6 +228,14 @@ demo: deps
 
 fuzz-smoke: $(FUZZ_REPLAY)
 	@BUILD=$(BUILD) tests/run-tests $(notdir $(FUZZ_REPLAY))
+
+# Fault injection on the sandbox (tests/fault/run.sh): SEED empty = a random
+# one, printed first; the same SEED replays the same kills.
+SEED ?=
+ITER ?= 5
+fault-check: deps
+	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
+	@BUILD=$(BUILD) SEED=$(SEED) ITER=$(ITER) tests/fault/run.sh
 
 check-valgrind: deps
 	@$(MAKE) --no-print-directory tests
