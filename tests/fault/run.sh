@@ -730,7 +730,7 @@ if grep -l -E 'runtime error|AddressSanitizer|LeakSanitizer' "$W"/*.log; then
 fi
 if [ "$FAILED" -eq 0 ]; then
 	extra=
-	[ "$EXPLAINED_RUN" -eq 0 ] || extra=" ($EXPLAINED_RUN jobs lost or printed twice by a killed cupsd or device, explained above)"
+	[ "$EXPLAINED_RUN" -eq 0 ] || extra=" ($EXPLAINED_RUN job$([ "$EXPLAINED_RUN" -eq 1 ] || echo s) lost or printed again by a killed cupsd or device, explained above)"
 	echo "fault-check: $DONE iterations, SEED=$SEED, all converged$extra ($((SECONDS - T_RUN)) s)"
 	exit 0
 fi
