@@ -116,6 +116,23 @@ agent_free_conf(struct agent_conf *conf)
 	conf_free(agent_keys, NKEYS, conf);
 }
 
+/*
+ * 0 when name is a file of the driver cache, its driver's SHA-256 in sha:
+ * SHA.ppd as received, and with rewritten SHA.guest.ppd (install.c) too.
+ */
+static int
+driver_file(const char *name, int rewritten, uint8_t sha[HASH_LEN])
+{
+	char hex[HASH_HEX_LEN];
+
+	if (strlen(name) < 68 || (strcmp(name + 64, ".ppd") != 0 &&
+	    !(rewritten && strcmp(name + 64, ".guest.ppd") == 0)))
+		return -EINVAL;
+	memcpy(hex, name, 64);
+	hex[64] = '\0';
+	return hash_from_hex(hex, sha);
+}
+
 /* The SHA-256 of every driver held in drivers_dir; *out is the caller's. */
 static size_t
 held_drivers(const struct agent *a, uint8_t (**out)[HASH_LEN])
@@ -126,16 +143,10 @@ held_drivers(const struct agent *a, uint8_t (**out)[HASH_LEN])
 	uint8_t (*v)[HASH_LEN] = NULL, (*nv)[HASH_LEN];
 
 	while (d && (e = readdir(d)) != NULL && n < CODEC_MAX_HASHES) {
-		char hex[HASH_HEX_LEN];
-
-		if (strlen(e->d_name) != 68 || strcmp(e->d_name + 64, ".ppd") != 0)
-			continue;
-		memcpy(hex, e->d_name, 64);
-		hex[64] = '\0';
 		if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL)
 			break;
 		v = nv;
-		if (hash_from_hex(hex, v[n]) == 0)
+		if (driver_file(e->d_name, 0, v[n]) == 0)
 			n++;
 	}
 	if (d)
@@ -185,14 +196,10 @@ store_driver(struct agent *a, const Printredir__Driver *d)
 	free(ppd);
 }
 
-/* 1 when a printer of the wish uses the driver named by hex. */
+/* 1 when a printer of the wish uses driver sha. */
 static int
-wished(const struct agent *a, const char *hex)
+wished(const struct agent *a, const uint8_t sha[HASH_LEN])
 {
-	uint8_t sha[HASH_LEN];
-
-	if (hash_from_hex(hex, sha) != 0)
-		return 0;
 	for (size_t i = 0; i < a->wish.n; i++)
 		if (memcmp(a->wish.want[i].sha, sha, HASH_LEN) == 0)
 			return 1;
@@ -209,17 +216,12 @@ collect_drivers(struct agent *a)
 {
 	DIR *d = opendir(a->drivers_dir);
 	struct dirent *e;
-	char hex[HASH_HEX_LEN], path[4200];
+	uint8_t sha[HASH_LEN];
+	char path[sizeof(a->drivers_dir) + sizeof(e->d_name) + 1];
 	size_t n = 0;
 
 	while (d && (e = readdir(d)) != NULL) {
-		/* SHA.ppd as received, SHA.guest.ppd as rewritten (install.c) */
-		if (strlen(e->d_name) < 68 || (strcmp(e->d_name + 64, ".ppd") != 0 &&
-		    strcmp(e->d_name + 64, ".guest.ppd") != 0))
-			continue;
-		memcpy(hex, e->d_name, 64);
-		hex[64] = '\0';
-		if (wished(a, hex))
+		if (driver_file(e->d_name, 1, sha) != 0 || wished(a, sha))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", a->drivers_dir, e->d_name);
 		if (unlink(path) == 0)

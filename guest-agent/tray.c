@@ -85,13 +85,20 @@ over_cap(const struct trays *ts, const struct tray *t)
 	return NULL;
 }
 
+/* 1 when t said it can show notifications and is not leaving. */
+static int
+can_ask(const struct tray *t)
+{
+	return t->can_notify && !uv_is_closing((uv_handle_t *)t->stream);
+}
+
 int
 tray_count(const struct trays *ts)
 {
 	int n = 0;
 
 	for (const struct tray *t = ts ? ts->list : NULL; t; t = t->next)
-		n += t->can_notify && !uv_is_closing((uv_handle_t *)t->stream);
+		n += can_ask(t);
 	return n;
 }
 
@@ -341,26 +348,21 @@ message(const char *type, const char *printers)
 	return o;
 }
 
-/* Sends o to every tray that can ask; returns how many. */
-static int
+/* Sends o (taken) to every tray that can ask. */
+static void
 broadcast(struct trays *ts, json_object *o)
 {
-	int n = 0;
-
 	for (struct tray *t = ts ? ts->list : NULL; t; t = t->next)
-		if (t->can_notify && !uv_is_closing((uv_handle_t *)t->stream)) {
+		if (can_ask(t))
 			send_json(t, o);
-			n++;
-		}
 	json_object_put(o);
-	return n;
 }
 
 /* 1 when t can ask and its session is concerned by one of apps. */
 static int
 concerned(const struct tray *t, const struct app *apps, size_t napps)
 {
-	if (!t->can_notify || uv_is_closing((uv_handle_t *)t->stream))
+	if (!can_ask(t))
 		return 0;
 	for (size_t i = 0; i < napps; i++)
 		if (t->uid == 0 || apps[i].uid < 0 || apps[i].uid == (long)t->uid)
