@@ -132,6 +132,7 @@ struct broker {
 	struct channels *channels;	/* see channels.c; NULL when none */
 	struct bjob *jobs;		/* jobs in flight, see jobs.c */
 	struct joblog *joblog;		/* see joblog.c */
+	struct sentinel *sentinel;	/* the host cupsd's restarts, submit.c */
 	int verbose;
 };
 
@@ -157,6 +158,7 @@ struct job_stats {
 struct json_object;
 struct joblog;
 struct submit;
+struct sentinel;
 
 /* broker.c */
 int broker_load_conf(const char *path, struct broker_conf *conf, char *err,
@@ -306,6 +308,9 @@ enum joblog_state {
 	JOBLOG_CREATED,		/* the host job exists, its document may not */
 	JOBLOG_DONE,		/* the host holds the whole job: never again */
 	JOBLOG_CANCELLED,	/* the host job was cancelled: print it anew */
+	JOBLOG_SENT,		/* the host job holds the whole document: it is
+				 * followed to its end, resubmitted if the host
+				 * forgets it */
 };
 
 /*
@@ -324,15 +329,15 @@ void joblog_close(struct joblog *l);
 int joblog_valid_uuid(const char *uuid);
 
 /*
- * What the journal says of uuid: 0 with *state and *host_job_id set,
- * -ENOENT (*state = JOBLOG_NONE, *host_job_id = 0) or -EINVAL for a uuid
- * that is not valid.  Either pointer may be NULL.
+ * What the journal says of uuid: 0 with *state, *host_job_id and *when
+ * (the record's UNIXTIME) set, -ENOENT (*state = JOBLOG_NONE, the others 0)
+ * or -EINVAL for a uuid that is not valid.  Any pointer may be NULL.
  */
 int joblog_get(struct joblog *l, const char *uuid, enum joblog_state *state,
-    int *host_job_id);
+    int *host_job_id, long long *when);
 
 /*
- * Appends and syncs a record (state JOBLOG_CREATED, DONE or CANCELLED).
+ * Appends and syncs a record (state JOBLOG_CREATED, DONE, CANCELLED or SENT).
  * Returns 0, -EINVAL, or the negative errno of a failed write, in which
  * case the journal is unchanged.
  */
@@ -341,7 +346,7 @@ int joblog_put(struct joblog *l, const char *uuid, enum joblog_state state,
 
 /* The number of UUIDs kept. */
 size_t joblog_count(struct joblog *l);
-/* "created", "done", "cancelled" or "none". */
+/* "created", "done", "cancelled", "sent" or "none". */
 const char *joblog_state_name(enum joblog_state state);
 /* Marks uuid as being worked on by one submit: 0, or -EBUSY when another
  * already is (-ENOMEM).  joblog_release ends it. */
@@ -351,11 +356,12 @@ void joblog_release(struct joblog *l, const char *uuid);
 
 /*
  * submit.c: one guest job on a host queue as a host application prints
- * it: Create-Job, then Send-Document streamed chunk by chunk, on a thread
- * of its own so that the broker's loop never waits on cupsd.
+ * it: Create-Job, then Send-Document streamed chunk by chunk, then the host
+ * job followed to its end, on a thread of its own so that the broker's loop
+ * never waits on cupsd.
  */
 enum submit_outcome {
-	SUBMIT_ACCEPTED = 1,	/* the host's cupsd holds the whole job */
+	SUBMIT_ACCEPTED = 1,	/* the host job ended printed */
 	SUBMIT_RETRY,		/* not now (queue stopped, cupsd down, aborted) */
 	SUBMIT_REFUSED,		/* never (the host refused the job itself) */
 };
@@ -365,6 +371,7 @@ struct submit_job {
 	const char *cups;		/* host scheduler, as cupsconn_open takes
 					 * it; NULL = "" (the default) */
 	struct joblog *log;		/* not NULL; must outlive the job */
+	struct sentinel *sentinel;	/* not NULL; must outlive the job */
 	const char *uuid;		/* the journal key (joblog_valid_uuid) */
 	const char *printer;		/* host queue */
 	const char *user;		/* requesting-user-name, already mapped;
@@ -379,6 +386,15 @@ struct submit_job {
 	int num_options;		/* job attributes: submit_options' */
 	cups_option_t *options;
 };
+
+/*
+ * Whether the host's cupsd started again since a time: a subscription of
+ * ours to its server-started event, shared by every job of a broker (see
+ * submit.c).  sentinel_free does not cancel the subscription: the next
+ * broker takes it over.
+ */
+struct sentinel *sentinel_new(void);
+void sentinel_free(struct sentinel *sn);
 
 struct submit_ops {
 	/* The agent may send `chunks` more chunks: CODEC_JOB_WINDOW once the

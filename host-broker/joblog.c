@@ -1,10 +1,12 @@
 /*
  * The journal of the jobs the broker submitted to the host, which keeps,
  * per job UUID, the last of: created (the host job exists, its document may
- * not), done, cancelled.  submit.c writes "created" before the first byte
- * of a document leaves and "done" once cupsd has the whole of it, so that
- * after a crash anywhere a job is never printed twice: a "created" host job
- * is looked at again before anything else happens.
+ * not), sent (the host job holds the whole document and is followed to its
+ * end), done, cancelled.  submit.c writes "created" before the first byte
+ * of a document leaves, "sent" once cupsd has the whole of it and "done"
+ * once the host job ended, so that after a crash anywhere a job is never
+ * printed twice nor lost: a "created" or "sent" host job is looked at
+ * again before anything else happens.
  *
  * On disk: one text record per change, appended and fdatasync'ed; the file
  * is compacted when it is opened and when it grows well past what it
@@ -61,12 +63,13 @@ static const char *const state_words[] = {
 	[JOBLOG_CREATED] = "created",
 	[JOBLOG_DONE] = "done",
 	[JOBLOG_CANCELLED] = "cancelled",
+	[JOBLOG_SENT] = "sent",
 };
 
 const char *
 joblog_state_name(enum joblog_state state)
 {
-	return state > JOBLOG_NONE && state <= JOBLOG_CANCELLED ? state_words[state] :
+	return state > JOBLOG_NONE && state <= JOBLOG_SENT ? state_words[state] :
 	    "none";
 }
 
@@ -230,7 +233,7 @@ parse_record(char *line, char **uuid, enum joblog_state *state, int *id,
 	if (n != 4 || !joblog_valid_uuid(f[0]))
 		return -1;
 	*state = JOBLOG_NONE;
-	for (int i = JOBLOG_CREATED; i <= JOBLOG_CANCELLED; i++)
+	for (int i = JOBLOG_CREATED; i <= JOBLOG_SENT; i++)
 		if (strcmp(f[1], state_words[i]) == 0)
 			*state = (enum joblog_state)i;
 	if (*state == JOBLOG_NONE || !all_digits(f[2], 10) || !all_digits(f[3], 18))
@@ -420,10 +423,11 @@ joblog_close(struct joblog *l)
 
 int
 joblog_get(struct joblog *l, const char *uuid, enum joblog_state *state,
-    int *host_job_id)
+    int *host_job_id, long long *when)
 {
 	const struct jl_entry *e;
 	enum joblog_state st = JOBLOG_NONE;
+	long long t = 0;
 	int id = 0;
 
 	if (!joblog_valid_uuid(uuid))
@@ -432,12 +436,15 @@ joblog_get(struct joblog *l, const char *uuid, enum joblog_state *state,
 	if ((e = find_entry(l, uuid)) != NULL) {
 		st = e->state;
 		id = e->host_job_id;
+		t = e->t;
 	}
 	uv_mutex_unlock(&l->lock);
 	if (state)
 		*state = st;
 	if (host_job_id)
 		*host_job_id = id;
+	if (when)
+		*when = t;
 	return e ? 0 : -ENOENT;
 }
 
@@ -481,7 +488,7 @@ joblog_put(struct joblog *l, const char *uuid, enum joblog_state state,
 	int n, rc;
 
 	if (!joblog_valid_uuid(uuid) || state < JOBLOG_CREATED ||
-	    state > JOBLOG_CANCELLED || host_job_id < 0)
+	    state > JOBLOG_SENT || host_job_id < 0)
 		return -EINVAL;
 	n = format_record(line, sizeof(line), uuid, state, host_job_id, now);
 	uv_mutex_lock(&l->lock);

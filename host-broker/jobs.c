@@ -252,6 +252,7 @@ on_start(struct broker *b, struct peer *p, const char *guest,
 	sj.num_options = nopt;
 	sj.cups = b->conf.cups;
 	sj.log = b->joblog;
+	sj.sentinel = b->sentinel;
 	sj.uuid = j->key;
 	sj.printer = m->printer;
 	sj.user = user;
@@ -336,6 +337,10 @@ jobs_start(struct broker *b)
 		log_warnx("cannot open the job journal: %s", err);
 		return -EIO;
 	}
+	if ((b->sentinel = sentinel_new()) == NULL) {
+		log_warnx("out of memory");
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -344,6 +349,8 @@ jobs_free(struct broker *b)
 {
 	joblog_close(b->joblog);
 	b->joblog = NULL;
+	sentinel_free(b->sentinel);
+	b->sentinel = NULL;
 }
 
 void

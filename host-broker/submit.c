@@ -12,8 +12,13 @@
  * then cancels the host job, on a connection of its own, and the verdict
  * reaches the loop like any other.
  *
- * The journal (joblog.c) is asked first and told each step, so that a job
- * is never printed twice.
+ * Once cupsd holds the whole document the thread follows the host job to
+ * its end, and only then is the guest answered: a host cupsd killed before
+ * it saved its jobs (it writes them up to DirtyCleanInterval later) forgets
+ * them, and the guest, told to retry, sends the job again.  The journal
+ * (joblog.c) is asked first and told each step, so that a job is never
+ * printed twice; the sentinel below tells a job the host forgot from one
+ * it printed and no longer keeps (PreserveJobHistory, MaxJobs).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +45,11 @@
 #define STALL_S 60		/* cupsd silent this long: the job is retried */
 #define IDLE_S 300		/* the guest sent nothing this long: retried */
 #define DETAIL_MAX 512
+#define FOLLOW_FIRST_MS 50	/* a host job is looked at after this, then */
+#define FOLLOW_MAX_MS 1000	/* ... twice as long each time, up to this */
+#define FOLLOW_PENDING_MS 250	/* ... or this while it waits to print: cupsd
+				 * may forget it until it saves it, and what
+				 * it forgets before printing is sent again */
 /* A job attribute naming the journal key a host job was created for.  A
  * cupsd killed before it saved its jobs forgets them and hands their ids
  * out again: a host job id alone does not say the job is ours.  (Guests
@@ -69,6 +79,7 @@ struct submit {
 	int copies, num_options;
 	cups_option_t *options;
 	struct joblog *log;
+	struct sentinel *sentinel;
 
 	/* Loop thread only. */
 	unsigned credit_given;		/* announced through on_credit */
@@ -99,6 +110,8 @@ struct run {
 	http_t *http;
 	int job_id;			/* the host job we created or look after */
 	int complete;			/* ... holds the whole document */
+	int done;			/* ... ended: the outcome is final */
+	int64_t t0;			/* ... made by then (epoch ms), -1 unknown */
 	enum submit_outcome o;
 	char detail[DETAIL_MAX];
 };
@@ -218,18 +231,21 @@ struct host_job {
 	int state;			/* ipp_jstate_t */
 	int documents;
 	int incoming;			/* job-state-reasons has job-incoming */
+	char message[128];		/* job-state-message, "" none */
 };
 
-/* Get-Job-Attributes: 0, -ENOENT when cupsd does not know the job or job_id
- * now names another job than the one created for s, -EIO with why in err. */
+/* Get-Job-Attributes: 0; -ENOENT when cupsd does not know the job, -ESTALE
+ * when job_id now names another job than the one created for s (cupsd
+ * forgot ours and gave its id again), -EIO with why in err. */
 static int
 look_at_job(struct submit *s, http_t *http, int job_id, struct host_job *hj,
     char *err, size_t errlen)
 {
 	static const char *const attrs[] = {"job-state", "job-state-reasons",
-	    "number-of-documents", JOB_KEY_ATTR};
+	    "job-state-message", "number-of-documents", JOB_KEY_ATTR};
 	ipp_t *req = job_request(IPP_OP_GET_JOB_ATTRIBUTES, job_id), *resp;
 	ipp_attribute_t *a;
+	const char *v;
 	int rc = 0;
 
 	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
@@ -243,10 +259,10 @@ look_at_job(struct submit *s, http_t *http, int job_id, struct host_job *hj,
 		errf(err, errlen, "host job %d: %s", job_id, cupsLastErrorString());
 		rc = -EIO;
 	} else if ((a = ippFindAttribute(resp, JOB_KEY_ATTR, IPP_TAG_ZERO)) == NULL ||
-	    ippGetString(a, 0, NULL) == NULL || strcmp(ippGetString(a, 0, NULL), s->uuid) != 0) {
+	    (v = ippGetString(a, 0, NULL)) == NULL || strcmp(v, s->uuid) != 0) {
 		log_warnx("host job %d is not the one created for job %s: the host's "
 		    "cupsd forgot that one and gave its id to another", job_id, s->uuid);
-		rc = -ENOENT;
+		rc = -ESTALE;
 	} else {
 		if ((a = ippFindAttribute(resp, "job-state", IPP_TAG_ENUM)) != NULL)
 			hj->state = ippGetInteger(a, 0);
@@ -256,6 +272,9 @@ look_at_job(struct submit *s, http_t *http, int job_id, struct host_job *hj,
 		if ((a = ippFindAttribute(resp, "job-state-reasons",
 		    IPP_TAG_KEYWORD)) != NULL)
 			hj->incoming = ippContainsString(a, "job-incoming");
+		if ((a = ippFindAttribute(resp, "job-state-message", IPP_TAG_TEXT)) != NULL &&
+		    (v = ippGetString(a, 0, NULL)) != NULL)
+			snprintf(hj->message, sizeof(hj->message), "%s", v);
 	}
 	ippDelete(resp);
 	return rc;
@@ -285,12 +304,13 @@ journal(struct submit *s, enum joblog_state state, int job_id)
 /*
  * Host job job_id was created for this UUID but is not known to hold its
  * whole document (a crash, a lost connection, a withdrawal).  When it does
- * hold it (and may_accept, or it already completed) it is recorded done:
- * 1.  Otherwise it is cancelled and recorded cancelled: 0.  -1 when cupsd
- * cannot say or refuses the cancel, why in err; the journal keeps
- * "created" so that the next attempt looks again.  Runs on a connection of
- * its own, which no withdrawal cuts short, and which never carried a job's
- * authentication into a Create-Job.
+ * hold it (and may_accept, or it already completed) it is recorded sent:
+ * 1, and the caller follows it.  Otherwise it is cancelled and recorded
+ * cancelled: 0; also when cupsd no longer knows it, which then never had
+ * its whole document from us.  -1 when cupsd cannot say or refuses the
+ * cancel, why in err; the journal keeps "created" so that the next attempt
+ * looks again.  Runs on a connection of its own, which no withdrawal cuts
+ * short, and which never carried a job's authentication into a Create-Job.
  */
 static int
 settle(struct submit *s, int job_id, int may_accept, char *err, size_t errlen)
@@ -306,16 +326,16 @@ settle(struct submit *s, int job_id, int may_accept, char *err, size_t errlen)
 		rc = look_at_job(s, http, job_id, &hj, err, errlen);
 		if (rc == -EIO)
 			goto out;
-		if (rc == -ENOENT) {
-			/* Gone from cupsd's history: nothing left to print
-			 * twice or to cancel. */
+		if (rc == -ENOENT || rc == -ESTALE) {
+			/* Gone from cupsd: nothing left to print twice or to
+			 * cancel. */
 			journal(s, JOBLOG_CANCELLED, job_id);
 			rc = 0;
 			goto out;
 		}
 		if (holds_document(&hj) && (may_accept ||
 		    hj.state == IPP_JSTATE_COMPLETED)) {
-			journal(s, JOBLOG_DONE, job_id);
+			journal(s, JOBLOG_SENT, job_id);
 			rc = 1;
 			goto out;
 		}
@@ -349,6 +369,336 @@ settle(struct submit *s, int job_id, int may_accept, char *err, size_t errlen)
 out:
 	httpClose(http);
 	return rc;
+}
+
+/* ==== the host's cupsd starting again ================================== */
+
+/*
+ * A host job cupsd no longer knows was either forgotten (cupsd was killed
+ * before it saved it, and started again) or printed and dropped from its
+ * history (PreserveJobHistory No, MaxJobs).  The first must be sent again,
+ * the second never.  The sentinel tells them apart: a subscription of ours
+ * to cupsd's server-started event, with no lease, marked in its
+ * notify-user-data with the time (ms since the epoch) it was made.  cupsd
+ * saves subscriptions as it saves jobs; after a start it has either lost
+ * ours or sent it a server-started event.  Either way a new one is made, so
+ * "the sentinel was made before t and is still quiet" says that cupsd has
+ * not started again since t.  The mark lets a broker that restarted take
+ * over its predecessor's sentinel (and judge the jobs it left by the
+ * journal's times); sentinels of other users are never touched.
+ */
+#define SENTINEL_MARK "printredir-sentinel "
+
+struct sentinel {
+	uv_mutex_t lock;
+	char *cups;			/* the scheduler it is on, NULL none */
+	int id;				/* 0: not known yet */
+	int64_t since;			/* ms it was made at */
+	int warned;			/* that cupsd refuses it */
+};
+
+struct sentinel *
+sentinel_new(void)
+{
+	struct sentinel *sn = calloc(1, sizeof(*sn));
+
+	if (sn != NULL)
+		uv_mutex_init(&sn->lock);
+	return sn;
+}
+
+void
+sentinel_free(struct sentinel *sn)
+{
+	if (sn == NULL)
+		return;
+	uv_mutex_destroy(&sn->lock);
+	free(sn->cups);
+	free(sn);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Get-Notifications: 0 quiet, 1 cupsd started since it was made (or lost
+ * it: it is gone), -EIO. */
+static int
+sentinel_look(struct submit *s, http_t *http, int id)
+{
+	ipp_t *req = cupsconn_request(IPP_OP_GET_NOTIFICATIONS, NULL), *resp;
+	int rc;
+
+	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER,
+	    "notify-subscription-ids", id);
+	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER,
+	    "notify-sequence-numbers", 1);
+	arm(s);
+	resp = cupsDoRequest(http, req, "/");
+	if (cupsLastError() == IPP_STATUS_ERROR_NOT_FOUND)
+		rc = 1;
+	else if (resp == NULL || cupsLastError() > IPP_STATUS_OK_CONFLICTING)
+		rc = -EIO;
+	else	/* it subscribes to nothing but server-started */
+		rc = ippFindAttribute(resp, "notify-sequence-number",
+		    IPP_TAG_INTEGER) != NULL;
+	ippDelete(resp);
+	return rc;
+}
+
+/* Our marked subscription on this cupsd (the newest), setting *since; 0
+ * when there is none. */
+static int
+sentinel_find(struct submit *s, http_t *http, int64_t *since)
+{
+	static const char *const attrs[] = {"notify-subscription-id",
+	    "notify-user-data"};
+	ipp_t *req = cupsconn_request(IPP_OP_GET_SUBSCRIPTIONS, NULL), *resp;
+	ipp_attribute_t *a;
+	int id = 0, best = 0;
+
+	ippAddBoolean(req, IPP_TAG_OPERATION, "my-subscriptions", 1);
+	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
+	    (int)(sizeof(attrs) / sizeof(attrs[0])), NULL, attrs);
+	arm(s);
+	resp = cupsDoRequest(http, req, "/");
+	for (a = ippFirstAttribute(resp); a; a = ippNextAttribute(resp)) {
+		const char *name = ippGetName(a);
+		char data[64];
+		const void *v;
+		int len = 0;
+
+		if (name == NULL)
+			id = 0;		/* the next subscription's group */
+		else if (strcmp(name, "notify-subscription-id") == 0)
+			id = ippGetInteger(a, 0);
+		else if (strcmp(name, "notify-user-data") == 0 && id > best &&
+		    (v = ippGetOctetString(a, 0, &len)) != NULL && len > 0 &&
+		    (size_t)len < sizeof(data)) {
+			char *end;
+			long long t;
+
+			memcpy(data, v, (size_t)len);
+			data[len] = '\0';
+			if (strncmp(data, SENTINEL_MARK, strlen(SENTINEL_MARK)) != 0)
+				continue;
+			errno = 0;
+			t = strtoll(data + strlen(SENTINEL_MARK), &end, 10);
+			if (errno == 0 && *end == '\0' && t > 0) {
+				best = id;
+				*since = t;
+			}
+		}
+	}
+	ippDelete(resp);
+	return best;
+}
+
+static int
+sentinel_make(struct submit *s, http_t *http, int64_t *since)
+{
+	char data[64];
+	ipp_t *req = cupsconn_request(IPP_OP_CREATE_PRINTER_SUBSCRIPTIONS, NULL), *resp;
+	ipp_attribute_t *a;
+	int id = 0, n;
+
+	*since = now_ms();
+	n = snprintf(data, sizeof(data), SENTINEL_MARK "%lld", (long long)*since);
+	ippAddString(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_KEYWORD, "notify-events", NULL,
+	    "server-started");
+	ippAddString(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_KEYWORD, "notify-pull-method",
+	    NULL, "ippget");
+	ippAddInteger(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_INTEGER,
+	    "notify-lease-duration", 0);
+	ippAddOctetString(req, IPP_TAG_SUBSCRIPTION, "notify-user-data", data, n);
+	arm(s);
+	resp = cupsDoRequest(http, req, "/");
+	if (resp != NULL && cupsLastError() <= IPP_STATUS_OK_CONFLICTING &&
+	    (a = ippFindAttribute(resp, "notify-subscription-id", IPP_TAG_INTEGER)))
+		id = ippGetInteger(a, 0);
+	ippDelete(resp);
+	return id;
+}
+
+static void
+sentinel_cancel(struct submit *s, http_t *http, int id)
+{
+	ipp_t *req = cupsconn_request(IPP_OP_CANCEL_SUBSCRIPTION, NULL);
+
+	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER,
+	    "notify-subscription-id", id);
+	arm(s);
+	ippDelete(cupsDoRequest(http, req, "/"));
+}
+
+/*
+ * Since when (ms) the host's cupsd has run, as far as the sentinel knows:
+ * 0 with *since set, -EIO when cupsd cannot be asked, -ENOENT when it
+ * refuses the sentinel.
+ */
+static int
+host_since(struct submit *s, http_t *http, int64_t *since)
+{
+	struct sentinel *sn = s->sentinel;
+	int rc = 0, seen;
+
+	uv_mutex_lock(&sn->lock);
+	if (sn->cups == NULL || strcmp(sn->cups, s->cups) != 0) {
+		free(sn->cups);
+		sn->cups = strdup(s->cups);
+		sn->id = 0;
+	}
+	if (sn->id == 0)
+		sn->id = sentinel_find(s, http, &sn->since);
+	if (sn->id != 0) {
+		if ((seen = sentinel_look(s, http, sn->id)) < 0) {
+			rc = -EIO;
+			goto out;
+		}
+		if (seen) {
+			log_info("the host's CUPS started again in the last %lld s",
+			    (long long)(now_ms() - sn->since) / 1000);
+			sentinel_cancel(s, http, sn->id);
+			sn->id = 0;
+		}
+	}
+	if (sn->id == 0 && (sn->id = sentinel_make(s, http, &sn->since)) == 0) {
+		rc = cupsLastError() >= IPP_STATUS_ERROR_INTERNAL ? -EIO : -ENOENT;
+		if (rc == -ENOENT && !sn->warned)
+			log_warnx("the host's CUPS refuses the subscription that tells "
+			    "printredir of its restarts (%s): a host job it no longer "
+			    "knows is taken as printed", cupsLastErrorString());
+		sn->warned |= rc == -ENOENT;
+	}
+	*since = sn->since;
+out:
+	uv_mutex_unlock(&sn->lock);
+	return rc;
+}
+
+/* ==== following a host job to its end ================================== */
+
+/* Sleeps ms unless withdrawn first: 1 when withdrawn. */
+static int
+pause_abortable(struct submit *s, unsigned ms)
+{
+	uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000ull;
+	int aborted;
+
+	uv_mutex_lock(&s->lock);
+	while (!s->aborted) {
+		uint64_t now = uv_hrtime();
+
+		if (now >= end)
+			break;
+		(void)uv_cond_timedwait(&s->cond, &s->lock, end - now);
+	}
+	aborted = s->aborted;
+	uv_mutex_unlock(&s->lock);
+	return aborted;
+}
+
+/*
+ * Host job r->job_id holds the whole document (journal: sent): waits for
+ * its end and sets the outcome.  Printed: done, accepted.  Cancelled or
+ * aborted on the host: done (the host decided), refused.  Forgotten by a
+ * cupsd that started again before it saved the job: if it never started
+ * printing it, cancelled, retry (the guest sends the job again); if it had,
+ * its backend had the document and may well outlive cupsd and deliver it
+ * (nothing tells), so it is taken as printed rather than risk a second
+ * copy.  A withdrawal stops the wait, not the host job: the journal keeps
+ * "sent", and the guest's next attempt follows the same host job.
+ */
+static void
+follow(struct run *r)
+{
+	struct submit *s = r->s;
+	struct host_job hj;
+	char err[DETAIL_MAX] = "";
+	unsigned pause = FOLLOW_FIRST_MS;
+	uint64_t lost_at = 0;
+	int64_t since = 0;
+	http_t *http = NULL;
+	int rc, started = 0;
+
+	for (;;) {
+		if (http == NULL && (http = host_open(s, 0, err, sizeof(err))) == NULL)
+			rc = -EIO;
+		else
+			rc = look_at_job(s, http, r->job_id, &hj, err, sizeof(err));
+		if (rc == -ENOENT) {
+			/* Forgotten, or printed and no longer kept. */
+			rc = host_since(s, http, &since);
+			if (rc == -EIO)
+				errf(err, sizeof(err), "cannot ask the host's CUPS whether "
+				    "it started again: %s", cupsLastErrorString());
+			else if (rc == 0 && r->t0 >= 0 && since > r->t0)
+				rc = -ESTALE;
+			else {
+				journal(s, JOBLOG_DONE, r->job_id);
+				set_outcome(r, SUBMIT_ACCEPTED, "printed as host job %d (the "
+				    "host keeps no record of it)", r->job_id);
+				break;
+			}
+		}
+		if (rc == -ESTALE && started) {
+			log_warnx("job %s: the host's cupsd started again and forgot host "
+			    "job %d while printing it: taken as printed", s->uuid,
+			    r->job_id);
+			journal(s, JOBLOG_DONE, r->job_id);
+			set_outcome(r, SUBMIT_ACCEPTED, "printed as host job %d (the "
+			    "host's CUPS restarted while printing it)", r->job_id);
+			break;
+		}
+		if (rc == -ESTALE) {
+			log_warnx("job %s: the host's cupsd started again and forgot host "
+			    "job %d before printing it: the guest sends the job again",
+			    s->uuid, r->job_id);
+			journal(s, JOBLOG_CANCELLED, r->job_id);
+			set_outcome(r, SUBMIT_RETRY, "the host's CUPS restarted and lost "
+			    "host job %d: sent again", r->job_id);
+			break;
+		}
+		if (rc == 0 && hj.state == IPP_JSTATE_COMPLETED) {
+			journal(s, JOBLOG_DONE, r->job_id);
+			set_outcome(r, SUBMIT_ACCEPTED, "printed as host job %d", r->job_id);
+			break;
+		}
+		if (rc == 0 && (hj.state == IPP_JSTATE_CANCELED ||
+		    hj.state == IPP_JSTATE_ABORTED)) {
+			journal(s, JOBLOG_DONE, r->job_id);
+			set_outcome(r, SUBMIT_REFUSED, "host job %d was %s on the host%s%s",
+			    r->job_id, hj.state == IPP_JSTATE_CANCELED ? "cancelled" :
+			    "aborted", *hj.message ? ": " : "", hj.message);
+			break;
+		}
+		if (rc == 0) {
+			lost_at = 0;
+			started |= hj.state == IPP_JSTATE_PROCESSING ||
+			    hj.state == IPP_JSTATE_STOPPED;
+		} else if (lost_at == 0) {
+			lost_at = uv_hrtime();
+		} else if (uv_hrtime() - lost_at > (uint64_t)STALL_S * 1000000000ull) {
+			/* The journal keeps "sent": a retry follows it again. */
+			set_outcome(r, SUBMIT_RETRY, "cannot follow host job %d: %s",
+			    r->job_id, err);
+			break;
+		}
+		if (pause_abortable(s, pause)) {
+			set_outcome(r, SUBMIT_RETRY, "withdrawn while host job %d prints",
+			    r->job_id);
+			break;
+		}
+		pause *= 2;
+		if (pause > (started ? FOLLOW_MAX_MS : FOLLOW_PENDING_MS))
+			pause = started ? FOLLOW_MAX_MS : FOLLOW_PENDING_MS;
+	}
+	httpClose(http);
 }
 
 /* Get-Printer-Attributes: 0 when the queue takes jobs, else the verdict. */
@@ -569,26 +919,39 @@ out:
 		close(wfd);
 }
 
+/*
+ * What the journal says of this job first: printed (done), sent (followed
+ * again), created (settled: followed when the host job holds the whole
+ * document, else cancelled and printed anew).  Then a new host job.  The
+ * thread then follows r->job_id when r->complete.
+ */
 static void
 run_job(struct run *r)
 {
 	struct submit *s = r->s;
 	enum joblog_state state = JOBLOG_NONE;
 	char err[DETAIL_MAX];
+	long long when = 0;
+	int64_t since;
 	int id = 0, rc;
 
-	if (joblog_get(s->log, s->uuid, &state, &id) == 0 && state == JOBLOG_DONE) {
+	(void)joblog_get(s->log, s->uuid, &state, &id, &when);
+	if (state == JOBLOG_DONE) {
 		r->job_id = id;
-		r->complete = 1;
+		r->done = 1;
 		set_outcome(r, SUBMIT_ACCEPTED, "already printed as host job %d", id);
 		return;
 	}
-	if (state == JOBLOG_CREATED && id > 0) {
-		rc = settle(s, id, 1, err, sizeof(err));
+	if ((state == JOBLOG_SENT || state == JOBLOG_CREATED) && id > 0) {
+		/* Made before the record was written, in that second or
+		 * earlier. */
+		r->t0 = when * 1000;
+		rc = state == JOBLOG_SENT ? 1 : settle(s, id, 1, err, sizeof(err));
 		if (rc == 1) {
+			log_debug("job %s: host job %d of an earlier attempt holds the "
+			    "document: followed", s->uuid, id);
 			r->job_id = id;
 			r->complete = 1;
-			set_outcome(r, SUBMIT_ACCEPTED, "already printed as host job %d", id);
 			return;
 		}
 		if (rc < 0) {
@@ -610,6 +973,8 @@ run_job(struct run *r)
 			goto withdrawn;
 		return;
 	}
+	/* Whatever cupsd forgets of the job from now on, the sentinel tells. */
+	r->t0 = host_since(s, r->http, &since) == 0 ? now_ms() : -1;
 	if (create_job(r) != 0)
 		return;
 	if ((rc = joblog_put(s->log, s->uuid, JOBLOG_CREATED, r->job_id)) != 0) {
@@ -621,10 +986,8 @@ run_job(struct run *r)
 	log_debug("job %s: host job %d created on %s", s->uuid, r->job_id, s->printer);
 	grant(s, CODEC_JOB_WINDOW);
 	stream_document(r);
-	if (r->complete) {
-		journal(s, JOBLOG_DONE, r->job_id);
-		set_outcome(r, SUBMIT_ACCEPTED, "printed as host job %d", r->job_id);
-	}
+	if (r->complete)
+		journal(s, JOBLOG_SENT, r->job_id);
 	return;
 withdrawn:
 	set_outcome(r, SUBMIT_RETRY, "withdrawn");
@@ -681,7 +1044,7 @@ static void
 submit_thread(void *arg)
 {
 	struct submit *s = arg;
-	struct run r = {.s = s, .o = SUBMIT_RETRY};
+	struct run r = {.s = s, .o = SUBMIT_RETRY, .t0 = -1};
 	char err[DETAIL_MAX];
 	int claimed = 0;
 
@@ -701,15 +1064,16 @@ submit_thread(void *arg)
 	}
 	httpClose(r.http);
 	r.http = NULL;
-	if (r.job_id > 0 && !r.complete) {
+	if (r.job_id > 0 && !r.complete && !r.done) {
 		int rc = settle(s, r.job_id, !is_aborted(s), err, sizeof(err));
 
-		if (rc == 1) {
+		if (rc == 1)
 			r.complete = 1;
-			set_outcome(&r, SUBMIT_ACCEPTED, "printed as host job %d", r.job_id);
-		} else if (rc < 0)
+		else if (rc < 0)
 			log_warnx("job %s: %s", s->uuid, err);
 	}
+	if (r.complete)
+		follow(&r);
 	if (claimed)
 		joblog_release(s->log, s->uuid);
 
@@ -790,6 +1154,7 @@ submit_start(uv_loop_t *loop, const struct submit_job *j,
 	s->ops = ops;
 	s->data = data;
 	s->log = j->log;
+	s->sentinel = j->sentinel;
 	s->copies = j->copies < 1 ? 1 : j->copies;
 	s->sock = -1;
 	s->tail = &s->head;

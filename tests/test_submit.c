@@ -71,7 +71,7 @@ assert_state(struct joblog *l, const char *uuid, enum joblog_state want,
 {
 	enum joblog_state st;
 	int id;
-	int rc = joblog_get(l, uuid, &st, &id);
+	int rc = joblog_get(l, uuid, &st, &id, NULL);
 
 	ck_assert_msg(rc == (want == JOBLOG_NONE ? -ENOENT : 0),
 	    "joblog_get(%s) = %d", uuid, rc);
@@ -122,7 +122,7 @@ START_TEST(journal_rejects_bad_uuids)
 	ck_assert_int_eq(joblog_put(l, "line\nbreak", JOBLOG_DONE, 1), -EINVAL);
 	ck_assert_int_eq(joblog_put(l, "", JOBLOG_DONE, 1), -EINVAL);
 	ck_assert_int_eq(joblog_put(l, long_uuid, JOBLOG_DONE, 1), -EINVAL);
-	ck_assert_int_eq(joblog_get(l, long_uuid, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(joblog_get(l, long_uuid, NULL, NULL, NULL), -EINVAL);
 	ck_assert_int_eq(joblog_put(l, "ok", JOBLOG_NONE, 1), -EINVAL);
 	ck_assert_int_eq(joblog_put(l, "ok", JOBLOG_DONE, -1), -EINVAL);
 	long_uuid[127] = '\0';
@@ -469,6 +469,32 @@ job_state(int job_id)
 	return st;
 }
 
+/* The state of a job the host's cupsd may not know: 0 then. */
+static int
+known_job_state(int job_id)
+{
+	char uri[HTTP_MAX_URI];
+	http_t *http = host_http();
+	ipp_t *req = ippNewRequest(IPP_OP_GET_JOB_ATTRIBUTES), *resp;
+	ipp_attribute_t *a;
+	int st = 0;
+
+	snprintf(uri, sizeof(uri), "ipp://localhost/jobs/%d", job_id);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "job-uri", NULL, uri);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
+	    NULL, "root");
+	resp = cupsDoRequest(http, req, "/");
+	if (cupsLastError() != IPP_STATUS_ERROR_NOT_FOUND) {
+		ck_assert_msg(resp != NULL && cupsLastError() <= IPP_STATUS_OK_CONFLICTING,
+		    "Get-Job-Attributes %d: %s", job_id, cupsLastErrorString());
+		if ((a = ippFindAttribute(resp, "job-state", IPP_TAG_ENUM)) != NULL)
+			st = ippGetInteger(a, 0);
+	}
+	ippDelete(resp);
+	httpClose(http);
+	return st;
+}
+
 /* Waits up to 60 s for the host job to finish; returns its last state.
  * (The host's ipp backend waits for the print server's job before the
  * queue takes the next: a job behind another may wait 20 s and more.) */
@@ -605,6 +631,7 @@ struct agent {
 	int done;
 	enum submit_outcome o;
 	int host_id;
+	int host_state;			/* the host job's at on_done, 0 none */
 	char detail[512];
 	uint64_t abort_at, done_at;
 	void (*on_first_credit)(struct agent *a);
@@ -684,6 +711,8 @@ agent_done(struct submit *s, enum submit_outcome o, int host_id,
 	a->host_id = host_id;
 	a->done_at = uv_hrtime();
 	snprintf(a->detail, sizeof(a->detail), "%s", detail);
+	if (o == SUBMIT_ACCEPTED && host_id > 0)
+		a->host_state = known_job_state(host_id);
 	if (a->release) {
 		a->release->hold = 0;
 		feed(a->release);
@@ -694,6 +723,17 @@ static const struct submit_ops agent_ops = {
 	.on_credit = agent_credit, .on_done = agent_done,
 };
 
+/* The broker's one sentinel (each test is a process of its own). */
+static struct sentinel *
+sentinel(void)
+{
+	static struct sentinel *sn;
+
+	if (sn == NULL)
+		ck_assert_ptr_nonnull(sn = sentinel_new());
+	return sn;
+}
+
 static void
 job_defaults(struct submit_job *j, struct joblog *l, const char *uuid,
     const char *queue)
@@ -701,6 +741,7 @@ job_defaults(struct submit_job *j, struct joblog *l, const char *uuid,
 	memset(j, 0, sizeof(*j));
 	j->cups = world_env_need("HOST_SERVER");
 	j->log = l;
+	j->sentinel = sentinel();
 	j->uuid = uuid;
 	j->printer = queue;
 	j->user = "alice";
@@ -790,8 +831,9 @@ START_TEST(pdf_printed_once_with_its_attributes)
 	ck_assert_ptr_null(ippFindAttribute(attrs, "page-ranges", IPP_TAG_ZERO));
 	ippDelete(attrs);
 	first = a.host_id;
-	/* The host printed it on to the print server. */
-	ck_assert_int_eq(wait_job_finished(first), IPP_JSTATE_COMPLETED);
+	/* Answered once the host printed it on to the print server, not when
+	 * it had the document: a host cupsd killed in between forgets it. */
+	ck_assert_int_eq(a.host_state, IPP_JSTATE_COMPLETED);
 
 	/* The same UUID again (the guest retried after a lost verdict):
 	 * accepted at once, nothing new on the host, no credit asked. */
@@ -986,6 +1028,103 @@ START_TEST(created_with_document_is_accepted)
 	ck_assert_int_eq(count_jobs(q), before);
 	ck_assert_int_ne(job_state(id), IPP_JSTATE_CANCELED);
 	assert_state(l, uuid, JOBLOG_DONE, id);
+	joblog_close(l);
+}
+END_TEST
+
+/* A journal holding one record, as a broker that stopped while it
+ * followed a host job left it. */
+static struct joblog *
+journal_with(const char *uuid, const char *state, int id, long long when)
+{
+	char line[256];
+
+	snprintf(line, sizeof(line), "%s %s %d %lld\n", uuid, state, id, when);
+	write_text(journal_path(), line);
+	return open_journal();
+}
+
+/* The sentinel, made by a job of this process, then a second later: jobs
+ * made from now on are younger than it. */
+static void
+make_sentinel(void)
+{
+	struct joblog *l = open_journal();
+	struct submit_job j;
+	struct agent a;
+
+	job_defaults(&j, l, "urn:uuid:sentinel", "net_generic_pdf");
+	agent_init(&a, tiny_pdf, sizeof(tiny_pdf) - 1);
+	agent_run(&a, &j);
+	ck_assert_msg(a.o == SUBMIT_ACCEPTED, "outcome %d: %s", a.o, a.detail);
+	joblog_close(l);
+	sleep(1);
+}
+
+/*
+ * A host job handed over whole (journal: sent) that the host's cupsd no
+ * longer knows, while it has not started again since: printed, and dropped
+ * from a history cupsd does not keep (PreserveJobHistory No, MaxJobs).  It
+ * is not printed again.
+ */
+START_TEST(sent_job_the_host_keeps_no_record_of_is_not_printed_again)
+{
+	const char *q = "net_generic_pdf", *uuid = "urn:uuid:purged";
+	struct joblog *l;
+	struct submit_job j;
+	struct agent a;
+	int before;
+
+	make_sentinel();
+	l = journal_with(uuid, "sent", 999999, (long long)time(NULL));
+	before = count_jobs(q);
+	job_defaults(&j, l, uuid, q);
+	agent_init(&a, tiny_pdf, sizeof(tiny_pdf) - 1);
+	agent_run(&a, &j);
+	ck_assert_msg(a.o == SUBMIT_ACCEPTED, "outcome %d: %s", a.o, a.detail);
+	ck_assert_int_eq(a.host_id, 999999);
+	ck_assert_ptr_nonnull(strstr(a.detail, "keeps no record"));
+	ck_assert_int_eq(a.host_state, 0);	/* unknown to cupsd indeed */
+	ck_assert_int_eq(a.credits, 0);
+	ck_assert_int_eq(count_jobs(q), before);
+	assert_state(l, uuid, JOBLOG_DONE, 999999);
+	joblog_close(l);
+}
+END_TEST
+
+/*
+ * The same, but the job is older than the sentinel: cupsd started again
+ * since (the sentinel is made anew at each start it sees), before it saved
+ * the job, which never started printing.  The guest is told to retry, and
+ * its next attempt prints the job once.
+ */
+START_TEST(sent_job_forgotten_by_a_restarted_host_is_sent_again)
+{
+	const char *q = "net_generic_pdf", *uuid = "urn:uuid:forgotten";
+	struct joblog *l;
+	struct submit_job j;
+	struct agent a;
+	int before;
+
+	runner_expect_log("forgot host job 999998 before printing it");
+	make_sentinel();
+	l = journal_with(uuid, "sent", 999998, (long long)time(NULL) - 3600);
+	before = count_jobs(q);
+	job_defaults(&j, l, uuid, q);
+	agent_init(&a, tiny_pdf, sizeof(tiny_pdf) - 1);
+	agent_run(&a, &j);
+	ck_assert_msg(a.o == SUBMIT_RETRY, "outcome %d: %s", a.o, a.detail);
+	ck_assert_ptr_nonnull(strstr(a.detail, "restarted and lost host job 999998"));
+	ck_assert_int_eq(a.credits, 0);
+	assert_state(l, uuid, JOBLOG_CANCELLED, 999998);
+
+	agent_init(&a, tiny_pdf, sizeof(tiny_pdf) - 1);
+	agent_run(&a, &j);
+	ck_assert_msg(a.o == SUBMIT_ACCEPTED, "outcome %d: %s", a.o, a.detail);
+	ck_assert_int_gt(a.credits, 0);
+	ck_assert_int_eq(a.host_state, IPP_JSTATE_COMPLETED);
+	ck_assert_int_eq(count_jobs(q), before + 1);
+	assert_state(l, uuid, JOBLOG_DONE, a.host_id);
 	joblog_close(l);
 }
 END_TEST
@@ -1300,6 +1439,8 @@ test_suite(void)
 	tcase_add_test(tc, created_without_document_is_cancelled_and_printed_anew);
 	tcase_add_test(tc, created_with_document_is_accepted);
 	tcase_add_test(tc, reused_host_job_id_is_not_taken_for_ours);
+	tcase_add_test(tc, sent_job_the_host_keeps_no_record_of_is_not_printed_again);
+	tcase_add_test(tc, sent_job_forgotten_by_a_restarted_host_is_sent_again);
 	tcase_add_test(tc, same_uuid_at_once_is_refused_for_now);
 	tcase_add_test(tc, stopped_or_rejecting_queue_is_retried);
 	tcase_add_test(tc, missing_queue_is_refused_and_cupsd_down_retried);

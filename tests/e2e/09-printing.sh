@@ -80,7 +80,9 @@ check "with 2 copies" has 'copies=2'
 check "with duplex" has 'sides=two-sided-long-edge'
 check "with the paper" grep -qE '^media=(A4|iso_a4_210x297mm)$' "$W/rapport.attrs"
 check "with the driver's input tray" has "InputSlot=$slot"
-check "and the broker counts the jobs of the guest" bash -c "
+# The broker answers the guest, and counts the job, once it sees the host
+# job completed (it looks every second while it prints).
+check "and the broker counts the jobs of the guest" wait_for 10 bash -c "
 	'$BUILD/host-broker' status -c '$W/broker.conf' --json |
 	jq -e '.guests[] | select(.id == \"g1\") | .jobs.accepted == $((total + 1)) and .jobs.bytes > 0' >/dev/null"
 check "its status table shows them" bash -c "

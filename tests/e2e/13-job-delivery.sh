@@ -3,7 +3,9 @@
 # that is stopped makes the guest's job wait in the guest and arrive once
 # when it is enabled; a broker killed in the middle of a 50 MB job prints it
 # exactly once after it is back; a guest job run again after it printed
-# (its answer lost) is not printed again, across a broker restart; only
+# (its answer lost) is not printed again, across a broker restart; a job the
+# host's cupsd took and forgot (killed before it saved it) is sent again by
+# the guest and printed once; only
 # root and cupsd's backend user may hand the agent a job; a host queue that
 # refuses a job for good fails the guest's job with the host's reason.
 # shellcheck source=tests/e2e/lib.sh
@@ -71,6 +73,44 @@ check "run again in the guest, the broker knows it printed it already" \
 check "the guest job completes" wait_for 30 guest_empty
 sleep 2
 check "and it is not printed twice" test "$(count)" -eq $((before + 1))
+
+# --- the host's cupsd is killed before it saved a job it took ---------------------
+# cupsd writes its jobs up to DirtyCleanInterval (30 s) after a change, and one
+# SIGKILLed before then forgets them.  A host cupsd started cleanly (nothing
+# left to save) takes a job of its own, which its backend hands to a print
+# server that holds its queue, then the guest's job, which waits behind it.
+host_up() { lpstat -h "$HOST" -r >/dev/null 2>&1 && lpstat -h "$HOST" -p >/dev/null 2>&1; }
+host_restart() {	# host_restart SIGNAL
+	kill "-$1" "$HOST_PID"
+	wait_for 10 bash -c "! kill -0 $HOST_PID 2>/dev/null"
+	cupsd -f -c "$HOST_DIR/cupsd.conf" -s "$HOST_DIR/cups-files.conf" >>"$W/host-cupsd.log" 2>&1 &
+	HOST_PID=$!
+	PIDS+=("$HOST_PID")
+	disown "$HOST_PID"	# killed later: no job report from bash
+	wait_for 20 host_up
+}
+named() { "$BUILD/tests/jobattrs" "$1" "$2" 2>/dev/null | grep -c "^job-name=$3$"; }
+sent() { grep -c ' sent ' "$W/broker-state/jobs.journal"; }
+host_printing() { lpstat -h "$HOST" -p "net_$q" | grep -q "now printing"; }
+host_holds_both() { [ "$(lpstat -h "$HOST" -o "net_$q" | wc -l)" -eq 2 ]; }
+host_restart TERM
+cupsdisable -h "$PS" "$q"
+lp -h "$HOST" -d "net_$q" -t blocker "$W/page.txt" >/dev/null
+check "the host prints a job of its own, held at the print server" wait_for 20 host_printing
+sent_before=$(sent)
+lp -h "$GUEST" -d "net_$q" -t forgotten "$W/page.txt" >/dev/null
+check "the broker has handed the guest's job over" wait_for 20 bash -c "[ \$(grep -c ' sent ' '$W/broker-state/jobs.journal') -gt $sent_before ]"
+check "and the host holds it behind its own" host_holds_both
+check "the guest still has it: the host has not printed it" bash -c "lpstat -h '$GUEST' -o | grep -q 'net_$q'"
+host_restart KILL
+check "the host's cupsd came back without either job" bash -c "! lpstat -h '$HOST' -o | grep -q ."
+check "the broker sees the host lost the job and has the guest send it again" \
+	wait_for 30 grep -q "forgot host job [0-9]* before printing it" "$W/broker.log"
+check "the guest sends it again: the host has it anew" wait_for 30 bash -c "lpstat -h '$HOST' -o | grep -q ."
+cupsenable -h "$PS" "$q"
+check "it reaches the print server" wait_for 90 bash -c "[ \$('$BUILD/tests/jobattrs' '$PS' '$q' 2>/dev/null | grep -c '^job-name=forgotten$') -ge 1 ]"
+check "and leaves the guest" wait_for 60 guest_empty
+check "once" test "$(named "$PS" "$q" forgotten)" -eq 1
 
 # --- only root and cupsd's backend user may hand jobs to the agent ---------------
 before=$(count)

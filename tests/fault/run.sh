@@ -26,9 +26,10 @@
 #
 # Jobs lp refused (the guest's cupsd was down) are counted and shown.  So
 # are jobs lost or printed twice by a killed cupsd or device, and only when
-# the evidence says so (explain below): a cupsd writes its jobs up to
-# DirtyCleanInterval (30 s) after it took them, and restarts a job it was
-# printing; a listener killed after it read a job has not stored it.  Any
+# the evidence says so (explain below): the guest's cupsd writes its jobs up
+# to DirtyCleanInterval (30 s) after it took them, the host's restarts a job
+# it was printing; a listener killed after it read a job has not stored it.
+# (A job the host's cupsd forgets is the broker's to send again.)  Any
 # other count is a failure: the run stops there with the iteration, the
 # seeds and the victim, and keeps the logs.
 #
@@ -388,15 +389,6 @@ explain() {
 		# forgot the job, which never reached the host.
 		if [ -z "$guest_raw" ] && [ -z "$host" ]; then
 			EXPL="lost by the guest's cupsd, killed before it saved the job it had accepted (it never reached printredir)"
-		fi
-		;;
-	host-cupsd:0)
-		# The broker handed it over (journal: done as host job N; the
-		# killed cupsd logged that it had the whole of job N), and the
-		# host's cupsd, killed before it saved the job, forgot it.
-		if [ "${ndone:-0}" -ge 1 ] && [ -z "$host" ] && [ -z "$ps" ] &&
-			host_run 2 | grep -q "\[Job $hostjob\] File of type .* queued"; then
-			EXPL="lost by the host's cupsd: it had taken the whole of it as host job $hostjob (its log; the broker's journal: done) and was killed before it saved the job, which it forgot"
 		fi
 		;;
 	host-cupsd:*)

@@ -366,8 +366,9 @@ PPD
 	check "with the option, for the print dialog" bash -c "lpoptions -h '$GUEST' -p ps_probe -l | grep -q '^PrProbe'"
 	printf '%%!PS-Adobe-3.0\n%%%%Pages: 1\n%%%%Page: 1 1\n/Helvetica findfont 24 scalefont setfont 72 720 moveto (printredir probe) show\nshowpage\n' >"$W/job.ps"
 	lp -h "$GUEST" -d ps_probe "$W/job.ps" >/dev/null
-	# Done in the guest once the host has the whole document.
-	handed() { "$BUILD/tests/jobattrs" "$GUEST" ps_probe | grep -q '^job-state=completed$'; }
+	# Held on the host with the whole document (the guest's job waits
+	# until the host job ends).
+	handed() { "$BUILD/tests/jobattrs" "$HOST" ps_probe | grep -q '^number-of-documents=1$'; }
 	check "the job reaches the host" wait_for 30 handed
 	f=$(ls -t "$W"/world/host/spool/d* | head -1)
 	check "as plain PDF, no PJL of the driver's before it" bash -c "head -c 5 '$f' | grep -q '^%PDF-'"
