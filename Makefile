@@ -4,7 +4,7 @@
 #   make demo            install, build, and show the whole system on the sandbox
 #   make check           install missing Debian packages, build, run every test
 #   make deps            only install the missing Debian packages
-#   make install         install programs (PREFIX, DESTDIR honoured)
+#   make install         install programs and man pages (PREFIX, DESTDIR honoured)
 #   make bench           the job benchmark: the channel next to printing on the host
 #   make vm-check        the whole system in a real QEMU guest (tests/vm)
 #   make load-check      100 agents (--dry-run) and 200 printers on one broker
@@ -16,12 +16,13 @@
 #   make fault-check     kill a daemon or a cupsd at random points, check that
 #                        everything converges (SEED=n to replay, ITER=k, default 5)
 #
-# Tunables: CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR, V=1 (show commands),
+# Tunables: CC, CFLAGS, LDFLAGS, PREFIX, MANDIR, DESTDIR, V=1 (show commands),
 # SANITIZE=address,undefined (build and test under the sanitizers).
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
 CC ?= cc
 CFLAGS ?= -O2 -g
 SANITIZE ?=
@@ -35,7 +36,7 @@ DEBS := build-essential pkg-config jq procps iproute2 libcups2-dev cups-daemon c
 	cups-filters openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
 	libinih-dev libjson-c-dev libssl-dev zlib1g-dev libnotify-dev \
 	xvfb dunst dbus imagemagick fonts-dejavu-core shellcheck valgrind cppcheck \
-	poppler-utils
+	poppler-utils man-db groff-base
 # And what the test VM (tests/vm) needs besides: QEMU, busybox for its
 # initramfs, kmod to resolve the order of the guest kernel's modules.
 VM_DEBS := qemu-system-x86 busybox-static kmod
@@ -271,18 +272,27 @@ SYSCONFDIR ?= /etc
 # CUPS looks for backends here, whatever PREFIX is.
 CUPS_SERVERBIN ?= $(shell cups-config --serverbin 2>/dev/null || echo /usr/lib/cups)
 
+MAN_PAGES := packaging/man/guest-tray.1 packaging/man/printredir.conf.5 \
+	packaging/man/host-broker.8 packaging/man/guest-agent.8
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/xdg/autostart \
-		$(DESTDIR)$(CUPS_SERVERBIN)/backend
+		$(DESTDIR)$(CUPS_SERVERBIN)/backend \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/host-broker $(BUILD)/guest-agent $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/guest-tray $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(BUILD)/printredir-backend $(DESTDIR)$(CUPS_SERVERBIN)/backend/printredir
 	install -m 0644 guest-agent/printredir-tray.desktop $(DESTDIR)$(SYSCONFDIR)/xdg/autostart/
+	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/host-broker $(DESTDIR)$(SBINDIR)/guest-agent \
 		$(DESTDIR)$(BINDIR)/guest-tray $(DESTDIR)$(CUPS_SERVERBIN)/backend/printredir \
-		$(DESTDIR)$(SYSCONFDIR)/xdg/autostart/printredir-tray.desktop
+		$(DESTDIR)$(SYSCONFDIR)/xdg/autostart/printredir-tray.desktop \
+		$(DESTDIR)$(MANDIR)/man1/guest-tray.1 $(DESTDIR)$(MANDIR)/man5/printredir.conf.5 \
+		$(DESTDIR)$(MANDIR)/man8/host-broker.8 $(DESTDIR)$(MANDIR)/man8/guest-agent.8
 
 # Every module but the programs' entry points (main.c, status.c) may be fuzzed.
 FUZZ_LIB_SRC := $(filter-out %/main.c %/status.c,$(AGENT_SRC) $(BROKER_SRC))
