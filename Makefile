@@ -36,7 +36,7 @@ DEBS := build-essential pkg-config jq procps iproute2 libcups2-dev cups-daemon c
 	cups-filters openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
 	libinih-dev libjson-c-dev libssl-dev zlib1g-dev libnotify-dev \
 	xvfb dunst dbus imagemagick fonts-dejavu-core shellcheck valgrind cppcheck \
-	poppler-utils man-db groff-base
+	poppler-utils man-db groff-base prometheus
 # And what the test VM (tests/vm) needs besides: QEMU, busybox for its
 # initramfs, kmod to resolve the order of the guest kernel's modules.
 VM_DEBS := qemu-system-x86 busybox-static kmod

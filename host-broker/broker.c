@@ -49,6 +49,9 @@ static const struct conf_key broker_keys[] = {
 	  "application/pdf application/vnd.cups-pdf", 0, 0, 0, 0 },
 	{ "jobs", "keep_journal", CONF_DURATION, OFF(journal_keep), "7d", 3600,
 	  365LL * 86400, 0, 0 },
+	{ "metrics", "textfile", CONF_STRING, OFF(metrics_textfile), "", 0, 0, 0, 1 },
+	{ "metrics", "textfile_interval", CONF_DURATION, OFF(metrics_interval), "15s",
+	  1, 3600, 0, 0 },
 };
 #define NKEYS (sizeof(broker_keys) / sizeof(broker_keys[0]))
 
@@ -79,6 +82,30 @@ check_job_user(struct broker_conf *conf, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * [metrics] textfile: node_exporter's textfile collector reads only the
+ * files of its folder named *.prom, and the broker's working folder is not
+ * one an administrator would guess.
+ */
+static int
+check_textfile(const char *path, char *err, size_t errlen)
+{
+	const char *base = strrchr(path, '/');
+	size_t n = strlen(path);
+
+	if (*path == '\0')
+		return 0;
+	if (*path != '/' || n < 6 || strcmp(path + n - 5, ".prom") != 0 ||
+	    strcmp(base, "/.prom") == 0) {
+		snprintf(err, errlen, "[metrics] textfile = \"%s\": give an absolute "
+		    "path to a file named NAME.prom in node_exporter's textfile "
+		    "folder (e.g. /var/lib/prometheus/node-exporter/printredir.prom)",
+		    path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 broker_load_conf(const char *path, struct broker_conf *conf, char *err,
     size_t errlen)
@@ -94,7 +121,8 @@ broker_load_conf(const char *path, struct broker_conf *conf, char *err,
 		rc = conf_load(path, broker_keys, NKEYS, conf, err, errlen);
 	if (rc != 0)
 		return rc;
-	if ((rc = check_job_user(conf, err, errlen)) != 0)
+	if ((rc = check_job_user(conf, err, errlen)) != 0 ||
+	    (rc = check_textfile(conf->metrics_textfile, err, errlen)) != 0)
 		goto fail;
 	if (conf->listen.kind == ADDR_VIRTIO) {
 		snprintf(err, errlen, "%s: listen cannot be a virtio-serial port: the "
@@ -191,6 +219,10 @@ broker_on_snapshot(struct broker *b, struct snapshot *s)
 	    (unsigned long long)b->generation, b->current.n,
 	    broker_count_redirected(b));
 	guests_publish(b);
+	/* Sent: how long the host's change took to leave for the guests. */
+	b->changed_at = time(NULL);
+	b->change_latency = b->current.noticed == 0 ? -1 :
+	    (double)(uv_hrtime() - b->current.noticed) / 1e9;
 	return;
 drop:
 	snapshot_free(s);

@@ -23,7 +23,9 @@
  *   channels.c the VMs' own channels: a folder of sockets the broker
  *              connects to, again after a VM restarts
  *   control.c  the control socket and the JSON status document
- *   status.c   the `host-broker status` client: table or JSON
+ *   metrics.c  the status document as Prometheus metrics, and the textfile
+ *              for node_exporter written every [metrics] textfile_interval
+ *   status.c   the `host-broker status` client: table, JSON or metrics
  *
  * The flow reads watch -> broker -> guests: the watcher only observes, the
  * broker decides, guests.c sends.  The three state files are the broker's
@@ -77,6 +79,10 @@ struct broker_conf {
 	long long jobs_per_guest;	/* jobs of one guest at once */
 	char *job_formats;		/* document formats taken from guests */
 	long long journal_keep;		/* seconds a job UUID is remembered */
+
+	/* [metrics] */
+	char *metrics_textfile;		/* "" = none */
+	long long metrics_interval;	/* seconds between two writes */
 };
 
 enum { JOB_USER_AS_IS, JOB_USER_PREFIXED, JOB_USER_ACCOUNT };
@@ -110,6 +116,8 @@ struct snapshot {
 	struct driver *drivers;		/* distinct, by hash */
 	size_t ndrivers;
 	char *error;			/* host CUPS unreachable: why; else NULL */
+	uint64_t noticed;		/* uv_hrtime() the watcher noticed the
+					 * change this snapshot shows; 0 unknown */
 };
 
 struct broker {
@@ -133,6 +141,11 @@ struct broker {
 	struct bjob *jobs;		/* jobs in flight, see jobs.c */
 	struct joblog *joblog;		/* see joblog.c */
 	struct sentinel *sentinel;	/* the host cupsd's restarts, submit.c */
+	struct metrics *metrics;	/* see metrics.c; NULL when no textfile */
+	time_t changed_at;		/* the last new generation; 0 none yet */
+	double change_latency;		/* its seconds from the watcher noticing
+					 * the change to guests.c sending it;
+					 * < 0 unknown */
 	int verbose;
 };
 
@@ -482,6 +495,31 @@ void control_stop(struct broker *b);
  * counts replace the lists of printers (the host's and each guest's).
  */
 struct json_object *control_status_doc(struct broker *b, int summary);
+
+/*
+ * The name the status document gives a driver state ("available",
+ * "missing", "rejected"); NULL for none (a queue not redirected).
+ */
+const char *control_driver_name(int state);
+
+/* metrics.c */
+/*
+ * Writes the status document doc (not NULL; not taken), full or summary,
+ * to out in the Prometheus text exposition format, version 0.0.4.  Label
+ * values are escaped and made valid UTF-8.  Returns 0, -EINVAL when doc
+ * has no "broker" object (nothing written), -EIO when out fails.
+ */
+int metrics_render(struct json_object *doc, FILE *out);
+/* Writes the metrics to [metrics] textfile (atomically, mode 0644) every
+ * textfile_interval once the watcher has reported; nothing when textfile
+ * is "".  0 or -ENOMEM. */
+int metrics_start(struct broker *b);
+/* After a reload: the new textfile and interval hold; a textfile no
+ * longer named is removed. */
+void metrics_reload(struct broker *b);
+/* Stops writing and removes the textfile, so that a stopped broker's
+ * figures are not served as current. */
+void metrics_stop(struct broker *b);
 
 /* status.c */
 int status_main(int argc, char **argv);

@@ -448,8 +448,32 @@ add_bool(struct json_object *o, const char *key, int v)
 	return 0;
 }
 
-static const char *
-driver_name(int state)
+/*
+ * Adds key: v (an integer unless real), or key: null when !known.  Returns
+ * 0 or -ENOMEM.
+ */
+static int
+add_number(struct json_object *o, const char *key, int known, double v,
+    int real)
+{
+	struct json_object *j = NULL;
+	char text[32];
+
+	if (known && real) {
+		/* Milliseconds are enough, and the JSON stays short. */
+		snprintf(text, sizeof(text), "%.3f", v);
+		j = json_object_new_double_s(v, text);
+	} else if (known)
+		j = json_object_new_int64((int64_t)v);
+	if ((known && j == NULL) || json_object_object_add(o, key, j) < 0) {
+		json_object_put(j);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+const char *
+control_driver_name(int state)
 {
 	switch (state) {
 	case PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE:
@@ -480,7 +504,7 @@ printer_doc(const struct printer *p)
 	    add_string(o, "device_uri", p->device_uri) < 0 ||
 	    add_bool(o, "network", p->network) < 0 ||
 	    add_bool(o, "redirected", p->redirected) < 0 ||
-	    add_string(o, "driver", driver_name(p->driver)) < 0 ||
+	    add_string(o, "driver", control_driver_name(p->driver)) < 0 ||
 	    add_string(o, "driver_sha256", available ? hex : NULL) < 0 ||
 	    add_string(o, "make_model", p->make_model) < 0 ||
 	    add_string(o, "detail", p->detail) < 0) {
@@ -518,6 +542,13 @@ broker_doc(struct broker *b)
 	    *b->conf.cups != '\0' ? b->conf.cups : "default") < 0 ||
 	    add_string(o, "error", b->current.error) < 0)
 		goto fail;
+	/* The last new generation: when, and how long the change took from
+	 * the watcher noticing it to the guests being sent it. */
+	if (add_number(o, "last_change_at", b->changed_at != 0,
+	    (double)b->changed_at, 0) < 0 ||
+	    add_number(o, "last_change_latency", b->changed_at != 0 &&
+	    b->change_latency >= 0, b->change_latency, 1) < 0)
+		goto fail;
 	return o;
 fail:
 	json_object_put(o);
@@ -543,7 +574,7 @@ printer_counts(const struct broker *b)
 	json_object_object_add(o, "host", json_object_new_int64((int64_t)b->current.n));
 	json_object_object_add(o, "redirected", json_object_new_int64(redirected));
 	for (int d = 1; d < 4; d++)
-		json_object_object_add(o, driver_name(d), json_object_new_int64(n[d]));
+		json_object_object_add(o, control_driver_name(d), json_object_new_int64(n[d]));
 	return o;
 }
 

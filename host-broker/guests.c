@@ -60,6 +60,11 @@ struct guest {
 	size_t nhashes;
 	int inventoried;		/* its DriverInventory is complete */
 	struct job_stats jobs;		/* since the broker started */
+	uint64_t sent_at;		/* uv_hrtime() a generation new to it
+					 * was sent; 0 once it reported on it */
+	double change_latency;		/* seconds from then to its report on
+					 * it; < 0 unknown (since the broker
+					 * started) */
 };
 
 static int nconnections;
@@ -157,6 +162,7 @@ guest_add(struct broker *b, const char *id)
 		return NULL;
 	}
 	g->restart = PRINTREDIR__RESTART_PHASE__RESTART_NONE;
+	g->change_latency = -1;
 	g->next = b->guests;
 	b->guests = g;
 	return g;
@@ -491,6 +497,9 @@ send_set(struct broker *b, struct guest *g)
 		 * rest: after this set it holds what this set uses. */
 		struct guest kept = { 0 };
 
+		/* A set it has applied already (a reconnection) is no change. */
+		if (b->generation > g->generation)
+			g->sent_at = uv_hrtime();
 		g->sent = b->generation;
 		for (size_t k = 0; k < np; k++)
 			if (pp[k]->has_driver_sha256 &&
@@ -668,6 +677,10 @@ on_report(struct broker *b, struct guest *g, const Printredir__InstallReport *r)
 	g->printers = np;
 	g->nprinters = n;
 	g->generation = r->generation;
+	if (g->sent_at != 0 && r->generation == g->sent) {
+		g->change_latency = (double)(uv_hrtime() - g->sent_at) / 1e9;
+		g->sent_at = 0;
+	}
 }
 
 static void
@@ -940,6 +953,18 @@ job_stats_json(const struct job_stats *st)
 	return o;
 }
 
+/* Seconds to the millisecond, or null when unknown (< 0). */
+static json_object *
+latency_json(double s)
+{
+	char text[32];
+
+	if (s < 0)
+		return NULL;
+	snprintf(text, sizeof(text), "%.3f", s);
+	return json_object_new_double_s(s, text);
+}
+
 void
 guests_status(struct broker *b, struct json_object *doc, int summary)
 {
@@ -961,6 +986,8 @@ guests_status(struct broker *b, struct json_object *doc, int summary)
 		json_object_object_add(o, "restart_until",
 		    json_object_new_int64(g->restart_until));
 		json_object_object_add(o, "deferrals", json_object_new_int64(g->deferrals));
+		json_object_object_add(o, "last_change_latency",
+		    latency_json(g->change_latency));
 		for (size_t i = 0; i < g->nprinters && summary; i++) {
 			const char *state = codec_printer_state_name(g->printers[i].state);
 			json_object *n = NULL;

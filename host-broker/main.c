@@ -39,6 +39,7 @@ shutdown_broker(struct broker *b)
 		signals_on = 0;
 	}
 	watch_stop(b);
+	metrics_stop(b);
 	control_stop(b);
 	channels_stop(b);
 	guests_stop(b);
@@ -90,6 +91,7 @@ on_signal(uv_signal_t *s, int signum)
 	b->status_rev++;
 	log_info("configuration reloaded from %s", b->conf_path);
 	guests_revoke(b);
+	metrics_reload(b);
 	watch_relist(b);
 }
 
@@ -100,7 +102,7 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: host-broker [-c FILE] [-d] [--syslog]\n"
-	    "       host-broker status [-c FILE] [--json]\n"
+	    "       host-broker status [-c FILE] [--json | --prometheus] [--summary]\n"
 	    "       host-broker keygen [-c FILE] [-o KEYFILE] GUEST_ID\n"
 	    "\n"
 	    "Redirects the host's network printers into the guests' CUPS.\n"
@@ -203,7 +205,7 @@ run(struct broker *b)
 	if (drivers_init(&b->conf) != 0)
 		return 1;
 	if (jobs_start(b) != 0 || guests_start(b) != 0 || control_start(b) != 0 ||
-	    channels_start(b) != 0)
+	    channels_start(b) != 0 || metrics_start(b) != 0)
 		return 1;
 
 	uv_signal_init(b->loop, &sig_term);

@@ -1,7 +1,8 @@
 /*
  * `host-broker status`: asks the running broker over its control socket
- * (control.c) and prints the answer as a table or as JSON.  Plain blocking
- * sockets: this is a short-lived client, no loop needed.
+ * (control.c) and prints the answer as a table, as JSON or as Prometheus
+ * metrics (metrics.c).  Plain blocking sockets: this is a short-lived
+ * client, no loop needed.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -250,7 +251,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "Usage: host-broker status [-c FILE] [--json] [--summary]\n"
+	    "Usage: host-broker status [-c FILE] [--json | --prometheus] [--summary]\n"
 	    "\n"
 	    "Asks the running printredir broker which host printers it offers\n"
 	    "to guests, and how far each guest got installing them.\n"
@@ -259,8 +260,13 @@ usage(FILE *f)
 	    "                     the broker's control socket (default\n"
 	    "                     " BROKER_CONF_DEFAULT ")\n"
 	    "      --json         print the full status document as JSON\n"
+	    "      --prometheus   print it as Prometheus metrics (text format\n"
+	    "                     0.0.4, families printredir_*), as the broker\n"
+	    "                     writes them to [metrics] textfile for\n"
+	    "                     node_exporter's textfile collector\n"
 	    "      --summary      counts instead of every printer of the host and\n"
-	    "                     of each guest (for many guests, and monitoring)\n"
+	    "                     of each guest (for many guests, and monitoring;\n"
+	    "                     with --prometheus, no printredir_printer_driver_state)\n"
 	    "  -V, --version      print the version\n"
 	    "  -h, --help         print this help\n"
 	    "\n"
@@ -274,11 +280,12 @@ usage(FILE *f)
  */
 static int
 parse_args(int argc, char **argv, const char **conf_path, int *json,
-    int *summary)
+    int *prometheus, int *summary)
 {
 	const struct cli_opt opts[] = {
 		{ 'c', "config", CLI_STRING, conf_path },
 		{ 0, "json", CLI_FLAG, json },
+		{ 0, "prometheus", CLI_FLAG, prometheus },
 		{ 0, "summary", CLI_FLAG, summary },
 		{ 0 },
 	};
@@ -289,6 +296,9 @@ parse_args(int argc, char **argv, const char **conf_path, int *json,
 		return rc;
 	if (**conf_path == '\0')
 		return cli_error(&cli, "the configuration file name is empty");
+	if (*json && *prometheus)
+		return cli_error(&cli, "--json and --prometheus are two outputs: "
+		    "choose one");
 	return -1;
 }
 
@@ -488,10 +498,10 @@ status_main(int argc, char **argv)
 	const char *conf_path = BROKER_CONF_DEFAULT, *text;
 	char err[512], sock[ADDR_TEXT_MAX], *answer = NULL;
 	size_t len = 0;
-	int json = 0, summary = 0, loaded = 0, rc;
+	int json = 0, prometheus = 0, summary = 0, loaded = 0, rc;
 
 	memset(&conf, 0, sizeof(conf));
-	rc = parse_args(argc, argv, &conf_path, &json, &summary);
+	rc = parse_args(argc, argv, &conf_path, &json, &prometheus, &summary);
 	if (rc >= 0)
 		goto out;
 	err[0] = '\0';
@@ -527,6 +537,12 @@ status_main(int argc, char **argv)
 		}
 		fputs(text, stdout);
 		fputc('\n', stdout);
+	} else if (prometheus) {
+		if (metrics_render(doc, stdout) == -EINVAL) {
+			garbled(sock, conf_path, "no \"broker\" object in the answer");
+			rc = EXIT_GARBLED;
+			goto out;
+		}
 	} else if (status_render_table(doc, stdout) == -EINVAL) {
 		garbled(sock, conf_path, "no \"broker\" object in the answer");
 		rc = EXIT_GARBLED;

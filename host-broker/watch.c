@@ -243,11 +243,11 @@ fit_text(struct printer *p)
 /*
  * Lists the host's queues.  revalidate queues every redirected printer's
  * driver to be fetched again; wait waits for the drivers never fetched
- * (else their printers are held back until they are).
+ * (else their printers are held back until they are: *held says how many).
  */
 static struct snapshot *
 list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
-    int revalidate, int wait)
+    int revalidate, int wait, size_t *held)
 {
 	static const char *attrs[] = {
 		"printer-name", "device-uri", "printer-make-and-model", "printer-info",
@@ -260,6 +260,7 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 	size_t unknown = 0;
 
 	*conn_lost = 0;
+	*held = 0;
 	if (s == NULL)
 		return NULL;
 	req = ippNewRequest(IPP_OP_CUPS_GET_PRINTERS);
@@ -326,6 +327,7 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 
 		if (p->redirected && p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_UNSPECIFIED &&
 		    (!wait || !fetch_lookup(p, s, 0))) {
+			(*held)++;
 			p->redirected = 0;
 			free(p->detail);
 			p->detail = strdup("its driver is being fetched from its print "
@@ -436,6 +438,10 @@ post(struct snapshot *s)
 {
 	uv_mutex_lock(&w->lock);
 	if (w->pending) {
+		/* s shows the change the loop has not taken yet: since then. */
+		if (w->pending->noticed != 0 && (s->noticed == 0 ||
+		    w->pending->noticed < s->noticed))
+			s->noticed = w->pending->noticed;
 		snapshot_free(w->pending);
 		free(w->pending);
 	}
@@ -466,6 +472,13 @@ watch_thread(void *arg)
 	int sub = 0, seq = 1, lease_until = 0, need_list = 1, lost;
 	int republish = 0, settled = 0;
 	time_t last_list = 0;
+	/* When the change the next snapshots are to show was noticed: the
+	 * first event of a burst, or the start of a listing nothing asked for
+	 * (the first, a relist, a driver come in).  It stays while printers
+	 * are held back for their drivers, so that the snapshot that offers
+	 * them counts from the event. */
+	uint64_t noticed = 0;
+	size_t held = 0;
 	char err[1024], last_err[1024] = "";
 
 	(void)arg;
@@ -535,14 +548,20 @@ watch_thread(void *arg)
 		    time(NULL) - last_list >= conf.relist_interval) {
 			int revalidate = need_list ||
 			    time(NULL) - last_list >= conf.relist_interval;
-			struct snapshot *s = list_printers(http, &conf, &lost,
-			    revalidate, !settled);
+			struct snapshot *s;
 
+			if (noticed == 0)
+				noticed = uv_hrtime();
+			s = list_printers(http, &conf, &lost, revalidate, !settled,
+			    &held);
 			if (revalidate)
 				last_list = time(NULL);
 			need_list = republish = 0;
 			if (s) {
 				settled |= s->error == NULL;
+				s->noticed = noticed;
+				if (s->error == NULL && held == 0)
+					noticed = 0;
 				post(s);
 			}
 			if (lost) {
@@ -574,6 +593,8 @@ watch_thread(void *arg)
 			/* Let a burst finish so that it makes one generation. */
 			uint64_t start = uv_hrtime();
 
+			if (noticed == 0)
+				noticed = start;
 			while (nap(SETTLE_MS) == 0 &&
 			    pull_events(http, sub, &seq) > 0 &&
 			    uv_hrtime() - start < SETTLE_MAX_MS * 1000000ull)
