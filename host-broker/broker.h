@@ -221,6 +221,8 @@ void fetch_conf(const struct broker_conf *conf);
 int fetch_lookup(struct printer *p, struct snapshot *s, int queue);
 /* Waits until the queue is empty and no fetch runs, or the fetcher stops. */
 void fetch_wait_idle(void);
+/* 1 while a printer waits to be fetched or is being fetched. */
+int fetch_busy(void);
 /* Drops the results of printers s does not list. */
 void fetch_keep(const struct snapshot *s);
 /* Asks the fetcher to stop (fetch_wait_idle returns); fetch_lookup still

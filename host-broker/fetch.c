@@ -111,8 +111,9 @@ result_put(struct result *r)
 	return 1;
 }
 
-/* Resolves one printer, away from the lock, under configuration gen. */
-static void
+/* Resolves one printer, away from the lock, under configuration gen: 1
+ * when its result changed. */
+static int
 resolve(const struct broker_conf *conf, unsigned gen, const struct item *it)
 {
 	struct printer p = {
@@ -141,7 +142,7 @@ resolve(const struct broker_conf *conf, unsigned gen, const struct item *it)
 	    (r.driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE && r.d.z == NULL)) {
 		/* Out of memory: no result, the next pass asks again. */
 		result_free(&r);
-		return;
+		return 0;
 	}
 	uv_mutex_lock(&f.lock);
 	if (gen == f.conf_gen) {
@@ -152,8 +153,7 @@ resolve(const struct broker_conf *conf, unsigned gen, const struct item *it)
 		changed = 0;
 	}
 	uv_mutex_unlock(&f.lock);
-	if (changed && f.on_change)
-		f.on_change();
+	return changed;
 }
 
 static void
@@ -162,7 +162,7 @@ fetch_thread(void *arg)
 	struct broker_conf conf = { 0 };
 	struct item it;
 	unsigned gen = 0;
-	int have_conf = 0;
+	int have_conf = 0, changed;
 
 	(void)arg;
 	uv_mutex_lock(&f.lock);
@@ -185,10 +185,17 @@ fetch_thread(void *arg)
 			gen = f.conf_gen;
 		}
 		uv_mutex_unlock(&f.lock);
-		resolve(&conf, gen, &it);
+		changed = resolve(&conf, gen, &it);
 		item_free(&it);
 		uv_mutex_lock(&f.lock);
 		f.busy--;
+		/* Told once this thread is idle: the watcher waits for the
+		 * fetcher to be (see settle_fetches). */
+		if (changed && f.on_change) {
+			uv_mutex_unlock(&f.lock);
+			f.on_change();
+			uv_mutex_lock(&f.lock);
+		}
 	}
 	uv_cond_broadcast(&f.idle);
 	uv_mutex_unlock(&f.lock);
@@ -300,6 +307,17 @@ fetch_wait_idle(void)
 	while (!f.stop && (f.nqueue > 0 || f.busy))
 		uv_cond_wait(&f.idle, &f.lock);
 	uv_mutex_unlock(&f.lock);
+}
+
+int
+fetch_busy(void)
+{
+	int busy;
+
+	uv_mutex_lock(&f.lock);
+	busy = f.nqueue > 0 || f.busy > 0;
+	uv_mutex_unlock(&f.lock);
+	return busy;
 }
 
 void

@@ -464,6 +464,28 @@ nap(unsigned ms)
 	return stop;
 }
 
+/*
+ * A driver came in while new printers were held back for theirs.  Those of
+ * a burst come in one by one, FETCH_THREADS at a time: while the fetcher
+ * still works, wait for more results a little (SETTLE_MS after the last,
+ * SETTLE_MAX_MS in all) so that they make one generation.  1 when the
+ * watcher is to stop.
+ */
+static int
+settle_fetches(void)
+{
+	uint64_t start = uv_hrtime();
+
+	while (fetch_busy() && uv_hrtime() - start < SETTLE_MAX_MS * 1000000ull) {
+		uv_mutex_lock(&w->lock);
+		w->republish = 0;	/* nap wakes at the next result */
+		uv_mutex_unlock(&w->lock);
+		if (nap(SETTLE_MS))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 watch_thread(void *arg)
 {
@@ -544,6 +566,8 @@ watch_thread(void *arg)
 		} else if (time(NULL) > lease_until - LEASE_SECS / 2) {
 			renew(http, sub, &lease_until);
 		}
+		if (republish && !need_list && held > 0 && settle_fetches())
+			break;
 		if (need_list || republish ||
 		    time(NULL) - last_list >= conf.relist_interval) {
 			int revalidate = need_list ||
