@@ -15,6 +15,12 @@
 #   make fuzz-smoke      replay every fuzz corpus (also part of make check)
 #   make fault-check     kill a daemon or a cupsd at random points, check that
 #                        everything converges (SEED=n to replay, ITER=k, default 5)
+#   make install-system  systemd units, udev rule, sysusers/tmpfiles entries and
+#                        the commented configuration files (packaging/)
+#   make deb             the Debian packages, into build/deb/
+#   make deb-check       build, lint, install, run, upgrade and purge the packages
+#                        ON THIS MACHINE (refuses unless CI=true or
+#                        PRINTREDIR_DEB_CHECK_HOST=1: tests/deb/run.sh)
 #
 # Tunables: CC, CFLAGS, LDFLAGS, PREFIX, MANDIR, DESTDIR, V=1 (show commands),
 # SANITIZE=address,undefined (build and test under the sanitizers).
@@ -34,14 +40,18 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 # Debian packages the build, the tests and the sandbox need.
 DEBS := build-essential pkg-config jq procps iproute2 libcups2-dev cups-daemon cups-client cups \
 	cups-filters openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
-	libinih-dev libjson-c-dev libssl-dev zlib1g-dev libnotify-dev \
+	libinih-dev libjson-c-dev libssl-dev zlib1g-dev libnotify-dev libsystemd-dev \
 	xvfb dunst dbus imagemagick fonts-dejavu-core shellcheck valgrind cppcheck \
 	poppler-utils man-db groff-base prometheus
 # And what the test VM (tests/vm) needs besides: QEMU, busybox for its
 # initramfs, kmod to resolve the order of the guest kernel's modules.
 VM_DEBS := qemu-system-x86 busybox-static kmod
+# And what the packages (make deb, make deb-check) need besides: debhelper
+# (compat 13, with dh_installsysusers), dpkg-dev for dpkg-buildpackage and
+# lintian.  No fakeroot: the packages declare Rules-Requires-Root: no.
+DEB_DEBS := debhelper dpkg-dev lintian
 
-PKGS := inih json-c libuv libprotobuf-c openssl zlib
+PKGS := inih json-c libuv libprotobuf-c openssl zlib libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CUPS_CFLAGS := $(shell cups-config --cflags 2>/dev/null)
@@ -107,7 +117,7 @@ $(file >$(VERSION_H),$(VERSION_NOW))
 endif
 
 .PHONY: all check demo deps install uninstall clean fuzz tests bench vm-check \
-	check-valgrind lint fuzz-smoke load-check fault-check
+	check-valgrind lint fuzz-smoke load-check fault-check install-system deb deb-check
 # Keep objects that pattern rules built on the way to a test program.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -258,7 +268,7 @@ vm-check:
 
 # Installs only what is missing, so it is a no-op on a ready machine.
 deps:
-	@missing=; for p in $(DEBS) $(if $(VM),$(VM_DEBS)); do \
+	@missing=; for p in $(DEBS) $(if $(VM),$(VM_DEBS)) $(if $(DEB),$(DEB_DEBS)); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -287,6 +297,70 @@ install: all
 	install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
 
+# What a system install needs around the programs (packaging/): the units
+# (their paths follow SBINDIR and BINDIR), the udev rule that starts the
+# agent for its virtio-serial port, the broker's system user and the
+# daemons' folders, and the configuration files, every key commented at its
+# default (an existing one is left alone unless DESTDIR is set).
+pkgvar = $(or $(shell pkg-config --variable=$(2) $(1) 2>/dev/null),$(3))
+SYSTEMDUNITDIR ?= $(call pkgvar,systemd,systemdsystemunitdir,/lib/systemd/system)
+SYSTEMDUSERUNITDIR ?= $(call pkgvar,systemd,systemduserunitdir,/usr/lib/systemd/user)
+SYSUSERSDIR ?= $(call pkgvar,systemd,sysusersdir,/usr/lib/sysusers.d)
+TMPFILESDIR ?= $(call pkgvar,systemd,tmpfilesdir,/usr/lib/tmpfiles.d)
+UDEVRULESDIR ?= $(call pkgvar,udev,udevdir,/lib/udev)/rules.d
+
+install-system:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSTEMDUSERUNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVRULESDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/printredir
+	for u in printredir-broker printredir-agent; do \
+		sed 's|/usr/sbin/|$(SBINDIR)/|' packaging/systemd/$$u.service \
+			>$(DESTDIR)$(SYSTEMDUNITDIR)/$$u.service || exit 1; \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.service; done
+	sed 's|/usr/bin/|$(BINDIR)/|' packaging/systemd/printredir-tray.service \
+		>$(DESTDIR)$(SYSTEMDUSERUNITDIR)/printredir-tray.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUSERUNITDIR)/printredir-tray.service
+	install -m 0644 packaging/systemd/printredir-broker.sysusers \
+		$(DESTDIR)$(SYSUSERSDIR)/printredir-broker.conf
+	install -m 0644 packaging/systemd/printredir-broker.tmpfiles \
+		$(DESTDIR)$(TMPFILESDIR)/printredir-broker.conf
+	install -m 0644 packaging/systemd/printredir-agent.tmpfiles \
+		$(DESTDIR)$(TMPFILESDIR)/printredir-agent.conf
+	install -m 0644 packaging/udev/60-printredir-agent.rules $(DESTDIR)$(UDEVRULESDIR)/
+	for c in broker agent; do f=$(DESTDIR)$(SYSCONFDIR)/printredir/$$c.conf; \
+		if [ -n "$(DESTDIR)" ] || [ ! -e $$f ]; then \
+			install -m 0644 packaging/conf/$$c.conf $$f || exit 1; \
+		else echo "install-system: $$f exists, left alone"; fi; done
+
+# The Debian packages (packaging/debian, debhelper compat 13): the tree and
+# packaging/debian (as debian/) are copied under build/deb/, whose parent
+# folder dpkg-buildpackage fills with the .deb files.  The version is the
+# changelog's, plus the commit's time and hash when there is one.
+DEB_DIR := $(BUILD)/deb
+DEB_BASE := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' packaging/debian/changelog 2>/dev/null)
+DEB_GIT := $(shell git log -1 --format='%cd.%h' --date=format:%Y%m%d%H%M%S 2>/dev/null)
+DEB_VERSION ?= $(DEB_BASE)$(if $(DEB_GIT),+git$(DEB_GIT))
+
+deb:
+	@$(MAKE) --no-print-directory deps DEB=1
+	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	$(call say,COPY,$(DEB_DIR)/src)
+	$(Q)tar -cf - --exclude=./build --exclude-vcs --exclude-vcs-ignores . | tar -xf - -C $(DEB_DIR)/src
+	$(Q)cp -r packaging/debian $(DEB_DIR)/src/debian
+	$(Q)sed -i '1s/(\([^)]*\))/($(DEB_VERSION))/' $(DEB_DIR)/src/debian/changelog
+	$(call say,DPKG,printredir_$(DEB_VERSION))
+	@# The copy builds on its own: nothing of this make's command line (BUILD...).
+	$(Q)cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+		{ tail -40 ../build.log; echo "deb: dpkg-buildpackage failed, see $(DEB_DIR)/build.log" >&2; exit 1; }
+	@# The debug symbols apart, so that ./build/deb/*.deb is what IT installs.
+	@mkdir -p $(DEB_DIR)/dbgsym && mv $(DEB_DIR)/*-dbgsym_*.deb $(DEB_DIR)/dbgsym/
+	@ls -1 $(DEB_DIR)/*.deb
+
+# Installs, runs and purges the packages on this machine: see tests/deb/run.sh.
+deb-check:
+	@BUILD=$(BUILD) tests/deb/run.sh
+
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/host-broker $(DESTDIR)$(SBINDIR)/guest-agent \
 		$(DESTDIR)$(BINDIR)/guest-tray $(DESTDIR)$(CUPS_SERVERBIN)/backend/printredir \
@@ -308,4 +382,4 @@ fuzz: $(GEN_H)
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

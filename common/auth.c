@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -296,30 +298,57 @@ auth_session_keys(const struct auth *a, struct seal_key *tx, struct seal_key *rx
 	return rc;
 }
 
+void
+auth_key_advice(const char *path, char *out, size_t len)
+{
+	const struct group *gr;
+
+	if (geteuid() == 0 || (gr = getgrgid(getegid())) == NULL)
+		snprintf(out, len, "chmod 600 %s", path);
+	else
+		snprintf(out, len, "chown root:%s %s && chmod 640 %s", gr->gr_name,
+		    path, path);
+}
+
 int
 auth_load_key(const char *path, uint8_t **key, size_t *keylen, char *err,
     size_t errlen)
 {
+	return auth_load_key_as(path, getegid(), key, keylen, err, errlen);
+}
+
+int
+auth_load_key_as(const char *path, gid_t reader, uint8_t **key, size_t *keylen,
+    char *err, size_t errlen)
+{
 	struct stat st = { 0 };
-	char *buf = NULL;
+	char *buf = NULL, fix[PATH_MAX * 2 + 64];
 	size_t len = 0;
+	mode_t open_bits;
 	int rc;
 
 	*key = NULL;
+	auth_key_advice(path, fix, sizeof(fix));
 	/* Owner and mode are checked on the file read, not on a path that
 	 * may be swapped in between; a symbolic link is followed to it. */
 	rc = statefile_read_st(path, AUTH_KEY_MAX + 2, &buf, &len, &st);
+	/* Only the reader's group may read besides the owner: a daemon that
+	 * runs as a system user reads root's key through its group. */
+	open_bits = reader == AUTH_GID_ANY || st.st_gid == reader ? 037 : 077;
 	if (rc == -EINVAL && !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "key file %s is not a regular file", path);
-	} else if (rc == 0 && (st.st_mode & 077)) {
+	} else if (rc == 0 && (st.st_mode & open_bits)) {
 		snprintf(err, errlen, "key file %s is open to other users (mode %04o); "
-		    "run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+		    "run: %s", path, (unsigned)(st.st_mode & 07777), fix);
 		rc = -EPERM;
 	} else if (rc == 0 && st.st_uid != 0 && st.st_uid != geteuid()) {
 		snprintf(err, errlen, "key file %s belongs to uid %u, neither root nor "
 		    "this daemon's user; run: chown root %s", path,
 		    (unsigned)st.st_uid, path);
 		rc = -EPERM;
+	} else if (rc == -EACCES) {
+		snprintf(err, errlen, "key file %s: %s to uid %u; run: %s", path,
+		    strerror(-rc), (unsigned)geteuid(), fix);
 	} else if (rc != 0) {
 		snprintf(err, errlen, "key file %s: %s", path,
 		    rc == -EFBIG ? "longer than 1024 bytes" : strerror(-rc));

@@ -27,6 +27,7 @@
 #define PRINTREDIR_AUTH_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "codec.h"
@@ -111,13 +112,35 @@ int auth_guest_key(const uint8_t *master, size_t len, const char *id,
 
 /*
  * Reads a pre-shared key file: its bytes, less one trailing newline, are the
- * key.  Refuses a file that is not a regular file, that others can read or
- * write (mode & 077, "chmod 600 FILE"), or whose key is shorter than
- * AUTH_KEY_MIN or longer than AUTH_KEY_MAX bytes.  On success *key (owned by
- * the caller, free()) and *keylen are set.  Returns 0 or a negative errno
- * with the reason in err.
+ * key.  Refuses a file that is not a regular file, that belongs to neither
+ * root nor the caller's user, that others can read or write (mode & 077;
+ * group read is allowed when the file's group is the caller's own, as for
+ * root:_printredir 0640 read by a broker running as _printredir), or whose
+ * key is shorter than AUTH_KEY_MIN or longer than AUTH_KEY_MAX bytes.  On
+ * success *key (owned by the caller, free()) and *keylen are set.  Returns
+ * 0 or a negative errno (-ENOENT when there is no such file) with the reason
+ * and the fix in err.
  */
 int auth_load_key(const char *path, uint8_t **key, size_t *keylen, char *err,
     size_t errlen);
+
+/*
+ * As auth_load_key(), with reader instead of the caller's group as the one
+ * group that may read the file besides its owner, or AUTH_GID_ANY for any
+ * group (never others, and nobody but the owner may write): for root's
+ * `host-broker keygen` beside a broker that runs as its own user and reads
+ * the key through its group, which the broker itself checks.
+ */
+#define AUTH_GID_ANY ((gid_t)-1)
+int auth_load_key_as(const char *path, gid_t reader, uint8_t **key,
+    size_t *keylen, char *err, size_t errlen);
+
+/*
+ * The command that gives a key file at path (not NULL) the owner and mode
+ * this process reads it with: "chmod 600 PATH" for root, "chown root:GROUP
+ * PATH && chmod 640 PATH" for a daemon that runs as its own user.  Written to
+ * out (len bytes, NUL-terminated, cut if short).
+ */
+void auth_key_advice(const char *path, char *out, size_t len);
 
 #endif

@@ -956,7 +956,13 @@ agent_start(struct agent *a)
 
 	if ((rc = auth_load_key(a->conf.key_file, &a->key, &a->keylen, err,
 	    sizeof(err))) != 0) {
-		log_warnx("%s", err);
+		/* The packages make no key: say where this guest's comes from. */
+		if (rc == -ENOENT)
+			log_warnx("%s: this guest needs its key; on the host, run "
+			    "host-broker keygen -o FILE %s, and copy FILE here as %s "
+			    "(chmod 600)", err, a->conf.guest_id, a->conf.key_file);
+		else
+			log_warnx("%s", err);
 		return 2;
 	}
 	snprintf(a->drivers_dir, sizeof(a->drivers_dir), "%s/drivers", a->conf.state_dir);

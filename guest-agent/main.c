@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "cli.h"
 #include "log.h"
+#include "notify.h"
 #include "ppd.h"
 #include "statefile.h"
 #include "version.h"
@@ -37,6 +38,7 @@ on_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	log_info("%s: shutting down", strsignal(signum));
+	notify_stopping();
 	close_signals();
 	agent_stop(a);
 }
@@ -107,6 +109,10 @@ main(int argc, char **argv)
 	if ((rc = agent_start(&a)) != 0) {
 		close_signals();
 		agent_stop(&a);
+	} else {
+		/* Its job and tray sockets listen: the guest's CUPS can hand
+		 * jobs over; the broker is reached in the background. */
+		notify_ready("agent \"%s\" listening", a.conf.guest_id);
 	}
 	uv_run(a.loop, UV_RUN_DEFAULT);
 	uv_loop_close(a.loop);

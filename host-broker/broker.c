@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "jsonget.h"
 #include "log.h"
+#include "notify.h"
 #include "statefile.h"
 
 /* broker.json holds one number. */
@@ -192,6 +193,23 @@ broker_count_redirected(const struct broker *b)
 	return n;
 }
 
+/*
+ * The service manager learns that the broker is ready once it has looked at
+ * the host's CUPS the first time, found or not: its sockets already listen
+ * (run() starts the watcher last), and a host CUPS that is down is retried
+ * in the background, not a reason to fail the start.
+ */
+static void
+tell_manager(const struct broker *b)
+{
+	if (b->current.error)
+		notify_ready("host CUPS: %s", b->current.error);
+	else
+		notify_ready("generation %llu: %zu host printers, %zu redirected",
+		    (unsigned long long)b->generation, b->current.n,
+		    broker_count_redirected(b));
+}
+
 void
 broker_on_snapshot(struct broker *b, struct snapshot *s)
 {
@@ -223,10 +241,12 @@ broker_on_snapshot(struct broker *b, struct snapshot *s)
 	b->changed_at = time(NULL);
 	b->change_latency = b->current.noticed == 0 ? -1 :
 	    (double)(uv_hrtime() - b->current.noticed) / 1e9;
+	tell_manager(b);
 	return;
 drop:
 	snapshot_free(s);
 	free(s);
+	tell_manager(b);
 }
 
 void

@@ -35,6 +35,7 @@ struct channel {
 	uv_stream_t *connecting;	/* while a connection attempt runs */
 	struct peer *peer;		/* while connected */
 	int seen, gone;
+	int last_status;		/* of the last connection attempt */
 	unsigned backoff_ms;
 	uint64_t next_try;
 };
@@ -94,14 +95,22 @@ on_connect(uv_connect_t *req, int status)
 	if (status < 0 || c->gone) {
 		if (!uv_is_closing((uv_handle_t *)req->handle))
 			uv_close((uv_handle_t *)req->handle, (uv_close_cb)free);
-		if (status < 0 && status != UV_ECANCELED)
+		/* A socket the broker's user may not write is an administrator's
+		 * to fix (the hypervisor's umask): said once, not each retry. */
+		if (status == UV_EACCES && c->last_status != status)
+			log_warnx("channel %s: %s: the broker's user needs write "
+			    "permission on the VM's socket (README, Administrators)",
+			    c->addr.path, uv_strerror(status));
+		else if (status < 0 && status != UV_ECANCELED)
 			log_debug("channel %s: %s", c->addr.path, uv_strerror(status));
+		c->last_status = status;
 		retry_later(c);
 		channel_free_if_idle(c);
 		return;
 	}
 	log_info("channel %s: connected; waiting for its agent", c->addr.path);
 	c->backoff_ms = 0;
+	c->last_status = 0;
 	if ((c->peer = guests_adopt_channel(c->owner->b, req->handle, c->name)) != NULL)
 		peer_watch_close(c->peer, on_peer_closed, c);
 	else

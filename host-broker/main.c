@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "broker.h"
 #include "log.h"
+#include "notify.h"
 #include "statefile.h"
 #include "version.h"
 
@@ -56,6 +57,7 @@ on_signal(uv_signal_t *s, int signum)
 
 	if (signum != SIGHUP) {
 		log_info("%s: shutting down", strsignal(signum));
+		notify_stopping();
 		shutdown_broker(b);
 		return;
 	}
@@ -159,7 +161,20 @@ keygen_main(int argc, char **argv)
 		fprintf(stderr, "host-broker keygen: %s\n", err);
 		return 2;
 	}
-	rc = auth_load_key(conf.key_file, &master, &len, err, sizeof(err));
+	/* Any group may read it besides root: the broker, which runs as its
+	 * own user, reads it through its group and checks that group. */
+	rc = auth_load_key_as(conf.key_file, AUTH_GID_ANY, &master, &len, err,
+	    sizeof(err));
+	if (rc == -ENOENT) {
+		char fix[PATH_MAX * 2 + 64];
+
+		auth_key_advice(conf.key_file, fix, sizeof(fix));
+		fprintf(stderr, "host-broker keygen: %s: make the master key first: "
+		    "(umask 077; head -c 32 /dev/urandom | base64 > %s) && %s\n", err,
+		    conf.key_file, fix);
+		broker_free_conf(&conf);
+		return 1;
+	}
 	if (rc == 0 && (rc = auth_guest_key(master, len, id, key)) != 0)
 		snprintf(err, sizeof(err), "cannot derive the key: %s", strerror(-rc));
 	if (rc == 0) {
@@ -190,7 +205,16 @@ run(struct broker *b)
 
 	if ((rc = auth_load_key(b->conf.key_file, &b->key, &b->keylen, err,
 	    sizeof(err))) != 0) {
-		log_warnx("%s", err);
+		char fix[PATH_MAX * 2 + 64];
+
+		/* The packages make no key: say how, once, where IT looks. */
+		auth_key_advice(b->conf.key_file, fix, sizeof(fix));
+		if (rc == -ENOENT)
+			log_warnx("%s: the broker needs a master key; make one with: "
+			    "(umask 077; head -c 32 /dev/urandom | base64 > %s) && %s",
+			    err, b->conf.key_file, fix);
+		else
+			log_warnx("%s", err);
 		return 2;
 	}
 	if ((rc = statefile_mkdirs(b->conf.state_dir, 0700)) != 0) {

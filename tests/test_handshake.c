@@ -2,9 +2,12 @@
  * version) and the same over real libuv streams (errors reach the other side
  * as error frames, silence times out). */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -354,6 +357,86 @@ START_TEST(short_key_is_refused)
 }
 END_TEST
 
+/* --- key files --------------------------------------------------------- */
+
+/* Writes a key file of mode mode and group gid under a fresh folder. */
+static void
+key_file(char *path, size_t len, mode_t mode, gid_t gid)
+{
+	char dir[] = "/tmp/printredir-key.XXXXXX";
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, len, "%s/key", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("0123456789abcdef0123456789abcdef\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+	ck_assert_int_eq(chown(path, (uid_t)-1, gid), 0);
+}
+
+static void
+key_file_gone(const char *path)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	unlink(path);
+	*strrchr(dir, '/') = '\0';
+	rmdir(dir);
+}
+
+/* A daemon that runs as its own user reads root's key through its group
+ * (root:_printredir 0640); no other group, and nobody through "others". */
+START_TEST(key_file_group_read_only_by_the_readers_group)
+{
+	char path[PATH_MAX], err[512];
+	uint8_t *key = NULL;
+	size_t len = 0;
+	gid_t other = getegid() == 0 ? 7 : 0;	/* lp, or root's */
+
+	if (geteuid() != 0)
+		return;	/* chown to another group needs root */
+	key_file(path, sizeof(path), 0640, getegid());
+	ck_assert_int_eq(auth_load_key(path, &key, &len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, 32);
+	free(key);
+	key_file_gone(path);
+
+	key_file(path, sizeof(path), 0640, other);
+	ck_assert_int_eq(auth_load_key(path, &key, &len, err, sizeof(err)), -EPERM);
+	ck_assert_ptr_nonnull(strstr(err, "open to other users"));
+	/* ...which root's keygen reads, beside a broker of that group. */
+	ck_assert_int_eq(auth_load_key_as(path, AUTH_GID_ANY, &key, &len, err,
+	    sizeof(err)), 0);
+	free(key);
+	key_file_gone(path);
+
+	/* Others, or the group writing, never. */
+	key_file(path, sizeof(path), 0644, getegid());
+	ck_assert_int_eq(auth_load_key_as(path, AUTH_GID_ANY, &key, &len, err,
+	    sizeof(err)), -EPERM);
+	ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+	key_file_gone(path);
+	key_file(path, sizeof(path), 0660, getegid());
+	ck_assert_int_eq(auth_load_key(path, &key, &len, err, sizeof(err)), -EPERM);
+	key_file_gone(path);
+}
+END_TEST
+
+START_TEST(missing_key_file_is_enoent)
+{
+	char err[512];
+	uint8_t *key = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(auth_load_key("/nonexistent/printredir/key", &key, &len, err,
+	    sizeof(err)), -ENOENT);
+	ck_assert_ptr_null(key);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/printredir/key"));
+}
+END_TEST
+
 /* --- the same over libuv streams ------------------------------------- */
 
 struct side {
@@ -604,6 +687,8 @@ test_suite(void)
 	tcase_add_test(tc, replayed_response_is_refused);
 	tcase_add_test(tc, wrong_version_is_refused_with_both_ranges);
 	tcase_add_test(tc, short_key_is_refused);
+	tcase_add_test(tc, key_file_group_read_only_by_the_readers_group);
+	tcase_add_test(tc, missing_key_file_is_enoent);
 	suite_add_tcase(s, tc);
 	tcase_add_test(ts, stream_good_key);
 	tcase_add_test(ts, stream_wrong_key_reaches_the_agent_as_an_error_frame);
