@@ -250,7 +250,11 @@ channels_stop(struct broker *b)
 		c->gone = 1;
 		if (c->connecting)
 			uv_close((uv_handle_t *)c->connecting, (uv_close_cb)free);
-		/* Their peers are closed with every guest (guests_stop). */
+		/* A peer still waiting for its agent is no guest's yet, and
+		 * its handshake may take a day: guests_stop would miss it. */
+		if (c->peer)
+			peer_close(c->peer, PRINTREDIR__ERROR_CODE__ERR_SHUTDOWN,
+			    "broker is shutting down");
 		channel_free_if_idle(c);
 	}
 	uv_close((uv_handle_t *)&cs->timer, on_timer_closed);

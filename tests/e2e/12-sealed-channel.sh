@@ -6,7 +6,8 @@
 # the agent then connects again and the guest has exactly the right queues.
 # And 1,000 idle keyless connections do not keep a real agent out; an agent
 # on a virtio-serial port reaches a broker that serves a `channels` folder,
-# and comes back after its VM's channel does.
+# and comes back after its VM's channel does; a broker stopped while a VM's
+# channel waits for its agent stops at once.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -99,5 +100,18 @@ lpadmin -h "$HOST" -p while_vm_away -E -v "ipp://$PS/printers/generic_pdf"
 PIDS+=($!)
 back() { lpstat -h "$GUEST2_SERVER" -p while_vm_away >/dev/null 2>&1; }
 check "and connects again when it is back: a change made meanwhile arrives" wait_for 60 back
+
+# A VM whose agent has not opened its port yet: the broker's connection waits
+# for its handshake (a VM may take a day to start), and a broker stopped
+# meanwhile stops at once all the same.
+"$BUILD/tests/vport" -s "$W/channels/vm2.sock" -d "$W/vport-vm2" 2>>"$W/vport.log" &
+PIDS+=($!)
+check "the broker connects to a VM whose agent is not there yet" \
+	wait_for 10 grep -q "channel $W/channels/vm2.sock: connected; waiting for its agent" "$W/broker.log"
+kill -TERM "$BROKER_PID"
+stopped() { ! kill -0 "$BROKER_PID" 2>/dev/null; }
+check "a broker stopped meanwhile stops within 5 s" wait_for 5 stopped
+stopped || kill -KILL "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
 
 finish
