@@ -52,27 +52,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 phase() { echo "--- $* ($((SECONDS - START)) s)"; }
 
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		echo "PASS: $name"
-		PASSED=$((PASSED + 1))
-	else
-		echo "FAIL: $name"
-		FAILED=$((FAILED + 1))
-	fi
-}
-
-wait_for() {
-	local secs=$1 i
-	shift
-	for ((i = 0; i < secs * 10; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# shellcheck source=tests/checks.sh
+source "$TOP/tests/checks.sh"
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 

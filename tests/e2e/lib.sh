@@ -60,27 +60,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		echo "PASS: $name"
-		PASSED=$((PASSED + 1))
-	else
-		echo "FAIL: $name"
-		FAILED=$((FAILED + 1))
-	fi
-}
-
-wait_for() {
-	local secs=$1 i
-	shift
-	for ((i = 0; i < secs * 10; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# shellcheck source=tests/checks.sh
+source "$TOP/tests/checks.sh"
 
 world_start() {
 	SANDBOX_GUESTS=${1:-1} "$SANDBOX" start "$W/world" >"$W/sandbox.log" 2>&1 || {
