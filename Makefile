@@ -5,7 +5,7 @@
 #   make check           install missing Debian packages, build, run every test
 #   make deps            only install the missing Debian packages
 #   make install         install programs and man pages (PREFIX, DESTDIR honoured)
-#   make bench           the job benchmark: the channel next to printing on the host
+#   make bench           the performance figures (table in build/bench/bench.json)
 #   make vm-check        the whole system in a real QEMU guest (tests/vm)
 #   make load-check      100 agents (--dry-run) and 200 printers on one broker
 #   make check-valgrind  the unit suites under valgrind's memcheck
@@ -227,7 +227,7 @@ check: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
-	@BUILD=$(BUILD) tests/bench/jobs.sh
+	@BUILD=$(BUILD) BENCH="$(BENCH)" tests/bench/run.sh
 
 load-check: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
