@@ -87,11 +87,12 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/printredir.pb-c.o
 LIBCOMMON := $(BUILD)/libcommon.a
 
-BROKER_SRC := $(wildcard host-broker/*.c)
+BROKER_SRC := $(filter-out host-broker/notifier.c,$(wildcard host-broker/*.c))
 AGENT_SRC := $(filter-out guest-agent/guest-tray.c guest-agent/backend.c,$(wildcard guest-agent/*.c))
 PROGRAMS := $(if $(BROKER_SRC),$(BUILD)/host-broker) $(if $(AGENT_SRC),$(BUILD)/guest-agent) \
 	$(if $(wildcard guest-agent/guest-tray.c),$(BUILD)/guest-tray) \
-	$(if $(wildcard guest-agent/backend.c),$(BUILD)/printredir-backend)
+	$(if $(wildcard guest-agent/backend.c),$(BUILD)/printredir-backend) \
+	$(if $(wildcard host-broker/notifier.c),$(BUILD)/printredir-notifier)
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -167,6 +168,11 @@ $(BUILD)/guest-tray: $(OBJ)/guest-agent/guest-tray.o $(LIBCOMMON)
 $(BUILD)/printredir-backend: $(OBJ)/guest-agent/backend.o $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The host cupsd's notifier for the broker's push subscription: libcups only.
+$(BUILD)/printredir-notifier: $(OBJ)/host-broker/notifier.o
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CUPS_LIBS)
 
 # Unit suites: one program per tests/test_*.c, sharing tests/runner.c and
 # tests/world.c (the sandbox's world, for the suites that use it).  The
@@ -287,11 +293,12 @@ MAN_PAGES := packaging/man/guest-tray.1 packaging/man/printredir.conf.5 \
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/xdg/autostart \
-		$(DESTDIR)$(CUPS_SERVERBIN)/backend \
+		$(DESTDIR)$(CUPS_SERVERBIN)/backend $(DESTDIR)$(CUPS_SERVERBIN)/notifier \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/host-broker $(BUILD)/guest-agent $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/guest-tray $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(BUILD)/printredir-backend $(DESTDIR)$(CUPS_SERVERBIN)/backend/printredir
+	install -m 0755 $(BUILD)/printredir-notifier $(DESTDIR)$(CUPS_SERVERBIN)/notifier/printredir
 	install -m 0644 guest-agent/printredir-tray.desktop $(DESTDIR)$(SYSCONFDIR)/xdg/autostart/
 	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/

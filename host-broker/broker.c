@@ -37,6 +37,8 @@ static const struct conf_key broker_keys[] = {
 	{ "broker", "name", CONF_STRING, OFF(name), "", 0, 0, 0, 1 },
 	{ "broker", "relist_interval", CONF_DURATION, OFF(relist_interval), "30s", 1, 86400, 0, 0 },
 	{ "broker", "poll_interval_ms", CONF_INT, OFF(poll_ms), "250", 20, 10000, 0, 0 },
+	{ "broker", "host_events", CONF_STRING, OFF(host_events), "auto", 0, 0, 0, 0 },
+	{ "broker", "events", CONF_ADDR, OFF(events), "unix:/run/printredir/cups-events.sock", 0, 0, 0, 0 },
 	{ "broker", "frame_cap", CONF_INT, OFF(frame_cap), "8388608", 65536, 1 << 30, 0, 0 },
 	{ "broker", "max_ppd", CONF_INT, OFF(max_ppd), "4194304", 1024, 1 << 28, 0, 0 },
 	{ "broker", "fetch_timeout", CONF_DURATION, OFF(fetch_timeout), "30s", 1, 600, 0, 0 },
@@ -133,6 +135,20 @@ broker_load_conf(const char *path, struct broker_conf *conf, char *err,
 	}
 	if (conf->control.kind != ADDR_UNIX) {
 		snprintf(err, errlen, "%s: control must be a unix:PATH address", path);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (conf->events.kind != ADDR_UNIX) {
+		snprintf(err, errlen, "%s: events must be a unix:PATH address (the "
+		    "host cupsd's notifier connects to it)", path);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (strcmp(conf->host_events, "auto") != 0 &&
+	    strcmp(conf->host_events, "poll") != 0) {
+		snprintf(err, errlen, "%s: host_events = \"%s\": say auto (pushed by "
+		    "the host cupsd when it can, else polled) or poll", path,
+		    conf->host_events);
 		rc = -EINVAL;
 		goto fail;
 	}

@@ -11,6 +11,8 @@
  *              follows a printer subscription, and resolves each redirected
  *              queue's driver (drivers.c); hands each snapshot to broker.c
  *              on the loop
+ *   push.c     the events socket the host cupsd's notifier (notifier.c, a
+ *              program of its own) writes the subscription's events to
  *   drivers.c  fetching PPDs from print servers, checking, hashing,
  *              compressing, the on-disk driver cache (drivers/index.json)
  *   guests.c   guest sessions: the listener and its pre-handshake budget,
@@ -64,6 +66,8 @@ struct broker_conf {
 	char *name;			/* broker id; "" = host name */
 	long long relist_interval;	/* seconds */
 	long long poll_ms;		/* subscription poll, milliseconds */
+	char *host_events;		/* auto (push when it can) | poll */
+	struct addr events;		/* the notifier's socket (push.c) */
 	long long frame_cap;		/* bytes */
 	long long max_ppd;		/* bytes */
 	long long fetch_timeout;	/* seconds for one driver from a print server */
@@ -206,6 +210,25 @@ void watch_stop(struct broker *b);
 void watch_relist(struct broker *b);
 /* Classifies a device URI: 1 network, 0 local. */
 int watch_uri_is_network(const char *device_uri);
+/* 1 when cups (the "cups" key) is this machine's scheduler. */
+int watch_cups_is_local(const char *cups);
+/* From push.c, on the loop: the host cupsd sent an event; its notifier
+ * went away. */
+void watch_push_event(void);
+void watch_push_lost(void);
+/* How the watcher learns of host changes now: "push", "poll" or "relist"
+ * (no subscription: only the periodic listing). */
+const char *watch_events(void);
+
+/* push.c */
+int push_start(struct broker *b);
+void push_stop(void);
+/* The push subscription's notify-recipient-uri (NULL: no events socket,
+ * pull instead) and its token (notify-user-data); fixed once started. */
+const char *push_recipient(void);
+const char *push_token(void);
+/* Notifiers connected with the token now. */
+int push_notifiers(void);
 
 /* fetch.c */
 /* Starts the fetcher thread with a copy of conf; on_change (may be NULL)
@@ -216,12 +239,15 @@ void fetch_conf(const struct broker_conf *conf);
 /*
  * Sets p's driver fields (p->detail replaced) from its last result and
  * adds its driver to s: 1.  Without a result: 0, p untouched.  Queues p to
- * be fetched when it has no result, or when queue is set (revalidation).
+ * be fetched when it has no result, a result for another device URI or
+ * make and model (first, as for none), or when queue is set
+ * (revalidation).
  */
 int fetch_lookup(struct printer *p, struct snapshot *s, int queue);
 /* Waits until the queue is empty and no fetch runs, or the fetcher stops. */
 void fetch_wait_idle(void);
-/* 1 while a printer waits to be fetched or is being fetched. */
+/* 1 while a printer without a result, or with one for its old device or
+ * model, waits to be fetched or is being fetched. */
 int fetch_busy(void);
 /* Drops the results of printers s does not list. */
 void fetch_keep(const struct snapshot *s);

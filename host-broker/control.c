@@ -540,6 +540,7 @@ broker_doc(struct broker *b)
 	if (add_string(o, "name", name) < 0 ||
 	    add_string(o, "host_cups", b->conf.cups != NULL &&
 	    *b->conf.cups != '\0' ? b->conf.cups : "default") < 0 ||
+	    add_string(o, "host_events", watch_events()) < 0 ||
 	    add_string(o, "error", b->current.error) < 0)
 		goto fail;
 	/* The last new generation: when, and how long the change took from

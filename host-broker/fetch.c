@@ -27,15 +27,20 @@
 /* What the fetcher found for one printer. */
 struct result {
 	char *name;
+	char *device_uri, *make_model;	/* of the printer it was found for */
 	int driver;			/* Printredir__DriverState */
 	uint8_t sha[HASH_LEN];
 	char *detail;
 	struct driver d;		/* d.z NULL unless driver is AVAILABLE */
 };
 
-/* A printer to fetch: what drivers_resolve reads of it. */
+/* A printer to fetch: what drivers_resolve reads of it.  urgent: it has
+ * no result yet, or one for another device or model; such a printer waits
+ * for it (held back, or offered with its old driver), regular ones are
+ * only checked again. */
 struct item {
 	char *name, *device_uri, *make_model;
+	int urgent;
 };
 
 static struct {
@@ -46,6 +51,7 @@ static struct {
 	uv_cond_t idle;			/* the queue is empty and no fetch runs */
 	int started, stop;
 	int busy;			/* threads resolving a printer */
+	int urgent;			/* urgent items queued or being resolved */
 	struct item *queue;
 	size_t nqueue;
 	struct result *results;
@@ -67,6 +73,8 @@ static void
 result_free(struct result *r)
 {
 	free(r->name);
+	free(r->device_uri);
+	free(r->make_model);
 	free(r->detail);
 	free(r->d.z);
 }
@@ -126,6 +134,8 @@ resolve(const struct broker_conf *conf, unsigned gen, const struct item *it)
 
 	drivers_resolve(conf, &p, &s);
 	r.name = dupz(it->name);
+	r.device_uri = dupz(it->device_uri);
+	r.make_model = dupz(it->make_model);
 	r.driver = p.driver;
 	r.detail = p.detail ? p.detail : dupz(NULL);
 	memcpy(r.sha, p.sha, HASH_LEN);
@@ -138,7 +148,8 @@ resolve(const struct broker_conf *conf, unsigned gen, const struct item *it)
 		free(s.drivers[i].z);
 	}
 	free(s.drivers);
-	if (r.name == NULL || r.detail == NULL ||
+	if (r.name == NULL || r.detail == NULL || r.device_uri == NULL ||
+	    r.make_model == NULL ||
 	    (r.driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE && r.d.z == NULL)) {
 		/* Out of memory: no result, the next pass asks again. */
 		result_free(&r);
@@ -186,9 +197,10 @@ fetch_thread(void *arg)
 		}
 		uv_mutex_unlock(&f.lock);
 		changed = resolve(&conf, gen, &it);
-		item_free(&it);
+		item_free(&it);	/* it.urgent stays */
 		uv_mutex_lock(&f.lock);
 		f.busy--;
+		f.urgent -= it.urgent;
 		/* Told once this thread is idle: the watcher waits for the
 		 * fetcher to be (see settle_fetches). */
 		if (changed && f.on_change) {
@@ -248,27 +260,36 @@ fetch_conf(const struct broker_conf *conf)
 }
 
 /* Queues p unless it is queued already (then its fields are refreshed);
- * at the head when it has no result yet.  Under lock. */
+ * at the head when urgent.  Under lock. */
 static void
-enqueue(const struct printer *p, int first)
+enqueue(const struct printer *p, int urgent)
 {
-	struct item it, *nq;
+	struct item it = { dupz(p->name), dupz(p->device_uri), dupz(p->make_model),
+	    urgent }, *nq;
+	size_t i;
 
-	for (size_t i = 0; i < f.nqueue; i++)
-		if (strcmp(f.queue[i].name, p->name) == 0) {
-			item_free(&f.queue[i]);
-			f.queue[i] = (struct item){ dupz(p->name),
-			    dupz(p->device_uri), dupz(p->make_model) };
-			return;
-		}
-	it = (struct item){ dupz(p->name), dupz(p->device_uri), dupz(p->make_model) };
-	if (!it.name || !it.device_uri || !it.make_model ||
-	    (nq = realloc(f.queue, (f.nqueue + 1) * sizeof(*nq))) == NULL) {
+	for (i = 0; i < f.nqueue; i++)
+		if (strcmp(f.queue[i].name, p->name) == 0)
+			break;
+	if (!it.name || !it.device_uri || !it.make_model) {
+		item_free(&it);
+		return;
+	}
+	if (i < f.nqueue) {
+		it.urgent |= f.queue[i].urgent;
+		f.urgent += it.urgent - f.queue[i].urgent;
+		item_free(&f.queue[i]);
+		memmove(&f.queue[i], &f.queue[i + 1], (--f.nqueue - i) * sizeof(*f.queue));
+	} else {
+		f.urgent += it.urgent;
+	}
+	if ((nq = realloc(f.queue, (f.nqueue + 1) * sizeof(*nq))) == NULL) {
+		f.urgent -= it.urgent;
 		item_free(&it);
 		return;
 	}
 	f.queue = nq;
-	if (first) {
+	if (it.urgent) {
 		memmove(&f.queue[1], &f.queue[0], f.nqueue * sizeof(*f.queue));
 		f.queue[0] = it;
 	} else {
@@ -282,7 +303,7 @@ int
 fetch_lookup(struct printer *p, struct snapshot *s, int queue)
 {
 	const struct result *r;
-	int found = 0;
+	int found = 0, stale = 0;
 
 	uv_mutex_lock(&f.lock);
 	r = result_find(p->name);
@@ -293,9 +314,13 @@ fetch_lookup(struct printer *p, struct snapshot *s, int queue)
 		free(p->detail);
 		p->detail = strdup(r->detail);
 		found = 1;
+		/* Found for the printer as it was: until the new result is
+		 * in, it keeps the old one. */
+		stale = strcmp(r->device_uri, p->device_uri ? p->device_uri : "") != 0 ||
+		    strcmp(r->make_model, p->make_model ? p->make_model : "") != 0;
 	}
-	if (queue || !found)
-		enqueue(p, !found);
+	if (queue || !found || stale)
+		enqueue(p, !found || stale);
 	uv_mutex_unlock(&f.lock);
 	return found;
 }
@@ -315,7 +340,7 @@ fetch_busy(void)
 	int busy;
 
 	uv_mutex_lock(&f.lock);
-	busy = f.nqueue > 0 || f.busy > 0;
+	busy = f.urgent > 0;
 	uv_mutex_unlock(&f.lock);
 	return busy;
 }

@@ -40,6 +40,7 @@ shutdown_broker(struct broker *b)
 		signals_on = 0;
 	}
 	watch_stop(b);
+	push_stop();
 	metrics_stop(b);
 	control_stop(b);
 	channels_stop(b);
@@ -229,7 +230,7 @@ run(struct broker *b)
 	if (drivers_init(&b->conf) != 0)
 		return 1;
 	if (jobs_start(b) != 0 || guests_start(b) != 0 || control_start(b) != 0 ||
-	    channels_start(b) != 0 || metrics_start(b) != 0)
+	    channels_start(b) != 0 || metrics_start(b) != 0 || push_start(b) != 0)
 		return 1;
 
 	uv_signal_init(b->loop, &sig_term);

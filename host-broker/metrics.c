@@ -199,6 +199,11 @@ render_host(json_object *doc, json_object *b, FILE *f)
 	family(f, NS "host_cups_up", "gauge", "1 when the broker's last look "
 	    "at the host's CUPS succeeded, 0 when it could not list its queues.");
 	sample(f, NS "host_cups_up", NULL, jget_str(b, "error") == NULL ? "1" : "0");
+	family(f, NS "host_events_pushed", "gauge", "1 when the host's cupsd "
+	    "pushes its changes to the broker, 0 when the broker pulls them or "
+	    "only lists the host periodically.");
+	sample(f, NS "host_events_pushed", NULL, jget_str(b, "host_events") != NULL &&
+	    strcmp(jget_str(b, "host_events"), "push") == 0 ? "1" : "0");
 
 	states_init(&drivers, &printredir__driver_state__descriptor,
 	    control_driver_name);

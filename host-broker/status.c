@@ -227,6 +227,7 @@ status_render_table(struct json_object *doc, FILE *out)
 		{ "", "version", 64, TABLE_TEXT, 0, NULL },
 		{ "", "generation", 24, TABLE_TEXT, 0, NULL },
 		{ "", "host_cups", 64, TABLE_TEXT, 0, NULL },
+		{ "", "host_events", 16, TABLE_TEXT, 0, NULL },
 		{ "", "error", CELL_CAP_MAX, TABLE_TEXT, 1, NULL },
 	};
 	char cells[NCOLS(head)][TABLE_CELL_BYTES];
@@ -236,10 +237,10 @@ status_render_table(struct json_object *doc, FILE *out)
 		return -EINVAL;
 	for (size_t i = 0; i < NCOLS(head); i++)
 		table_cell(b, &head[i], cells[i]);
-	fprintf(out, "broker %s (printredir %s), generation %s, host CUPS %s\n",
-	    cells[0], cells[1], cells[2], cells[3]);
-	if (cells[4][0] != '\0')
-		fprintf(out, "error: %s\n", cells[4]);
+	fprintf(out, "broker %s (printredir %s), generation %s, host CUPS %s "
+	    "(changes %s)\n", cells[0], cells[1], cells[2], cells[3], cells[4]);
+	if (cells[5][0] != '\0')
+		fprintf(out, "error: %s\n", cells[5]);
 	fputc('\n', out);
 	render_printers(doc, out);
 	fputc('\n', out);

@@ -4,11 +4,18 @@
  * takes the drivers of the redirected ones from the fetcher (fetch.c), and
  * hands the resulting snapshot to the loop through a uv_async.  A printer
  * whose driver was never fetched is held back until it is, except on the
- * first listing (and after a new configuration), which waits for all.  Between listings it pulls a
- * printer subscription (Get-Notifications) every poll_ms: CUPS 2.4 answers
- * at once instead of holding the request, and drops events past its queue
- * limit, so any event, a sequence gap, or a lost subscription means "list
- * again", and a full listing runs every relist_interval anyway.
+ * first listing (and after a new configuration), which waits for all.
+ *
+ * Between listings it follows a printer subscription.  Pushed when it can:
+ * the subscription's recipient is printredir's notifier, which cupsd runs
+ * and which writes each event to the broker's events socket (push.c), so
+ * an event wakes this thread at once and an idle host costs nothing.
+ * Pulled otherwise (the host cupsd is another machine's, or has no
+ * printredir notifier): Get-Notifications every poll_ms, as CUPS 2.4
+ * answers at once instead of holding the request (notify-wait), and drops
+ * events past its queue limit.  Either way an event, a sequence gap or a
+ * lost subscription means "list again", and a full listing runs every
+ * relist_interval anyway.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +33,7 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define LEASE_SECS 600
 #define SETTLE_MS 100		/* an event burst is over after this much quiet */
+#define PUSH_SETTLE_MS 5	/* ...pushed: events come as they happen */
 #define SETTLE_MAX_MS 400	/* ...or after this long, whatever happens */
 #define RETRY_MS 1000		/* host CUPS unreachable: try again after */
 
@@ -36,6 +44,8 @@ struct watch {
 	uv_cond_t cond;
 	int stop, relist;		/* under lock */
 	int republish;			/* under lock: a fetch result changed */
+	int pushed, push_lost;		/* under lock: from push.c */
+	int events;			/* under lock: EVENTS_* */
 	struct snapshot *pending;	/* under lock: latest, not yet taken */
 	struct broker *b;
 	struct broker_conf conf;	/* deep copy for the thread, under lock */
@@ -43,6 +53,8 @@ struct watch {
 };
 
 static struct watch *w;
+
+enum { EVENTS_RELIST, EVENTS_POLL, EVENTS_PUSH };
 
 /* --- classification --------------------------------------------------- */
 
@@ -139,6 +151,29 @@ by_name(const void *x, const void *y)
 }
 
 /* --- talking to the host's cupsd ----------------------------------------- */
+
+int
+watch_cups_is_local(const char *cups)
+{
+	char host[256];
+	const char *spec = cups != NULL && *cups != '\0' ? cups : cupsServer();
+	size_t n;
+
+	if (spec[0] == '/')
+		return 1;
+	if (spec[0] == '[') {
+		n = strcspn(spec + 1, "]");
+		spec++;
+	} else {
+		n = strcspn(spec, ":");
+	}
+	if (n >= sizeof(host))
+		return 0;
+	memcpy(host, spec, n);
+	host[n] = '\0';
+	return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+	    strcmp(host, "::1") == 0;
+}
 
 static http_t *
 host_connect(const struct broker_conf *conf, char *err, size_t errlen)
@@ -335,13 +370,18 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 		}
 		fit_text(p);
 	}
-	if (revalidate)
-		fetch_keep(s);
+	fetch_keep(s);
 	return s;
 }
 
+/*
+ * Subscribes to the host's printer events: pushed to recipient with token
+ * when recipient is not NULL, else pulled.  Returns the subscription id, 0
+ * when refused, -1 when the connection is gone.
+ */
 static int
-subscribe(http_t *http, int *lease_until)
+subscribe(http_t *http, const char *recipient, const char *token,
+    int *lease_until)
 {
 	static const char *events[] = {
 		"printer-added", "printer-deleted", "printer-modified",
@@ -354,14 +394,28 @@ subscribe(http_t *http, int *lease_until)
 	req = cupsconn_request(IPP_OP_CREATE_PRINTER_SUBSCRIPTIONS, NULL);
 	ippAddStrings(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_KEYWORD, "notify-events",
 	    sizeof(events) / sizeof(events[0]), NULL, events);
-	ippAddString(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_KEYWORD, "notify-pull-method",
-	    NULL, "ippget");
+	if (recipient != NULL) {
+		ippAddString(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_URI,
+		    "notify-recipient-uri", NULL, recipient);
+		ippAddOctetString(req, IPP_TAG_SUBSCRIPTION, "notify-user-data",
+		    token, (int)strlen(token));
+	} else {
+		ippAddString(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_KEYWORD,
+		    "notify-pull-method", NULL, "ippget");
+	}
 	ippAddInteger(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_INTEGER,
 	    "notify-lease-duration", LEASE_SECS);
 	resp = cupsDoRequest(http, req, "/");
-	if (resp && ippGetStatusCode(resp) <= IPP_STATUS_OK_CONFLICTING &&
+	if (resp == NULL)
+		return -1;
+	if (ippGetStatusCode(resp) <= IPP_STATUS_OK_CONFLICTING &&
 	    (a = ippFindAttribute(resp, "notify-subscription-id", IPP_TAG_INTEGER)))
 		id = ippGetInteger(a, 0);
+	else if (recipient != NULL)
+		log_warnx("host CUPS refused a push subscription (%s): is the "
+		    "printredir notifier installed in its ServerBin "
+		    "(notifier/printredir)?  Pulling its events instead",
+		    cupsLastErrorString());
 	else
 		log_warnx("host CUPS refused a printer subscription (%s); relying on "
 		    "periodic listing", cupsLastErrorString());
@@ -370,16 +424,22 @@ subscribe(http_t *http, int *lease_until)
 	return id;
 }
 
-static void
+/* Renews subscription id; 0, or -1 when the host no longer has it. */
+static int
 renew(http_t *http, int id, int *lease_until)
 {
 	ipp_t *req = cupsconn_request(IPP_OP_RENEW_SUBSCRIPTION, NULL);
+	ipp_t *resp;
+	int ok;
 
 	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "notify-subscription-id", id);
 	ippAddInteger(req, IPP_TAG_SUBSCRIPTION, IPP_TAG_INTEGER,
 	    "notify-lease-duration", LEASE_SECS);
-	ippDelete(cupsDoRequest(http, req, "/"));
+	resp = cupsDoRequest(http, req, "/");
+	ok = resp != NULL && ippGetStatusCode(resp) <= IPP_STATUS_OK_CONFLICTING;
+	ippDelete(resp);
 	*lease_until = (int)time(NULL) + LEASE_SECS;
+	return ok ? 0 : -1;
 }
 
 static void
@@ -450,14 +510,47 @@ post(struct snapshot *s)
 	uv_async_send(&w->async);
 }
 
-/* Sleeps ms unless asked to stop or relist; returns 1 when it should stop. */
+static void
+set_events(int events)
+{
+	uv_mutex_lock(&w->lock);
+	w->events = events;
+	uv_mutex_unlock(&w->lock);
+}
+
+static int
+events_now(void)
+{
+	int e;
+
+	uv_mutex_lock(&w->lock);
+	e = w->events;
+	uv_mutex_unlock(&w->lock);
+	return e;
+}
+
+/* 1 when an event was pushed since the last call. */
+static int
+take_pushed(void)
+{
+	int pushed;
+
+	uv_mutex_lock(&w->lock);
+	pushed = w->pushed;
+	w->pushed = 0;
+	uv_mutex_unlock(&w->lock);
+	return pushed;
+}
+
+/* Sleeps ms unless asked to stop, relist, or woken by an event; returns 1
+ * when it should stop. */
 static int
 nap(unsigned ms)
 {
 	int stop;
 
 	uv_mutex_lock(&w->lock);
-	if (!w->stop && !w->relist && !w->republish)
+	if (!w->stop && !w->relist && !w->republish && !w->pushed && !w->push_lost)
 		(void)uv_cond_timedwait(&w->cond, &w->lock, (uint64_t)ms * 1000000);
 	stop = w->stop;
 	uv_mutex_unlock(&w->lock);
@@ -492,7 +585,7 @@ watch_thread(void *arg)
 	struct broker_conf conf = { 0 };
 	http_t *http = NULL;
 	int sub = 0, seq = 1, lease_until = 0, need_list = 1, lost;
-	int republish = 0, settled = 0;
+	int republish = 0, settled = 0, push_refused = 0, verify = 0, full = 1;
 	time_t last_list = 0;
 	/* When the change the next snapshots are to show was noticed: the
 	 * first event of a burst, or the start of a listing nothing asked for
@@ -512,11 +605,15 @@ watch_thread(void *arg)
 		}
 		if (w->relist) {
 			w->relist = 0;
-			need_list = 1;
+			need_list = full = 1;
 		}
 		if (w->republish) {
 			w->republish = 0;
 			republish = 1;
+		}
+		if (w->push_lost) {
+			w->push_lost = 0;
+			verify = 1;
 		}
 		if (w->conf_changed) {
 			/* A reloaded configuration: take our own copy. */
@@ -527,9 +624,11 @@ watch_thread(void *arg)
 			/* Here, between passes: a pass that found the results
 			 * gone would hold every printer back. */
 			fetch_conf(&conf);
-			need_list = 1;
+			need_list = full = 1;
 			settled = 0;
 			if (http) {
+				if (sub)
+					unsubscribe(http, sub);
 				httpClose(http);	/* "cups" may have changed */
 				http = NULL;
 			}
@@ -557,20 +656,49 @@ watch_thread(void *arg)
 				log_info("host CUPS is back");
 			last_err[0] = '\0';
 			sub = 0;
+			push_refused = 0;
 			need_list = 1;
 		}
 		if (sub == 0) {
-			sub = subscribe(http, &lease_until);
+			const char *to = push_recipient();
+
+			if (strcmp(conf.host_events, "poll") == 0 || push_refused)
+				to = NULL;
+			sub = subscribe(http, to, push_token(), &lease_until);
+			if (sub == 0 && to != NULL) {
+				push_refused = 1;
+				sub = subscribe(http, NULL, NULL, &lease_until);
+			}
+			if (sub < 0) {
+				log_warnx("lost the connection to host CUPS; reconnecting");
+				httpClose(http);
+				http = NULL;
+				sub = 0;
+				continue;
+			}
+			set_events(sub == 0 ? EVENTS_RELIST :
+			    to != NULL && !push_refused ? EVENTS_PUSH : EVENTS_POLL);
 			seq = 1;
 			need_list = 1;
-		} else if (time(NULL) > lease_until - LEASE_SECS / 2) {
-			renew(http, sub, &lease_until);
+		} else if (verify || time(NULL) > lease_until - LEASE_SECS / 2) {
+			/* Renewing also tells whether cupsd still has it. */
+			if (renew(http, sub, &lease_until) != 0) {
+				log_info("host CUPS dropped our subscription "
+				    "(restarted?); subscribing again");
+				sub = 0;
+				verify = 0;
+				continue;
+			}
+			need_list |= verify;
 		}
+		verify = 0;
 		if (republish && !need_list && held > 0 && settle_fetches())
 			break;
 		if (need_list || republish ||
 		    time(NULL) - last_list >= conf.relist_interval) {
-			int revalidate = need_list ||
+			/* A host event lists again, but checks with the print
+			 * servers only the drivers of new or changed printers. */
+			int revalidate = full ||
 			    time(NULL) - last_list >= conf.relist_interval;
 			struct snapshot *s;
 
@@ -580,7 +708,7 @@ watch_thread(void *arg)
 			    &held);
 			if (revalidate)
 				last_list = time(NULL);
-			need_list = republish = 0;
+			need_list = republish = full = 0;
 			if (s) {
 				settled |= s->error == NULL;
 				s->noticed = noticed;
@@ -593,6 +721,28 @@ watch_thread(void *arg)
 				http = NULL;
 				continue;
 			}
+		}
+		if (sub != 0 && events_now() == EVENTS_PUSH) {
+			/* Nothing to do till an event, the next listing or the
+			 * subscription's renewal. */
+			time_t due = last_list + conf.relist_interval;
+
+			if (due > lease_until - LEASE_SECS / 2)
+				due = lease_until - LEASE_SECS / 2;
+			if (nap(due > time(NULL) ? (unsigned)(due - time(NULL)) * 1000 : 0))
+				break;
+			if (take_pushed()) {
+				/* Events of one change come together. */
+				uint64_t start = uv_hrtime();
+
+				if (noticed == 0)
+					noticed = start;
+				while (nap(PUSH_SETTLE_MS) == 0 && take_pushed() &&
+				    uv_hrtime() - start < SETTLE_MAX_MS * 1000000ull)
+					;
+				need_list = 1;
+			}
+			continue;
 		}
 		if (nap((unsigned)conf.poll_ms))
 			break;
@@ -647,6 +797,36 @@ on_snapshot(uv_async_t *a)
 	uv_mutex_unlock(&w->lock);
 	if (s != NULL)
 		broker_on_snapshot(b, s);
+}
+
+void
+watch_push_event(void)
+{
+	if (w == NULL)
+		return;
+	uv_mutex_lock(&w->lock);
+	w->pushed = 1;
+	uv_cond_signal(&w->cond);
+	uv_mutex_unlock(&w->lock);
+}
+
+void
+watch_push_lost(void)
+{
+	if (w == NULL)
+		return;
+	uv_mutex_lock(&w->lock);
+	w->push_lost = 1;
+	uv_cond_signal(&w->cond);
+	uv_mutex_unlock(&w->lock);
+}
+
+const char *
+watch_events(void)
+{
+	static const char *names[] = { "relist", "poll", "push" };
+
+	return w != NULL ? names[events_now()] : "relist";
 }
 
 /* On the fetcher's thread: a driver changed, list again to offer it. */

@@ -9,6 +9,7 @@ BUILD=${BUILD:-$TOP/build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 export JETDIRECT=$BUILD/tests/jetdirect
 export PRINTREDIR_BACKEND=$BUILD/printredir-backend
+export PRINTREDIR_NOTIFIER=$BUILD/printredir-notifier
 SANDBOX=$TOP/tests/sandbox/sandbox
 KEEP=${KEEP:-}
 VM=${VM:-}

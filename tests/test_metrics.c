@@ -105,6 +105,7 @@ sample_doc(void)
 	add_int(b, "generation", 4);
 	add_str(b, "name", "host1");
 	add_str(b, "host_cups", "default");
+	add_str(b, "host_events", "push");
 	add_str(b, "error", NULL);
 	add_int(b, "last_change_at", 1795576790);
 	json_object_object_add(b, "last_change_latency",
@@ -207,6 +208,9 @@ static const char sample_text[] =
     "# HELP printredir_host_cups_up 1 when the broker's last look at the host's CUPS succeeded, 0 when it could not list its queues.\n"
     "# TYPE printredir_host_cups_up gauge\n"
     "printredir_host_cups_up 1\n"
+    "# HELP printredir_host_events_pushed 1 when the host's cupsd pushes its changes to the broker, 0 when the broker pulls them or only lists the host periodically.\n"
+    "# TYPE printredir_host_events_pushed gauge\n"
+    "printredir_host_events_pushed 1\n"
     "# HELP printredir_host_printers Print queues on the host, redirected or not.\n"
     "# TYPE printredir_host_printers gauge\n"
     "printredir_host_printers 3\n"

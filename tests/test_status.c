@@ -77,6 +77,7 @@ sample_doc(void)
 	json_object_object_add(b, "generation", json_object_new_int64(4));
 	add_str(b, "name", "host1");
 	add_str(b, "host_cups", "default");
+	add_str(b, "host_events", "push");
 	add_str(b, "error", NULL);
 	json_object_object_add(doc, "broker", b);
 
@@ -147,7 +148,8 @@ START_TEST(table_matches_the_design)
 	tzset();
 	text = render(doc, 0);
 	ck_assert_str_eq(text,
-	    "broker host1 (printredir 0.1-12-gabc), generation 4, host CUPS default\n"
+	    "broker host1 (printredir 0.1-12-gabc), generation 4, host CUPS default "
+	    "(changes push)\n"
 	    "\n"
 	    "PRINTER       NETWORK  REDIRECTED  DRIVER     MAKE AND MODEL                  DETAIL\n"
 	    "Office_Laser  yes      yes         available  HP Color LaserJet CM3530 MF...  from ipp://127.0.0.1:40001/printers/Office_Laser\n"
@@ -232,7 +234,7 @@ START_TEST(null_fields_show_a_dash)
 	json_object_object_add(doc, "guests", gs);
 	text = render(doc, 0);
 	ck_assert_str_eq(text,
-	    "broker - (printredir -), generation -, host CUPS -\n"
+	    "broker - (printredir -), generation -, host CUPS - (changes -)\n"
 	    "\n"
 	    "PRINTER  NETWORK  REDIRECTED  DRIVER  MAKE AND MODEL  DETAIL\n"
 	    "Q        -        -           -       -               -\n"
@@ -542,6 +544,8 @@ check_status(const char *answer)
 	    "generation")), 7);
 	ck_assert_str_eq(str_at(b, "name"), "test-broker");
 	ck_assert_str_eq(str_at(b, "host_cups"), "default");
+	/* No watcher runs here: only listings would tell it of changes. */
+	ck_assert_str_eq(str_at(b, "host_events"), "relist");
 	ck_assert_ptr_nonnull(str_at(b, "version"));
 	ck_assert(is_null(b, "error"));
 
@@ -910,7 +914,7 @@ START_TEST(status_command_prints_table_and_json)
 	ck_assert_ptr_nonnull(strstr(status_out[0],
 	    "broker test-broker (printredir "));
 	ck_assert_ptr_nonnull(strstr(status_out[0], "generation 7, host CUPS "
-	    "default\n"));
+	    "default (changes "));
 	ck_assert_ptr_nonnull(strstr(status_out[0], "\nOffice_Laser  yes      "
 	    "yes         available  HP Color LaserJet CM3530 MF...  from "));
 	ck_assert_ptr_nonnull(strstr(status_out[0], "\nRaw_Queue     yes      "

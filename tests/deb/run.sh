@@ -131,6 +131,7 @@ check "guest-tray root:root 0755" is /usr/bin/guest-tray "root:root 755"
 # cupsd runs a backend as its User (lp) when others may run it, and only if
 # nobody but root may change it: the printredir backend needs no root.
 check "the CUPS backend: root:root 0755, run by cupsd as lp" is /usr/lib/cups/backend/printredir "root:root 755"
+check "the CUPS notifier: root:root 0755, run by cupsd as lp" is /usr/lib/cups/notifier/printredir "root:root 755"
 check "broker.conf root:root 0644" is /etc/printredir/broker.conf "root:root 644"
 check "agent.conf root:root 0644" is /etc/printredir/agent.conf "root:root 644"
 check "the XDG autostart entry" is /etc/xdg/autostart/printredir-tray.desktop "root:root 644"
@@ -199,6 +200,7 @@ check "without its key the agent refuses to start, saying to run host-broker key
 phase "the installed broker and agent on the sandbox"
 export JETDIRECT=$BUILD/tests/jetdirect
 export PRINTREDIR_BACKEND=/usr/lib/cups/backend/printredir	# the installed one
+export PRINTREDIR_NOTIFIER=/usr/lib/cups/notifier/printredir
 if ! SANDBOX_GUESTS=1 "$TOP/tests/sandbox/sandbox" start "$W/world" >"$W/sandbox.log" 2>&1; then
 	cat "$W/sandbox.log"
 	echo "FAIL: the sandbox did not start"
@@ -249,6 +251,9 @@ check "the broker's process runs as _printredir with no capability" bash -c "
 check "host-broker status (as root, the packaged paths) answers" bash -c \
 	"/usr/sbin/host-broker status >'$W/status.txt' 2>&1"
 head -3 "$W/status.txt" | sed 's/^/  /'
+check "the host's cupsd pushes its changes through the packaged notifier" \
+	grep -q '(changes push)$' "$W/status.txt"
+check "...to the events socket, mode 0666 for cupsd's lp" is /run/printredir/cups-events.sock "_printredir:_printredir 666"
 check "its state is in /var/lib/printredir/broker" test -s /var/lib/printredir/broker/broker.json
 
 # A VM: its virtio-serial port's socket in the channels folder, made by root
@@ -269,6 +274,11 @@ check "the broker reaches the VM through the packaged channels folder" \
 check "the agent installs the host's printers in the guest" wait_for 60 \
 	bash -c "lpstat -h '$GUEST_SERVER' -p 2>/dev/null | grep -q '^printer net_generic_pdf'"
 check "guest-agent status (the packaged paths) answers" bash -c "/usr/sbin/guest-agent status >'$W/agent-status.txt' 2>&1"
+lpadmin -h "$HOST_SERVER" -p pushed -E -v "ipp://127.0.0.1:$PRINTSERVER_PORT/printers/generic_pdf"
+check "a queue added on the host reaches the guest, pushed" wait_for 10 \
+	bash -c "lpstat -h '$GUEST_SERVER' -p pushed >/dev/null 2>&1"
+check "...by the notifier the host's cupsd runs as lp" \
+	grep -q 'push: the host CUPS notifier is connected' "$W/broker.log"
 
 echo "printredir deb-check page" >"$W/page.txt"
 lp -h "$GUEST_SERVER" -U alice -d net_generic_pdf "$W/page.txt" >"$W/lp.out" 2>&1

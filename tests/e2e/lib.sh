@@ -22,6 +22,8 @@ SANDBOX=$TOP/tests/sandbox/sandbox
 export JETDIRECT=$BUILD/tests/jetdirect
 # The guests' CUPS get the printredir backend the agent's queues print through.
 export PRINTREDIR_BACKEND=$BUILD/printredir-backend
+# The host's CUPS gets the notifier of the broker's push subscription.
+export PRINTREDIR_NOTIFIER=$BUILD/printredir-notifier
 PASSED=0 FAILED=0
 PIDS=()
 
@@ -91,6 +93,7 @@ broker_conf() {
 cups = $HOST
 listen = unix:$W/broker.sock
 control = unix:$W/control.sock
+events = unix:$W/events.sock
 key_file = $W/key
 state_dir = $W/broker-state
 name = e2e-host
