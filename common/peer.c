@@ -26,6 +26,7 @@ struct peer {
 	void (*closed)(void *arg);	/* peer_watch_close */
 	void *closed_arg;
 	size_t queued;
+	uint64_t sent;			/* bytes written to the stream */
 	uint64_t last_rx;
 	uint64_t hb_seq;
 	char reason[256];
@@ -80,6 +81,8 @@ on_write(uv_write_t *req, int status)
 	struct peer *p = w->p;
 
 	p->queued -= w->len;
+	if (status == 0)
+		p->sent += w->len;
 	free(w->buf);
 	free(w);
 	if (status < 0 && !p->closing && !p->write_dead) {
@@ -163,6 +166,12 @@ send_env(struct peer *p, const codec_env_t *env, int force)
 		log_debug("%s: sent %s (%zu bytes)", p->name,
 		    codec_type_name(env->type), len);
 	return 0;
+}
+
+uint64_t
+peer_bytes_sent(const struct peer *p)
+{
+	return p->sent;
 }
 
 int

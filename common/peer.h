@@ -12,6 +12,7 @@
 #define PRINTREDIR_PEER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "auth.h"
@@ -82,6 +83,9 @@ void peer_close(struct peer *p, int code, const char *msg);
 void peer_watch_close(struct peer *p, void (*fn)(void *arg), void *arg);
 
 int peer_is_ready(const struct peer *p);
+/* Bytes written to the stream so far, every frame whole (headers, seals,
+ * the handshake and heartbeats included): what the other side was sent. */
+uint64_t peer_bytes_sent(const struct peer *p);
 /* The peer's id from its Hello ("" before it arrived). */
 const char *peer_id(const struct peer *p);
 /* The peer's Hello, owned by the peer; NULL before it arrived. */

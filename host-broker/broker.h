@@ -306,6 +306,11 @@ int guests_parse_state(struct broker *b, const char *text, size_t len,
 void guests_publish(struct broker *b);
 /* Adds the guests array to a status document (json-c object). */
 void guests_status(struct broker *b, struct json_object *doc, int summary);
+/* The bytes written to guests move without a change of state (heartbeats,
+ * frames still being written when the state moved): moves b->status_rev
+ * when they did since the last call, so that a kept status text is
+ * rebuilt.  Before using one. */
+void guests_note_bytes(struct broker *b);
 /* After a reload: closes the sessions of the guests [guests] allow now
  * refuses.  (A new master key holds from the next handshake: sessions up
  * keep theirs, so that guests can take their new keys in turn.) */

@@ -235,6 +235,7 @@ client_request(struct client *c, size_t linelen)
 		struct broker *b = ctl->b;
 		int summary = linelen == 7;
 
+		guests_note_bytes(b);
 		if (ctl->cached[summary] == NULL ||
 		    ctl->cached_rev[summary] != b->status_rev) {
 			doc = control_status_doc(b, summary);

@@ -60,6 +60,9 @@ struct guest {
 	size_t nhashes;
 	int inventoried;		/* its DriverInventory is complete */
 	struct job_stats jobs;		/* since the broker started */
+	/* What the broker wrote to it since the broker started: */
+	uint64_t bytes_closed;		/* bytes to its connections now closed */
+	uint64_t driver_bytes;		/* compressed driver bytes of the sets */
 	uint64_t sent_at;		/* uv_hrtime() a generation new to it
 					 * was sent; 0 once it reported on it */
 	double change_latency;		/* seconds from then to its report on
@@ -68,6 +71,7 @@ struct guest {
 };
 
 static int nconnections;
+static uint64_t bytes_seen;	/* guests_note_bytes: the last total */
 static struct peer *pending[PREAUTH_MAX];	/* oldest first */
 static int npending;
 
@@ -497,6 +501,10 @@ send_set(struct broker *b, struct guest *g)
 		 * rest: after this set it holds what this set uses. */
 		struct guest kept = { 0 };
 
+		for (size_t k = 0; k < nd; k++)
+			g->driver_bytes += dv[k].data.len;
+		b->status_rev++;
+
 		/* A set it has applied already (a reconnection) is no change. */
 		if (b->generation > g->generation)
 			g->sent_at = uv_hrtime();
@@ -558,6 +566,9 @@ on_ready(struct peer *p, void *data)
 		    g->id);
 		struct peer *old = g->peer;
 
+		/* Its closing Error frame is not counted: the guest is
+		 * this connection's from now on. */
+		g->bytes_closed += peer_bytes_sent(old);
 		g->peer = NULL;
 		peer_close(old, PRINTREDIR__ERROR_CODE__ERR_SHUTDOWN,
 		    "replaced by a newer connection of the same guest");
@@ -740,6 +751,7 @@ on_close(struct peer *p, const char *reason, void *data)
 		    peer_name(p), reason);
 		return;
 	}
+	g->bytes_closed += peer_bytes_sent(p);
 	g->peer = NULL;
 	g->last_seen = time(NULL);
 	log_info("guest %s disconnected: %s", g->id, reason);
@@ -938,6 +950,26 @@ guests_job_stats(struct broker *b, const char *id)
 	return g ? &g->jobs : NULL;
 }
 
+/* The bytes written to g's connections, the one open included. */
+static uint64_t
+guest_bytes_sent(const struct guest *g)
+{
+	return g->bytes_closed + (g->peer ? peer_bytes_sent(g->peer) : 0);
+}
+
+void
+guests_note_bytes(struct broker *b)
+{
+	uint64_t total = 0;
+
+	for (const struct guest *g = b->guests; g; g = g->next)
+		total += guest_bytes_sent(g);
+	if (total != bytes_seen) {
+		bytes_seen = total;
+		b->status_rev++;
+	}
+}
+
 static json_object *
 job_stats_json(const struct job_stats *st)
 {
@@ -1010,6 +1042,10 @@ guests_status(struct broker *b, struct json_object *doc, int summary)
 		}
 		json_object_object_add(o, summary ? "printer_counts" : "printers", ps);
 		json_object_object_add(o, "jobs", job_stats_json(&g->jobs));
+		json_object_object_add(o, "bytes_sent",
+		    json_object_new_uint64(guest_bytes_sent(g)));
+		json_object_object_add(o, "driver_bytes_sent",
+		    json_object_new_uint64(g->driver_bytes));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(doc, "guests", arr);

@@ -391,6 +391,27 @@ guest_deadline(json_object *g, const char *id, FILE *f)
 		    num_i(v, sizeof(v), t));
 }
 
+static void
+guest_sent_bytes(json_object *g, const char *id, FILE *f)
+{
+	uint64_t u;
+	char v[32];
+
+	if (jget_u64(g, "bytes_sent", &u))
+		guest_sample(f, NS "guest_sent_bytes_total", id, NULL, num_u(v, sizeof(v), u));
+}
+
+static void
+guest_driver_bytes(json_object *g, const char *id, FILE *f)
+{
+	uint64_t u;
+	char v[32];
+
+	if (jget_u64(g, "driver_bytes_sent", &u))
+		guest_sample(f, NS "guest_driver_sent_bytes_total", id, NULL,
+		    num_u(v, sizeof(v), u));
+}
+
 /* A counter of the guest's "jobs" object. */
 static void
 job_counter(json_object *g, const char *id, const char *key, const char *name,
@@ -451,6 +472,13 @@ static const struct guest_family guest_families[] = {
 	  "the pending restart.", guest_deferrals },
 	{ NS "guest_restart_deadline_timestamp_seconds", "gauge", "When a "
 	  "deferred or forced restart is due (Unix time).", guest_deadline },
+	{ NS "guest_sent_bytes_total", "counter", "Bytes the broker wrote to the "
+	  "guest's connections (every frame whole: handshake, printer sets, "
+	  "heartbeats), since the broker started.", guest_sent_bytes },
+	{ NS "guest_driver_sent_bytes_total", "counter", "Compressed driver bytes "
+	  "in the printer sets sent to the guest (part of "
+	  NS "guest_sent_bytes_total), since the broker started.",
+	  guest_driver_bytes },
 };
 
 /* After jobs_in_flight, which counts the document's jobs. */
@@ -587,6 +615,7 @@ render_now(struct metrics *m)
 	FILE *f = NULL;
 	int rc = -ENOMEM;
 
+	guests_note_bytes(m->b);
 	if (m->text != NULL && m->rev == m->b->status_rev)
 		return 0;
 	if ((doc = control_status_doc(m->b, 0)) == NULL ||

@@ -278,6 +278,9 @@ START_TEST(guests_state_good_round_trip)
 	ck_assert_int_eq(jget_int(g1, "generation", 0), 3);
 	ck_assert_int_eq(jget_int(g1, "deferrals", 0), 2);
 	ck_assert_str_eq(jget_str(g1, "restart_detail"), "later");
+	/* Bytes count since the broker started: none yet. */
+	ck_assert_int_eq(jget_int(g1, "bytes_sent", -1), 0);
+	ck_assert_int_eq(jget_int(g1, "driver_bytes_sent", -1), 0);
 	ps = jget_arr(g1, "printers");
 	ck_assert_uint_eq(json_object_array_length(ps), 2);
 	ck_assert_str_eq(jget_str(json_object_array_get_idx(ps, 1), "detail"),

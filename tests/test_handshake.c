@@ -443,6 +443,7 @@ struct side {
 	struct peer *p;
 	int ready, closed;
 	char reason[256];
+	uint64_t sent;			/* peer_bytes_sent at its close */
 };
 
 static void
@@ -467,8 +468,8 @@ on_close(struct peer *p, const char *reason, void *data)
 {
 	struct side *s = data;
 
-	(void)p;
 	s->closed = 1;
+	s->sent = peer_bytes_sent(p);
 	snprintf(s->reason, sizeof(s->reason), "%s", reason);
 	s->p = NULL;
 }
@@ -531,6 +532,9 @@ START_TEST(stream_good_key)
 	run_pair(key_good, key_good, s);
 	ck_assert(s[0].ready);
 	ck_assert(s[1].ready);
+	/* Hello, proof and a sealed frame or two each way: whole frames. */
+	ck_assert_uint_gt(s[0].sent, 2 * FRAME_HDR_LEN);
+	ck_assert_uint_gt(s[1].sent, 2 * FRAME_HDR_LEN);
 }
 END_TEST
 
@@ -635,6 +639,8 @@ START_TEST(silence_times_out_with_an_error_frame)
 	ck_assert_str_eq(broker.reason, "handshake timed out");
 	ck_assert(raw.eof);
 	assert_error_frame(&raw, PRINTREDIR__ERROR_CODE__ERR_TIMEOUT);
+	/* What it counts as sent is every byte the client read. */
+	ck_assert_uint_eq(broker.sent, raw.n);
 	/* It waited for the timeout, not much more. */
 	ck_assert_uint_ge(uv_hrtime() - t0, 190 * 1000000ull);
 	ck_assert_uint_lt(uv_hrtime() - t0, 5000 * 1000000ull);

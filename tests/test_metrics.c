@@ -87,6 +87,8 @@ guest(const char *id, int connected, const char *restart, int64_t deferrals)
 	add_int(g, "deferrals", deferrals);
 	json_object_object_add(g, "printers", json_object_new_array());
 	json_object_object_add(g, "jobs", jobs(0, 0, 0, 0));
+	add_int(g, "bytes_sent", 0);
+	add_int(g, "driver_bytes_sent", 0);
 	return g;
 }
 
@@ -124,6 +126,8 @@ sample_doc(void)
 	json_object_object_add(g, "jobs", jobs(12, 52531875, 2, 1));
 	json_object_object_add(g, "last_change_latency",
 	    json_object_new_double_s(1.25, "1.25"));
+	add_int(g, "bytes_sent", 1843921);
+	add_int(g, "driver_bytes_sent", 1790002);
 	json_object_array_add(gs, g);
 	g = guest("guest-22", 0, "deferred", 2);
 	add_int(g, "generation", 3);
@@ -297,6 +301,14 @@ static const char sample_text[] =
     "# HELP printredir_guest_restart_deadline_timestamp_seconds When a deferred or forced restart is due (Unix time).\n"
     "# TYPE printredir_guest_restart_deadline_timestamp_seconds gauge\n"
     "printredir_guest_restart_deadline_timestamp_seconds{guest=\"guest-22\"} 1795579200\n"
+    "# HELP printredir_guest_sent_bytes_total Bytes the broker wrote to the guest's connections (every frame whole: handshake, printer sets, heartbeats), since the broker started.\n"
+    "# TYPE printredir_guest_sent_bytes_total counter\n"
+    "printredir_guest_sent_bytes_total{guest=\"guest-1\"} 1843921\n"
+    "printredir_guest_sent_bytes_total{guest=\"guest-22\"} 0\n"
+    "# HELP printredir_guest_driver_sent_bytes_total Compressed driver bytes in the printer sets sent to the guest (part of printredir_guest_sent_bytes_total), since the broker started.\n"
+    "# TYPE printredir_guest_driver_sent_bytes_total counter\n"
+    "printredir_guest_driver_sent_bytes_total{guest=\"guest-1\"} 1790002\n"
+    "printredir_guest_driver_sent_bytes_total{guest=\"guest-22\"} 0\n"
     "# HELP printredir_jobs_in_flight The guest's print jobs the broker is printing on the host now.\n"
     "# TYPE printredir_jobs_in_flight gauge\n"
     "printredir_jobs_in_flight{guest=\"guest-1\"} 1\n"

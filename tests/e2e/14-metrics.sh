@@ -3,9 +3,10 @@
 # textfile the broker writes for node_exporter ([metrics] textfile) pass
 # `promtool check metrics` and say what `status --json` says: printers
 # redirected, drivers missing, the guest connected (its id, which holds a
-# quote and a backslash, escaped), its restart state, a printed job
-# counted.  The textfile is replaced atomically as things change, follows
-# a host change and a guest leaving, and goes when the broker stops.
+# quote and a backslash, escaped), its restart state, the bytes sent to
+# it, a printed job counted.  The textfile is replaced atomically as
+# things change, follows a host change and a guest leaving, and goes when
+# the broker stops.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -91,6 +92,11 @@ check "the last change's latency is known, under 30 s" \
 	seconds_under_30 "$(value "$W/m1.prom" printredir_last_change_latency_seconds)"
 check "and the guest's, from the set sent to its report" \
 	seconds_under_30 "$(value "$W/m1.prom" "printredir_guest_last_change_latency_seconds{$GL}")"
+drivers=$(jq --arg g "$G" '.guests[] | select(.id == $g) | .driver_bytes_sent' "$W/s1.json")
+check "the drivers sent to it: as status --json counts them ($drivers bytes)" bash -c "
+	[ '$drivers' -gt 0 ] && [ '$(value "$W/m1.prom" "printredir_guest_driver_sent_bytes_total{$GL}")' = '$drivers' ]"
+check "within all the bytes sent to it" bash -c "
+	[ '$(value "$W/m1.prom" "printredir_guest_sent_bytes_total{$GL}")' -gt '$drivers' ]"
 check "--summary --prometheus: the same counts" bash -c "
 	'$BUILD/host-broker' status -c '$W/broker.conf' --prometheus --summary >'$W/m1s.prom' &&
 	[ '$(value "$W/m1.prom" printredir_printers_redirected)' = \"\$(awk '\$1 == \"printredir_printers_redirected\" { print \$2 }' '$W/m1s.prom')\" ] &&
