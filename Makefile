@@ -101,7 +101,7 @@ FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 TEST_TOOLS := $(BUILD)/tests/jetdirect $(BUILD)/tests/probe $(BUILD)/tests/fake-tray \
 	$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport $(BUILD)/tests/jobattrs \
 	$(BUILD)/tests/rogue-broker $(BUILD)/tests/slow-http $(BUILD)/tests/rawpeer \
-	$(BUILD)/tests/statusload $(BUILD)/tests/latency
+	$(BUILD)/tests/statusload $(BUILD)/tests/latency $(BUILD)/tests/addppds
 
 # Rebuild everything when the compiler flags change (e.g. SANITIZE on/off).
 FLAGS_STAMP := $(BUILD)/.flags
@@ -205,7 +205,7 @@ $(BUILD)/tests/replay_%: $(OBJ)/tests/fuzz/%.o $(OBJ)/tests/fuzz/replay.o $(AGEN
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/probe $(BUILD)/tests/jobattrs $(BUILD)/tests/rogue-broker $(BUILD)/tests/rawpeer \
-$(BUILD)/tests/latency: $(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(LIBCOMMON)
+$(BUILD)/tests/latency $(BUILD)/tests/addppds: $(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
