@@ -101,7 +101,8 @@ FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 TEST_TOOLS := $(BUILD)/tests/jetdirect $(BUILD)/tests/probe $(BUILD)/tests/fake-tray \
 	$(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport $(BUILD)/tests/jobattrs \
 	$(BUILD)/tests/rogue-broker $(BUILD)/tests/slow-http $(BUILD)/tests/rawpeer \
-	$(BUILD)/tests/statusload $(BUILD)/tests/latency $(BUILD)/tests/addppds
+	$(BUILD)/tests/statusload $(BUILD)/tests/latency $(BUILD)/tests/addppds \
+	$(BUILD)/tests/tcp-unix $(BUILD)/tests/waitq
 
 # Rebuild everything when the compiler flags change (e.g. SANITIZE on/off).
 FLAGS_STAMP := $(BUILD)/.flags
@@ -205,7 +206,7 @@ $(BUILD)/tests/replay_%: $(OBJ)/tests/fuzz/%.o $(OBJ)/tests/fuzz/replay.o $(AGEN
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/probe $(BUILD)/tests/jobattrs $(BUILD)/tests/rogue-broker $(BUILD)/tests/rawpeer \
-$(BUILD)/tests/latency $(BUILD)/tests/addppds: $(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(LIBCOMMON)
+$(BUILD)/tests/latency $(BUILD)/tests/addppds $(BUILD)/tests/waitq: $(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(LIBCOMMON)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -216,7 +217,7 @@ $(BUILD)/tests/fake-tray: tests/tools/fake-tray.c $(FLAGS_STAMP)
 	$(Q)$(CC) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/tests/relay $(BUILD)/tests/flood $(BUILD)/tests/vport $(BUILD)/tests/slow-http \
-$(BUILD)/tests/statusload: $(BUILD)/tests/%: tests/tools/%.c $(FLAGS_STAMP)
+$(BUILD)/tests/statusload $(BUILD)/tests/tcp-unix: $(BUILD)/tests/%: tests/tools/%.c $(FLAGS_STAMP)
 	$(call say,CC,$<)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
