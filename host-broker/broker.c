@@ -243,6 +243,17 @@ broker_on_snapshot(struct broker *b, struct snapshot *s)
 		b->current.error = NULL;
 		goto drop;
 	}
+	if (b->have_snapshot && snapshot_offered_equal(&b->current, s)) {
+		/* Only printers the guests are not offered changed (a new one
+		 * held back until its driver is in, a local queue): status
+		 * shows them, the guests have nothing new.  Events of a burst
+		 * of new printers so make one generation, not one each. */
+		snapshot_free(&b->current);
+		b->current = *s;
+		free(s);
+		tell_manager(b);
+		return;
+	}
 	snapshot_free(&b->current);
 	b->current = *s;
 	free(s);

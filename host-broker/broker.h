@@ -282,6 +282,9 @@ void drivers_index_free(struct drivers_entry *entries, size_t n);
 void snapshot_free(struct snapshot *s);
 /* 1 when two snapshots would give guests the same printer set. */
 int snapshot_equal(const struct snapshot *a, const struct snapshot *b);
+/* 1 when a and b offer the guests the same printers (the same redirected
+ * ones, alike); the others may differ. */
+int snapshot_offered_equal(const struct snapshot *a, const struct snapshot *b);
 
 /* guests.c */
 int guests_start(struct broker *b);

@@ -123,6 +123,16 @@ str_eq(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+static int
+same_printer(const struct printer *p, const struct printer *q)
+{
+	return str_eq(p->name, q->name) && str_eq(p->device_uri, q->device_uri) &&
+	    str_eq(p->make_model, q->make_model) && str_eq(p->info, q->info) &&
+	    str_eq(p->location, q->location) && str_eq(p->detail, q->detail) &&
+	    p->network == q->network && p->redirected == q->redirected &&
+	    p->driver == q->driver && memcmp(p->sha, q->sha, HASH_LEN) == 0;
+}
+
 int
 snapshot_equal(const struct snapshot *a, const struct snapshot *b)
 {
@@ -130,17 +140,27 @@ snapshot_equal(const struct snapshot *a, const struct snapshot *b)
 		return 0;
 	/* Both are sorted by name (CUPS-Get-Printers answers in name order,
 	 * and we sort anyway). */
-	for (size_t i = 0; i < a->n; i++) {
-		const struct printer *p = &a->printers[i], *q = &b->printers[i];
+	for (size_t i = 0; i < a->n; i++)
+		if (!same_printer(&a->printers[i], &b->printers[i]))
+			return 0;
+	return 1;
+}
 
-		if (!str_eq(p->name, q->name) || !str_eq(p->device_uri, q->device_uri) ||
-		    !str_eq(p->make_model, q->make_model) || !str_eq(p->info, q->info) ||
-		    !str_eq(p->location, q->location) || !str_eq(p->detail, q->detail) ||
-		    p->network != q->network || p->redirected != q->redirected ||
-		    p->driver != q->driver || memcmp(p->sha, q->sha, HASH_LEN) != 0)
+int
+snapshot_offered_equal(const struct snapshot *a, const struct snapshot *b)
+{
+	size_t i = 0, k = 0;
+
+	for (;;) {
+		while (i < a->n && !a->printers[i].redirected)
+			i++;
+		while (k < b->n && !b->printers[k].redirected)
+			k++;
+		if (i == a->n || k == b->n)
+			return i == a->n && k == b->n;
+		if (!same_printer(&a->printers[i++], &b->printers[k++]))
 			return 0;
 	}
-	return 1;
 }
 
 static int

@@ -132,6 +132,13 @@ START_TEST(snapshot_diffing)
 	snapshot_free(&b);
 	one(&b, "A", "ipp://ps/printers/A", 1, 1);
 	ck_assert(!snapshot_equal(&a, &b));	/* one removed */
+	ck_assert(!snapshot_offered_equal(&a, &b));
+	b.printers[0].redirected = 0;
+	one(&b, "B", "socket://x", 2, 0);
+	a.printers[0].redirected = 0;		/* A offered by neither, */
+	a.printers[0].sha[0] = 9;		/* and otherwise changed */
+	ck_assert(!snapshot_equal(&a, &b));
+	ck_assert(snapshot_offered_equal(&a, &b));
 	snapshot_free(&a);
 	snapshot_free(&b);
 }
@@ -171,6 +178,7 @@ saved_generation(void)
 START_TEST(a_new_generation_only_for_a_change)
 {
 	struct broker b = { 0 };
+	struct snapshot *s;
 
 	b.conf.state_dir = (char *)runner_tmpdir();
 	b.generation = 41;		/* as broker.json said at start */
@@ -196,6 +204,15 @@ START_TEST(a_new_generation_only_for_a_change)
 	broker_on_snapshot(&b, snap("socket://x", NULL));
 	ck_assert_int_eq(b.generation, 42);
 	ck_assert_ptr_null(b.current.error);
+
+	/* A printer the guests are not offered (a local queue, one whose
+	 * driver is being fetched): status has it, the generation stays. */
+	s = snap("socket://x", NULL);
+	one(s, "C", "usb://x", 0, 0);
+	s->printers[2].redirected = 0;
+	broker_on_snapshot(&b, s);
+	ck_assert_int_eq(b.generation, 42);
+	ck_assert_uint_eq(b.current.n, 3);
 
 	/* A real change: a new generation, saved. */
 	broker_on_snapshot(&b, snap("socket://y", NULL));
