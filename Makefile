@@ -235,7 +235,7 @@ check: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
-	@BUILD=$(BUILD) BENCH="$(BENCH)" tests/bench/run.sh
+	@BUILD=$(BUILD) BENCH="$(BENCH)" BENCH_QUICK="$(BENCH_QUICK)" tests/bench/run.sh
 
 load-check: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)

@@ -6,6 +6,10 @@
 BENCH_DIR=${BENCH_DIR:-$BUILD/bench}
 mkdir -p "$BENCH_DIR"
 
+# quick FULL QUICK: FULL, or QUICK under BENCH_QUICK=1 (what CI runs: every
+# figure, on fewer runs; the README's table is a full run's).
+quick() { if [ "${BENCH_QUICK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+
 # result ID FIGURE TARGET MEASURED VERDICT [JSON_OBJECT]
 #   ID        short key, e.g. latency.add
 #   VERDICT   pass, miss, or info (a figure without a target)

@@ -29,8 +29,8 @@ source "$(dirname "$0")/../e2e/lib.sh"
 # shellcheck source=tests/bench/bench.sh
 source "$TOP/tests/bench/bench.sh"
 
-RUNS=${BROWSED_RUNS:-10}
-DEFAULT_RUNS=${BROWSED_DEFAULT_RUNS:-2}
+RUNS=${BROWSED_RUNS:-$(quick 10 5)}
+DEFAULT_RUNS=${BROWSED_DEFAULT_RUNS:-$(quick 2 0)}
 DEFAULT_TIMEOUT=${BROWSED_DEFAULT_TIMEOUT:-150}
 DEFAULT_INTERVAL=60	# BrowseInterval unset (cups-browsed.conf(5))
 WAITQ=$BUILD/tests/waitq

@@ -30,7 +30,7 @@ source "$(dirname "$0")/../e2e/lib.sh"
 source "$(dirname "$0")/bench.sh"
 
 N=${BULK_PRINTERS:-200}
-RUNS=${BULK_RUNS:-2}
+RUNS=${BULK_RUNS:-$(quick 2 1)}
 if [ "$RUNS" -lt 1 ] || [ "$RUNS" -gt 4 ]; then echo "FAIL: BULK_RUNS is 1 to 4"; exit 2; fi
 PY=$(command -v /usr/bin/python3 || command -v python3) || {
 	echo "FAIL: no python3 (openprinting-ppds needs it: make deps)"; exit 1; }

@@ -12,8 +12,8 @@ source "$(dirname "$0")/../e2e/lib.sh"
 # shellcheck source=tests/bench/bench.sh
 source "$(dirname "$0")/bench.sh"
 
-RUNS=${LATENCY_RUNS:-30}
-POLL_RUNS=${LATENCY_POLL_RUNS:-10}
+RUNS=${LATENCY_RUNS:-$(quick 30 10)}
+POLL_RUNS=${LATENCY_POLL_RUNS:-$(quick 10 3)}
 
 start_all
 events=$(status_json | jq -r .broker.host_events)

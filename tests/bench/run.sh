@@ -7,6 +7,7 @@
 #
 #   make bench                  every figure
 #   make bench BENCH=latency    only tests/bench/latency.sh (names: below)
+#   make bench BENCH_QUICK=1    every figure on fewer runs (CI)
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
@@ -40,7 +41,8 @@ jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	--arg mem "$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)" \
 	--arg commit "$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 	--arg seconds "$(($(date +%s) - t0))" \
-	'{date: $date, commit: $commit, command: "make bench", seconds: ($seconds | tonumber),
+	--arg command "make bench${BENCH:+ BENCH=\"$BENCH\"}$([ "${BENCH_QUICK:-0}" = 1 ] && echo ' BENCH_QUICK=1')" \
+	'{date: $date, commit: $commit, command: $command, seconds: ($seconds | tonumber),
 	  machine: {cpu: $cpu, cores: ($cores | tonumber), memory: $mem, kernel: $kernel},
 	  results: .}' "$BENCH_DIR/results.jsonl" >"$BENCH_DIR/bench.json"
 echo
