@@ -229,20 +229,26 @@ tell_manager(const struct broker *b)
 void
 broker_on_snapshot(struct broker *b, struct snapshot *s)
 {
-	b->status_rev++;
 	if (s->error) {
 		/* Keep offering what we had: a host CUPS restart must not make
 		 * every guest drop its printers. */
+		if (b->current.error == NULL || strcmp(b->current.error, s->error) != 0)
+			b->status_rev++;
 		free(b->current.error);
 		b->current.error = s->error;
 		s->error = NULL;
 		goto drop;
 	}
 	if (b->have_snapshot && snapshot_equal(&b->current, s)) {
+		/* The periodic relist, most of the time: status stays as it is
+		 * (and so does its cached text) unless an error went. */
+		if (b->current.error != NULL)
+			b->status_rev++;
 		free(b->current.error);
 		b->current.error = NULL;
 		goto drop;
 	}
+	b->status_rev++;
 	if (b->have_snapshot && snapshot_offered_equal(&b->current, s)) {
 		/* Only printers the guests are not offered changed (a new one
 		 * held back until its driver is in, a local queue): status

@@ -8,7 +8,10 @@
  * Each of THREADS (default 4) connects, sends REQUEST ("status", the
  * default, or "summary"), reads the answer
  * to its end and checks that it is a JSON object, at PER_SECOND / THREADS
- * a second (default 1000 in all) for SECONDS (default 30).  Prints one line:
+ * a second (default 1000 in all) for SECONDS (default 30).  PER_SECOND 0
+ * means as fast as it goes: each thread asks again as soon as it has its
+ * answer, so the rate printed is what the broker achieves with THREADS
+ * clients at once.  Prints one line:
  *
  *   requests N errors E rate R/s p50 X ms p99 Y ms max Z ms bytes B
  *
@@ -92,7 +95,7 @@ run(void *arg)
 		w->lat[w->n++] = (now_s() - t0) * 1000;
 		w->bytes += size;
 		next += period_s;
-		if (next > now_s())
+		if (period_s > 0 && next > now_s())
 			usleep((useconds_t)((next - now_s()) * 1e6));
 	}
 	return NULL;
@@ -126,10 +129,10 @@ main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (path == NULL || rate <= 0 || seconds <= 0 || threads < 1 ||
+	if (path == NULL || rate < 0 || seconds <= 0 || threads < 1 ||
 	    threads > MAX_THREADS)
 		goto usage;
-	period_s = threads / rate;
+	period_s = rate > 0 ? threads / rate : 0;
 	start_s = now_s();
 	memset(w, 0, sizeof(w));
 	for (int i = 0; i < threads; i++) {
@@ -162,6 +165,6 @@ main(int argc, char **argv)
 	return errors ? 1 : 0;
 usage:
 	fprintf(stderr, "usage: statusload -s CONTROL_PATH [-q REQUEST] [-r PER_SECOND] "
-	    "[-t SECONDS] [-c THREADS]\n");
+	    "[-t SECONDS] [-c THREADS]\n(-r 0: as fast as it goes)\n");
 	return 2;
 }
