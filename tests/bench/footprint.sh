@@ -3,15 +3,15 @@
 # like tests/load's: 200 host printers, one broker and 100 agents
 # (guest-agent --dry-run: each takes the broker's sets and reports every
 # printer, but touches no CUPS, so that 100 guests fit on one machine).
-# The broker runs with the packaged defaults (poll_interval_ms 250,
+# The broker runs with the packaged defaults (host events pushed,
 # relist_interval 30s), not the shorter relist of the e2e scenarios.
 #
-#   5. footprint  the broker's CPU (utime + stime) over a quiet minute once
-#                 every guest is in sync, heartbeats included, and what it
-#                 costs the host's cupsd meanwhile (next to the same cupsd
-#                 before the broker started); the same without guests, as
-#                 information; the broker's peak memory (VmHWM) at the end,
-#                 and after each phase
+#   5. footprint  the broker's CPU (utime + stime) over a quiet minute with
+#                 its 200 printers, and what it costs the host's cupsd
+#                 meanwhile (next to the same cupsd before the broker
+#                 started); the same with every guest in sync, heartbeats
+#                 included, as information; the broker's peak memory
+#                 (VmHWM) at the end, and after each phase
 #   6. status     `host-broker status --json` (the "status" request: the
 #                 full document, every guest's every printer) asked as fast
 #                 as it goes on the control socket by STATUS_CLIENTS clients
@@ -30,12 +30,12 @@ source "$(dirname "$0")/bench.sh"
 
 AGENTS=${FOOTPRINT_AGENTS:-100}
 PRINTERS=${FOOTPRINT_PRINTERS:-200}
-IDLE=${FOOTPRINT_IDLE_SECONDS:-60}
-ALONE=${FOOTPRINT_ALONE_SECONDS:-30}	# one relist_interval
+IDLE=${FOOTPRINT_IDLE_SECONDS:-$(quick 60 20)}
+ALONE=${FOOTPRINT_ALONE_SECONDS:-$(quick 30 10)}	# with the guests
 BASE=${FOOTPRINT_BASE_SECONDS:-10}
 STATUS_SECONDS=${STATUS_SECONDS:-5}
 STATUS_CLIENTS=${STATUS_CLIENTS:-4}
-RUNS=${FANOUT_RUNS:-5}
+RUNS=${FANOUT_RUNS:-$(quick 5 3)}
 CPU_TARGET=0.2		# % of one core
 RSS_TARGET_MIB=32
 RATE_TARGET=5000	# requests a second
@@ -139,15 +139,20 @@ check "it offers the $PRINTERS printers and more" wait_for 60 all_listed || fini
 total=$(redirected)
 hwm_listed=$(hwm_kb "$BROKER_PID")
 
-# The broker with its printers and no guest.
+# --- 5. footprint: the broker with its printers and no guest, a quiet minute
+# (the target's figure: what the broker costs a host by itself).
 sleep 2
-window "$ALONE"
-say "broker, no guest, $ALONE s: $BROKER_CPU % of a core (schedstat: $BROKER_SCHED %: ${THREADS:-none}); host cupsd $CUPSD_CPU %, print server's $PS_CPU %"
-result footprint.idle_alone "broker idle CPU, $PRINTERS printers, no guest, ${ALONE} s" "-" \
-	"$BROKER_CPU % (host cupsd $CUPSD_CPU %)" info \
-	"$(jq -cn --argjson ticks "$BROKER_TICKS" --arg sched "$BROKER_SCHED" --arg threads "$THREADS" \
-		--arg cupsd "$CUPSD_CPU" --arg ps "$PS_CPU" '{ticks: $ticks, schedstat_pct: $sched,
-		threads: $threads, host_cupsd_pct: $cupsd, print_server_cupsd_pct: $ps}')"
+window "$IDLE"
+say "broker, no guest, $IDLE s: $BROKER_CPU % of a core (schedstat: $BROKER_SCHED %: ${THREADS:-none}); host cupsd $CUPSD_CPU %, print server's $PS_CPU %"
+result footprint.idle_cpu "broker idle CPU, $PRINTERS printers, no guest, ${IDLE} s" \
+	"<= $CPU_TARGET % of a core" "$BROKER_CPU %" "$(verdict "$(le "$BROKER_CPU" "$CPU_TARGET")")" \
+	"$(jq -cn --argjson ticks "$BROKER_TICKS" --argjson hz "$HZ" --argjson s "$IDLE" \
+		--arg sched "$BROKER_SCHED" --arg threads "$THREADS" \
+		'{ticks: $ticks, hz: $hz, seconds: $s, schedstat_pct: $sched, threads: $threads}')"
+result footprint.idle_cupsd "host cupsd CPU meanwhile (without the broker: $cups_base %)" "-" \
+	"$CUPSD_CPU % of a core" info \
+	"$(jq -cn --arg alone "$cups_base" --arg ps "$PS_CPU" \
+		'{without_broker_pct: $alone, print_server_cupsd_pct: $ps}')"
 
 t0=$(now_ms)
 for i in $(seq -f '%03g' "$AGENTS"); do
@@ -169,23 +174,18 @@ check "all $AGENTS agents report on all $total printers" wait_for 120 all_synced
 say "first sync of $AGENTS agents: $(ms_since "$t0") ms"
 hwm_sync=$(hwm_kb "$BROKER_PID")
 
-# --- 5. footprint: a quiet minute ---------------------------------------
+# With 100 guests connected: their heartbeats (5 s each way) on top.
 # The reports are saved within a moment; let every timer of the sync pass.
 sleep 3
 gen0=$(summary | jq '.broker.generation')
-window "$IDLE"
+window "$ALONE"
 check "the world stayed quiet (same generation)" test "$(summary | jq '.broker.generation')" = "$gen0"
-say "broker, $AGENTS guests, $IDLE s: $BROKER_CPU % of a core (schedstat: $BROKER_SCHED %: ${THREADS:-none}); host cupsd $CUPSD_CPU %, print server's $PS_CPU %; the $AGENTS agents together $AGENTS_CPU %"
-result footprint.idle_cpu "broker idle CPU, $PRINTERS printers, $AGENTS guests, ${IDLE} s" \
-	"<= $CPU_TARGET % of a core" "$BROKER_CPU %" "$(verdict "$(le "$BROKER_CPU" "$CPU_TARGET")")" \
-	"$(jq -cn --argjson ticks "$BROKER_TICKS" --argjson hz "$HZ" --argjson s "$IDLE" \
-		--arg threads "$THREADS" --arg sched "$BROKER_SCHED" --arg agents "$AGENTS_CPU" \
-		'{ticks: $ticks, hz: $hz, seconds: $s, schedstat_pct: $sched, threads: $threads,
-		  agents_pct: $agents}')"
-result footprint.idle_cupsd "host cupsd CPU meanwhile (without the broker: $cups_base %)" "-" \
-	"$CUPSD_CPU % of a core" info \
-	"$(jq -cn --arg alone "$cups_base" --arg ps "$PS_CPU" \
-		'{without_broker_pct: $alone, print_server_cupsd_pct: $ps}')"
+say "broker, $AGENTS guests, $ALONE s: $BROKER_CPU % of a core (schedstat: $BROKER_SCHED %: ${THREADS:-none}); host cupsd $CUPSD_CPU %, print server's $PS_CPU %; the $AGENTS agents together $AGENTS_CPU %"
+result footprint.idle_guests "broker idle CPU, $PRINTERS printers, $AGENTS guests, ${ALONE} s" "-" \
+	"$BROKER_CPU % (host cupsd $CUPSD_CPU %)" info \
+	"$(jq -cn --argjson ticks "$BROKER_TICKS" --arg sched "$BROKER_SCHED" --arg threads "$THREADS" \
+		--arg agents "$AGENTS_CPU" '{ticks: $ticks, schedstat_pct: $sched, threads: $threads,
+		agents_pct: $agents}')"
 hwm_idle=$(hwm_kb "$BROKER_PID")
 
 # --- 6. status: the full document, as fast as it goes --------------------

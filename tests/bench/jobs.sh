@@ -24,8 +24,8 @@ source "$(dirname "$0")/../e2e/lib.sh"
 # shellcheck source=tests/bench/bench.sh
 source "$(dirname "$0")/bench.sh"
 
-MB=${MB:-50}
-RUNS=${RUNS:-3}
+MB=${MB:-$(quick 50 20)}
+RUNS=${RUNS:-$(quick 3 1)}
 GUESTS=${SMALL_GUESTS:-5}
 EACH=${SMALL_EACH:-4}
 RATIO_TARGET=1.3
