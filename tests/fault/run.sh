@@ -289,9 +289,17 @@ idle() {	# idle SERVER: no job left to print there
 	local out
 	out=$(lpstat -h "$1" -o 2>/dev/null) && [ -z "$out" ]
 }
-# Filters and backends of this world's cupsd (also those a killed cupsd left).
+# Filters and backends of this world's cupsd (also those a killed cupsd left);
+# not the host's notifier, which lives as long as the broker's subscription.
 world_filters() {
-	grep -lsz "^CUPS_SERVERROOT=$SANDBOX_DIR/" /proc/[0-9]*/environ 2>/dev/null | head -3
+	local f cmd
+	for f in $(grep -lsz "^CUPS_SERVERROOT=$SANDBOX_DIR/" /proc/[0-9]*/environ 2>/dev/null); do
+		cmd=$(tr '\0' ' ' <"${f%/environ}/cmdline" 2>/dev/null) || continue
+		case $cmd in
+		*/notifier/printredir\ *) ;;
+		*) echo "${f%/environ} ${cmd:0:80};" ;;
+		esac
+	done | head -3
 }
 # Nothing left anywhere that could still print: no job in any cupsd, none
 # at the broker, no filter or backend running.
@@ -300,7 +308,7 @@ quiet() {
 	idle "$HOST" || { WHY="jobs left on the host: $(lpstat -h "$HOST" -o 2>&1 | head -3 | tr '\n' ';')"; return 1; }
 	idle "$PS" || { WHY="jobs left on the print server: $(lpstat -h "$PS" -o 2>&1 | head -3 | tr '\n' ';')"; return 1; }
 	[ "$(status_json 2>/dev/null | jq '.jobs | length')" = 0 ] || { WHY="the broker still has jobs"; return 1; }
-	[ -z "$(world_filters)" ] || { WHY="filters or backends still run: $(world_filters | tr '\0\n' '  ')"; return 1; }
+	[ -z "$(world_filters)" ] || { WHY="filters or backends still run: $(world_filters | tr '\n' ' ')"; return 1; }
 }
 # Every job of this iteration printed and nothing left to print; or nothing
 # left to print for 3 s (then what is missing is missing).
