@@ -309,6 +309,12 @@ int guests_parse_state(struct broker *b, const char *text, size_t len,
 void guests_publish(struct broker *b);
 /* Adds the guests array to a status document (json-c object). */
 void guests_status(struct broker *b, struct json_object *doc, int summary);
+/*
+ * Writes the guests array as JSON text to f, building one guest's entry at a
+ * time: with 100 guests of 200 printers each the whole array as json-c
+ * objects would take tens of MB.  0, or -ENOMEM.
+ */
+int guests_status_write(struct broker *b, FILE *f, int summary);
 /* The bytes written to guests move without a change of state (heartbeats,
  * frames still being written when the state moved): moves b->status_rev
  * when they did since the last call, so that a kept status text is
@@ -527,10 +533,10 @@ void channels_stop(struct broker *b);
 int control_start(struct broker *b);
 void control_stop(struct broker *b);
 /*
- * The status document; caller owns it (json_object_put).  With summary,
- * counts replace the lists of printers (the host's and each guest's).
+ * The status document as the metrics render it: the host's printers listed,
+ * each guest's counted (as in a summary).  Caller owns it (json_object_put).
  */
-struct json_object *control_status_doc(struct broker *b, int summary);
+struct json_object *control_metrics_doc(struct broker *b);
 
 /*
  * The name the status document gives a driver state ("available",

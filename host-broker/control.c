@@ -38,7 +38,7 @@
 struct answer {
 	int refs;
 	size_t len;
-	char text[];
+	char *text;
 };
 
 /*
@@ -67,26 +67,43 @@ struct client {
 	int closing;
 };
 
+/* An answer of text (malloc()ed, len bytes, its newline included), which
+ * it takes; NULL when out of memory, text then freed. */
+static struct answer *
+answer_take(char *text, size_t len)
+{
+	struct answer *a = malloc(sizeof(*a));
+
+	if (a == NULL) {
+		free(text);
+		return NULL;
+	}
+	a->refs = 1;
+	a->len = len;
+	a->text = text;
+	return a;
+}
+
 static struct answer *
 answer_new(const char *text)
 {
 	size_t n = strlen(text);
-	struct answer *a = malloc(sizeof(*a) + n + 1);
+	char *t = malloc(n + 1);
 
-	if (a == NULL)
+	if (t == NULL)
 		return NULL;
-	a->refs = 1;
-	a->len = n + 1;
-	memcpy(a->text, text, n);
-	a->text[n] = '\n';
-	return a;
+	memcpy(t, text, n);
+	t[n] = '\n';
+	return answer_take(t, n + 1);
 }
 
 static void
 answer_put(struct answer *a)
 {
-	if (a != NULL && --a->refs == 0)
+	if (a != NULL && --a->refs == 0) {
+		free(a->text);
 		free(a);
+	}
 }
 
 static void
@@ -220,12 +237,12 @@ sample(const char *data, size_t len, char *out, size_t outlen)
 	return out;
 }
 
+static struct answer *status_answer(struct broker *b, int summary);
+
 static void
 client_request(struct client *c, size_t linelen)
 {
-	struct json_object *doc = NULL;
 	char quoted[CONTROL_SAMPLE * 4 + 8], msg[sizeof(quoted) + 64];
-	const char *text;
 
 	if (linelen > 0 && c->line[linelen - 1] == '\r')
 		linelen--;
@@ -238,11 +255,8 @@ client_request(struct client *c, size_t linelen)
 		guests_note_bytes(b);
 		if (ctl->cached[summary] == NULL ||
 		    ctl->cached_rev[summary] != b->status_rev) {
-			doc = control_status_doc(b, summary);
-			text = doc == NULL ? NULL : json_object_to_json_string_ext(doc,
-			    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 			answer_put(ctl->cached[summary]);
-			ctl->cached[summary] = text ? answer_new(text) : NULL;
+			ctl->cached[summary] = status_answer(b, summary);
 			ctl->cached_rev[summary] = b->status_rev;
 		}
 		if (ctl->cached[summary] == NULL) {
@@ -252,15 +266,13 @@ client_request(struct client *c, size_t linelen)
 			    "document (out of memory); see its log");
 		} else
 			client_send(c, ctl->cached[summary]);
-		goto out;
+		return;
 	}
 	sample(c->line, linelen, quoted, sizeof(quoted));
 	log_warnx("control: unknown request \"%s\"", quoted);
 	snprintf(msg, sizeof(msg), "unknown request \"%s\" (the requests "
 	    "are \"status\" and \"summary\")", quoted);
 	client_error(c, msg);
-out:
-	json_object_put(doc);
 }
 
 static void
@@ -580,8 +592,10 @@ printer_counts(const struct broker *b)
 	return o;
 }
 
-struct json_object *
-control_status_doc(struct broker *b, int summary)
+/* The broker's part of a status document, and the host's printers listed
+ * or, with summary, counted. */
+static struct json_object *
+host_doc(struct broker *b, int summary)
 {
 	struct json_object *doc = NULL, *o = NULL, *arr = NULL;
 
@@ -611,12 +625,66 @@ control_status_doc(struct broker *b, int summary)
 			goto fail;
 		arr = NULL;
 	}
-	guests_status(b, doc, summary);
-	jobs_status(b, doc);
 	return doc;
 fail:
 	json_object_put(o);
 	json_object_put(arr);
 	json_object_put(doc);
 	return NULL;
+}
+
+struct json_object *
+control_metrics_doc(struct broker *b)
+{
+	struct json_object *doc = host_doc(b, 0);
+
+	if (doc != NULL) {
+		guests_status(b, doc, 1);
+		jobs_status(b, doc);
+	}
+	return doc;
+}
+
+/*
+ * The answer to a status or summary request: the document's text, written
+ * a part at a time (guests_status_write), so that the broker never holds the
+ * whole document as json-c objects, only as text.
+ */
+static struct answer *
+status_answer(struct broker *b, int summary)
+{
+	struct json_object *head = host_doc(b, summary), *tail = json_object_new_object();
+	const char *h, *t;
+	struct answer *a = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = NULL;
+
+	if (head == NULL || tail == NULL || (f = open_memstream(&text, &len)) == NULL)
+		goto out;
+	jobs_status(b, tail);
+	/* {"broker":...,"printers":[...]  ,"guests":[...],  "jobs":[...]} */
+	h = json_object_to_json_string_ext(head, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	t = json_object_to_json_string_ext(tail, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (h == NULL || t == NULL)
+		goto out;
+	fprintf(f, "%.*s,\"guests\":", (int)strlen(h) - 1, h);
+	if (guests_status_write(b, f, summary) != 0)
+		goto out;
+	fprintf(f, ",%s\n", t + 1);
+	if (fclose(f) == 0)
+		a = answer_take(text, len);
+	else
+		free(text);
+	f = NULL;
+	text = NULL;
+out:
+	if (f != NULL)
+		fclose(f);
+	free(text);
+	json_object_put(head);
+	json_object_put(tail);
+	return a;
 }

@@ -1035,56 +1035,86 @@ latency_json(double s)
 	return json_object_new_double_s(s, text);
 }
 
+/* One guest's entry of the status document. */
+static json_object *
+guest_status(const struct guest *g, int summary)
+{
+	json_object *o = json_object_new_object(), *ps = summary ?
+	    json_object_new_object() : json_object_new_array();
+
+	if (o == NULL || ps == NULL) {
+		json_object_put(o);
+		json_object_put(ps);
+		return NULL;
+	}
+	json_object_object_add(o, "id", json_object_new_string(g->id));
+	json_object_object_add(o, "connected",
+	    json_object_new_boolean(g->peer != NULL && peer_is_ready(g->peer)));
+	json_object_object_add(o, "last_seen", json_object_new_int64(g->last_seen));
+	json_object_object_add(o, "generation", json_object_new_uint64(g->generation));
+	json_object_object_add(o, "restart", json_object_new_string(
+	    codec_restart_phase_name(g->restart)));
+	json_object_object_add(o, "restart_detail", g->restart_detail ?
+	    json_object_new_string(g->restart_detail) : NULL);
+	json_object_object_add(o, "restart_until",
+	    json_object_new_int64(g->restart_until));
+	json_object_object_add(o, "deferrals", json_object_new_int64(g->deferrals));
+	json_object_object_add(o, "last_change_latency",
+	    latency_json(g->change_latency));
+	for (size_t i = 0; i < g->nprinters && summary; i++) {
+		const char *state = codec_printer_state_name(g->printers[i].state);
+		json_object *n = NULL;
+
+		if (!json_object_object_get_ex(ps, state, &n))
+			json_object_object_add(ps, state, json_object_new_int64(1));
+		else
+			json_object_set_int64(n, json_object_get_int64(n) + 1);
+	}
+	for (size_t i = 0; i < g->nprinters && !summary; i++) {
+		json_object *p = json_object_new_object();
+
+		json_object_object_add(p, "name",
+		    json_object_new_string(g->printers[i].name));
+		json_object_object_add(p, "state", json_object_new_string(
+		    codec_printer_state_name(g->printers[i].state)));
+		json_object_object_add(p, "detail",
+		    json_object_new_string(g->printers[i].detail));
+		json_object_array_add(ps, p);
+	}
+	json_object_object_add(o, summary ? "printer_counts" : "printers", ps);
+	json_object_object_add(o, "jobs", job_stats_json(&g->jobs));
+	json_object_object_add(o, "bytes_sent",
+	    json_object_new_uint64(guest_bytes_sent(g)));
+	json_object_object_add(o, "driver_bytes_sent",
+	    json_object_new_uint64(g->driver_bytes));
+	return o;
+}
+
 void
 guests_status(struct broker *b, struct json_object *doc, int summary)
 {
 	json_object *arr = json_object_new_array();
 
-	for (struct guest *g = b->guests; g; g = g->next) {
-		json_object *o = json_object_new_object(), *ps = summary ?
-		    json_object_new_object() : json_object_new_array();
-
-		json_object_object_add(o, "id", json_object_new_string(g->id));
-		json_object_object_add(o, "connected",
-		    json_object_new_boolean(g->peer != NULL && peer_is_ready(g->peer)));
-		json_object_object_add(o, "last_seen", json_object_new_int64(g->last_seen));
-		json_object_object_add(o, "generation", json_object_new_uint64(g->generation));
-		json_object_object_add(o, "restart", json_object_new_string(
-		    codec_restart_phase_name(g->restart)));
-		json_object_object_add(o, "restart_detail", g->restart_detail ?
-		    json_object_new_string(g->restart_detail) : NULL);
-		json_object_object_add(o, "restart_until",
-		    json_object_new_int64(g->restart_until));
-		json_object_object_add(o, "deferrals", json_object_new_int64(g->deferrals));
-		json_object_object_add(o, "last_change_latency",
-		    latency_json(g->change_latency));
-		for (size_t i = 0; i < g->nprinters && summary; i++) {
-			const char *state = codec_printer_state_name(g->printers[i].state);
-			json_object *n = NULL;
-
-			if (!json_object_object_get_ex(ps, state, &n))
-				json_object_object_add(ps, state, json_object_new_int64(1));
-			else
-				json_object_set_int64(n, json_object_get_int64(n) + 1);
-		}
-		for (size_t i = 0; i < g->nprinters && !summary; i++) {
-			json_object *p = json_object_new_object();
-
-			json_object_object_add(p, "name",
-			    json_object_new_string(g->printers[i].name));
-			json_object_object_add(p, "state", json_object_new_string(
-			    codec_printer_state_name(g->printers[i].state)));
-			json_object_object_add(p, "detail",
-			    json_object_new_string(g->printers[i].detail));
-			json_object_array_add(ps, p);
-		}
-		json_object_object_add(o, summary ? "printer_counts" : "printers", ps);
-		json_object_object_add(o, "jobs", job_stats_json(&g->jobs));
-		json_object_object_add(o, "bytes_sent",
-		    json_object_new_uint64(guest_bytes_sent(g)));
-		json_object_object_add(o, "driver_bytes_sent",
-		    json_object_new_uint64(g->driver_bytes));
-		json_object_array_add(arr, o);
-	}
+	for (struct guest *g = b->guests; g; g = g->next)
+		json_object_array_add(arr, guest_status(g, summary));
 	json_object_object_add(doc, "guests", arr);
+}
+
+int
+guests_status_write(struct broker *b, FILE *f, int summary)
+{
+	json_object *o;
+
+	fputc('[', f);
+	for (struct guest *g = b->guests; g; g = g->next) {
+		if ((o = guest_status(g, summary)) == NULL)
+			return -ENOMEM;
+		fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+		    JSON_C_TO_STRING_NOSLASHESCAPE), f);
+		json_object_put(o);
+		if (g->next != NULL)
+			fputc(',', f);
+	}
+	fputc(']', f);
+	return ferror(f) ? -ENOMEM : 0;
 }

@@ -618,7 +618,7 @@ render_now(struct metrics *m)
 	guests_note_bytes(m->b);
 	if (m->text != NULL && m->rev == m->b->status_rev)
 		return 0;
-	if ((doc = control_status_doc(m->b, 0)) == NULL ||
+	if ((doc = control_metrics_doc(m->b)) == NULL ||
 	    (f = open_memstream(&text, &len)) == NULL)
 		goto out;
 	rc = metrics_render(doc, f);
