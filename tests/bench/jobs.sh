@@ -33,7 +33,7 @@ q=generic_pdf
 
 # A one-page PDF with a line of text, under 1 kB.
 small_pdf() {	# small_pdf OUT
-	local out=$1 offs=() xref text='BT /F1 24 Tf 72 720 Td (printredir: a small job) Tj ET'
+	local out=$1 offs=() text='BT /F1 24 Tf 72 720 Td (printredir: a small job) Tj ET'
 	obj() { offs+=("$(stat -c %s "$out.tmp")"); }
 	printf '%%PDF-1.4\n' >"$out.tmp"
 	obj; printf '1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n' >>"$out.tmp"
@@ -41,13 +41,7 @@ small_pdf() {	# small_pdf OUT
 	obj; printf '3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>\nendobj\n' >>"$out.tmp"
 	obj; printf '4 0 obj\n<< /Length %d >>\nstream\n%s\nendstream\nendobj\n' "${#text}" "$text" >>"$out.tmp"
 	obj; printf '5 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n' >>"$out.tmp"
-	xref=$(stat -c %s "$out.tmp")
-	{
-		printf 'xref\n0 6\n0000000000 65535 f \n'
-		printf '%010d 00000 n \n' "${offs[@]}"
-		printf 'trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n' "$xref"
-	} >>"$out.tmp"
-	mv "$out.tmp" "$out"
+	pdf_end "$out"
 }
 
 # The guests' CUPS: the first is $GUEST, the others the sandbox's GUEST2...

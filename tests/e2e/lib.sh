@@ -234,7 +234,7 @@ within_1s() { [ "$1" != timeout ] && [ "$1" -lt 1000 ]; }
 # the page shows an image of random pixels (1024 wide, uncompressed), which
 # no filter on the way can make smaller.
 make_pdf() {	# make_pdf MB OUT
-	local out=$2 h=$(($1 * 342)) offs=() xref len
+	local out=$2 h=$(($1 * 342)) offs=() len
 	len=$((1024 * 3 * h))
 	obj() { offs+=("$(stat -c %s "$out.tmp")"); }
 	printf '%%PDF-1.4\n' >"$out.tmp"
@@ -248,13 +248,28 @@ make_pdf() {	# make_pdf MB OUT
 		head -c "$len" /dev/urandom
 		printf '\nendstream\nendobj\n'
 	} >>"$out.tmp"
-	xref=$(stat -c %s "$out.tmp")
+	pdf_end "$out"
+}
+# pdf_end OUT: ends the five objects of a PDF written to OUT.tmp (their
+# offsets in the caller's offs) with its cross-reference table and
+# trailer, and puts it in OUT.
+pdf_end() {
+	local xref
+	xref=$(stat -c %s "$1.tmp")
 	{
 		printf 'xref\n0 6\n0000000000 65535 f \n'
 		printf '%010d 00000 n \n' "${offs[@]}"
 		printf 'trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n' "$xref"
-	} >>"$out.tmp"
-	mv "$out.tmp" "$out"
+	} >>"$1.tmp"
+	mv "$1.tmp" "$1"
+}
+# add_host_printers PREFIX N: host queues PREFIX_001 to PREFIX_N, each
+# printing to one of the print server's queues that have a driver, in turn.
+add_host_printers() {
+	local served=(generic_pdf brother_hl5250dn hp_cm3530_pdf hp_designjet_t790 ricoh_mp_c3003_ps) i
+	for i in $(seq -f '%03g' "$2"); do
+		lpadmin -h "$HOST" -p "$1_$i" -E -v "ipp://$PS/printers/${served[$((10#$i % ${#served[@]}))]}"
+	done
 }
 
 # Files the print server's listener wrote for print-server queue Q.

@@ -25,12 +25,8 @@ say() { echo "load: $*"; }
 ms_since() { echo $(($(now_ms) - $1)); }
 
 world_start
-# The print server's queues that have a driver: the host's printers go to them.
-SERVED=(generic_pdf brother_hl5250dn hp_cm3530_pdf hp_designjet_t790 ricoh_mp_c3003_ps)
 t0=$(now_ms)
-for i in $(seq -f '%03g' "$PRINTERS"); do
-	lpadmin -h "$HOST" -p "load_$i" -E -v "ipp://$PS/printers/${SERVED[$((10#$i % ${#SERVED[@]}))]}"
-done
+add_host_printers load "$PRINTERS"
 say "$PRINTERS host printers added in $(ms_since "$t0") ms"
 redirected() { status_json | jq '[.printers[] | select(.redirected)] | length'; }
 
