@@ -391,6 +391,8 @@ check_bytes(const unsigned char *p, size_t len, char *err, size_t errlen)
 	if (refuse_gzip(p, len, err, errlen) != 0)
 		return -EBADMSG;
 	for (size_t i = 0; i < len; i++) {
+		if (p[i] >= 0x20)	/* nearly every byte: one test */
+			continue;
 		if (p[i] == '\n')
 			line++;
 		else if (p[i] == '\0')
@@ -422,11 +424,12 @@ line_end(const struct scan *s, size_t i)
 static int
 split_lines(struct scan *s)
 {
+	const char *p = s->data, *e = s->data + s->len, *nl;
 	size_t n = 0;
 
-	for (size_t i = 0; i < s->len; i++)
-		if (s->data[i] == '\n' && i + 1 < s->len)
-			n++;
+	/* A line feed ends a line unless it is the last byte. */
+	for (; (nl = memchr(p, '\n', (size_t)(e - p))) != NULL && nl + 1 < e; p = nl + 1)
+		n++;
 	s->nlines = n + 1;
 	s->lstart = calloc(s->nlines, sizeof(*s->lstart));
 	s->lc = calloc(s->nlines, 1);
@@ -435,9 +438,9 @@ split_lines(struct scan *s)
 	if (!s->lstart || !s->lc || !s->lrec || !s->recs)
 		return -ENOMEM;
 	n = 1;
-	for (size_t i = 0; i < s->len; i++)
-		if (s->data[i] == '\n' && i + 1 < s->len)
-			s->lstart[n++] = i + 1;
+	for (p = s->data; (nl = memchr(p, '\n', (size_t)(e - p))) != NULL && nl + 1 < e;
+	    p = nl + 1)
+		s->lstart[n++] = (size_t)(nl + 1 - s->data);
 	return 0;
 }
 
@@ -548,14 +551,18 @@ scan_libcups(struct scan *s)
 			    "START hides the rest of the driver from libcups", i + 1);
 		comment = n >= 2 && l[0] == '*' && l[1] == '%';
 		for (;;) {
-			const char *q = s->data + s->lstart[j];
+			const char *q = s->data + s->lstart[j], *c;
 			const char *e = s->data + line_end(s, j);
 
-			for (; q < e; q++) {
-				if (*q == ':' && !comment)
-					colon = 1;
-				else if (*q == '"' && colon)
-					quote = !quote;
+			/* The quotes after the statement's first colon. */
+			if (!colon && !comment &&
+			    (c = memchr(q, ':', (size_t)(e - q))) != NULL) {
+				colon = 1;
+				q = c + 1;
+			}
+			while (colon && (c = memchr(q, '"', (size_t)(e - q))) != NULL) {
+				quote = !quote;
+				q = c + 1;
 			}
 			if (!quote || j + 1 >= s->nlines)
 				break;
@@ -691,10 +698,26 @@ out:
 	return rc;
 }
 
+/*
+ * Whether keyword may be one of the table's: every keyword of a PPD is
+ * looked up, and most start with a letter none of the table's does.
+ */
+static int
+maybe_rule(const char *keyword)
+{
+	/* "| 0x20" folds the case of letters; it may match more, never less. */
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if ((rules[i].keyword[0] | 0x20) == (keyword[0] | 0x20))
+			return 1;
+	return 0;
+}
+
 /* The rule the check applies to keyword, if any. */
 static const struct rule *
 find_rule(const char *keyword)
 {
+	if (!maybe_rule(keyword))
+		return NULL;
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
 		if (rules[i].kind != RULE_DROP &&
 		    strcasecmp(rules[i].keyword, keyword) == 0)
@@ -706,6 +729,8 @@ find_rule(const char *keyword)
 static int
 pdf_drops(const char *keyword)
 {
+	if (!maybe_rule(keyword))
+		return 0;
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		const char *k = rules[i].keyword;
 		size_t n = strlen(k);
@@ -890,10 +915,12 @@ read_lines(struct scan *s, const void *data, size_t len, char *err,
 
 /*
  * Everything the check needs: the statements, libcups' parse, and the
- * agreement of libcups' and foomatic-rip's readers.
+ * agreement of libcups' and foomatic-rip's readers.  The NickName comes from
+ * the same parse (nickname may be NULL).
  */
 static int
-prepare(struct scan *s, const void *data, size_t len, char *err, size_t errlen)
+prepare(struct scan *s, const void *data, size_t len, char *nickname,
+    size_t nicklen, char *err, size_t errlen)
 {
 	ppd_file_t *ppd = NULL;
 	int rc;
@@ -904,6 +931,8 @@ prepare(struct scan *s, const void *data, size_t len, char *err, size_t errlen)
 		return rc;
 	if ((rc = scan_foomatic(s)) == 0)
 		rc = match_libcups(s, ppd);
+	if (rc == 0 && nickname != NULL)
+		snprintf(nickname, nicklen, "%s", ppd->nickname);
 	ppdClose(ppd);
 	return rc;
 }
@@ -1256,6 +1285,13 @@ int
 ppd_check_safe(const void *data, size_t len, const struct ppd_policy *pol,
     char *err, size_t errlen)
 {
+	return ppd_check_safe_nick(data, len, pol, NULL, 0, err, errlen);
+}
+
+int
+ppd_check_safe_nick(const void *data, size_t len, const struct ppd_policy *pol,
+    char *nickname, size_t nicklen, char *err, size_t errlen)
+{
 	struct scan s;
 	char mdir[PATH_MAX];
 	const char *slash;
@@ -1264,6 +1300,10 @@ ppd_check_safe(const void *data, size_t len, const struct ppd_policy *pol,
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	if (nickname != NULL && nicklen > 0)
+		nickname[0] = '\0';
+	else
+		nickname = NULL;
 	if (pol == NULL || pol->filter_dir == NULL || pol->filter_dir[0] == '\0') {
 		snprintf(err, errlen, "no filter folder to check the driver against");
 		return -EINVAL;
@@ -1283,9 +1323,11 @@ ppd_check_safe(const void *data, size_t len, const struct ppd_policy *pol,
 	if (len > pol->max_size)
 		return fail(err, errlen, "driver is %zu bytes, over the cap of %zu",
 		    len, pol->max_size);
-	if ((rc = prepare(&s, data, len, err, errlen)) == 0)
+	if ((rc = prepare(&s, data, len, nickname, nicklen, err, errlen)) == 0)
 		rc = walk(&s, pol, mdir);
 	free_scan(&s);
+	if (rc != 0 && nickname != NULL)
+		nickname[0] = '\0';
 	if (rc == -EBADMSG)
 		rc = -EPERM;
 	return rc;

@@ -37,6 +37,14 @@ struct ppd_policy {
  */
 int ppd_check_safe(const void *data, size_t len, const struct ppd_policy *pol,
     char *err, size_t errlen);
+/*
+ * ppd_check_safe() that also hands back the PPD's *NickName (nicklen bytes
+ * at nickname; "" unless it returns 0) from the check's own libcups parse:
+ * the parse is most of a check, and ppd_check_parse() afterwards would do it
+ * again.  nickname may be NULL when nicklen is 0.
+ */
+int ppd_check_safe_nick(const void *data, size_t len, const struct ppd_policy *pol,
+    char *nickname, size_t nicklen, char *err, size_t errlen);
 
 /*
  * Rewrites an untrusted PPD for a guest queue that hands its jobs over as

@@ -48,8 +48,16 @@ sync_dir(const char *path)
 	return rc;
 }
 
-int
-statefile_write(const char *path, const void *data, size_t len, int mode)
+enum { WRITE_SYNC, WRITE_NOSYNC, WRITE_STAGE };
+
+/*
+ * Writes path's temporary file; how far towards the disk depends on how:
+ * synced and renamed over path (WRITE_SYNC), renamed over path without a
+ * sync (WRITE_NOSYNC), or left under its temporary name (WRITE_STAGE, for
+ * statefile_commit()).
+ */
+static int
+write_file(const char *path, const void *data, size_t len, int mode, int how)
 {
 	char tmp[PATH_MAX];
 	int fd = -1, rc;
@@ -65,7 +73,7 @@ statefile_write(const char *path, const void *data, size_t len, int mode)
 	}
 	if ((rc = write_all(fd, data, len)) != 0)
 		goto out;
-	if (fsync(fd) != 0) {
+	if (how == WRITE_SYNC && fsync(fd) != 0) {
 		rc = -errno;
 		goto out;
 	}
@@ -75,13 +83,15 @@ statefile_write(const char *path, const void *data, size_t len, int mode)
 		goto out;
 	}
 	fd = -1;
+	if (how == WRITE_STAGE)
+		return 0;
 	if (statefile_test_hook)
 		statefile_test_hook(tmp);
 	if (rename(tmp, path) != 0) {
 		rc = -errno;
 		goto out;
 	}
-	rc = sync_dir(path);
+	rc = how == WRITE_SYNC ? sync_dir(path) : 0;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -91,11 +101,93 @@ out:
 }
 
 int
+statefile_write(const char *path, const void *data, size_t len, int mode)
+{
+	return write_file(path, data, len, mode, WRITE_SYNC);
+}
+
+int
+statefile_write_nosync(const char *path, const void *data, size_t len, int mode)
+{
+	return write_file(path, data, len, mode, WRITE_NOSYNC);
+}
+
+int
+statefile_stage(const char *path, const void *data, size_t len, int mode)
+{
+	return write_file(path, data, len, mode, WRITE_STAGE);
+}
+
+/* Opens path's temporary file to sync it; -1 with errno on error. */
+static int
+open_staged(const char *path)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+int
+statefile_commit(const char *const *paths, size_t n)
+{
+	char tmp[PATH_MAX];
+	int fd, rc = 0, err;
+
+	/* The disk takes them all at once: each fdatasync() below then waits
+	 * for its own file only, and the first commits the journal for all. */
+	for (size_t i = 0; i < n; i++)
+		if ((fd = open_staged(paths[i])) >= 0) {
+			(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+			close(fd);
+		}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(tmp, sizeof(tmp), "%s.tmp", paths[i]);
+		err = 0;
+		if ((fd = open_staged(paths[i])) < 0 || fdatasync(fd) != 0)
+			err = -errno;
+		if (fd >= 0)
+			close(fd);
+		if (err == 0 && statefile_test_hook)
+			statefile_test_hook(tmp);
+		if (err == 0 && rename(tmp, paths[i]) != 0)
+			err = -errno;
+		if (err != 0) {
+			unlink(tmp);
+			if (rc == 0)
+				rc = err;
+		}
+	}
+	/* One folder: one sync makes every rename durable. */
+	if (n > 0 && (err = sync_dir(paths[0])) != 0 && rc == 0)
+		rc = err;
+	return rc;
+}
+
+int
 statefile_read(const char *path, size_t max, char **out, size_t *len)
 {
 	struct stat st;
 
 	return statefile_read_st(path, max, out, len, &st);
+}
+
+int
+statefile_read_staged(const char *path, size_t max, char **out, size_t *len)
+{
+	char tmp[PATH_MAX];
+	int rc;
+
+	if ((rc = statefile_read(path, max, out, len)) != -ENOENT ||
+	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return rc;
+	/* Staged; or committed between the two reads, then under its name. */
+	if ((rc = statefile_read(tmp, max, out, len)) == -ENOENT)
+		rc = statefile_read(path, max, out, len);
+	return rc;
 }
 
 int

@@ -17,6 +17,35 @@
 int statefile_write(const char *path, const void *data, size_t len, int mode);
 
 /*
+ * statefile_write() without the syncs, for a file that can be made again
+ * from others: a reader sees the old content or the new one whole, but
+ * after a crash of the machine the file may be missing, empty or cut short.
+ */
+int statefile_write_nosync(const char *path, const void *data, size_t len,
+    int mode);
+
+/*
+ * Many files made durable for about the price of one fsync, where
+ * statefile_write() pays one each (and one for the folder): statefile_stage()
+ * writes path's temporary file, and nothing waits for the disk;
+ * statefile_commit() then writes each of paths[0..n-1] (staged, all in one
+ * folder) to the disk, renames it over its path once it is there, and syncs
+ * the folder once.  Until its commit a path is untouched, so a crash at any
+ * instant leaves each path with its old content or its new one whole, as
+ * statefile_write() does.  Both return 0 or a negative errno; commit goes on
+ * past a path that fails (its temporary file is removed) and returns the
+ * first error.
+ */
+int statefile_stage(const char *path, const void *data, size_t len, int mode);
+int statefile_commit(const char *const *paths, size_t n);
+/*
+ * statefile_read() of path, or, while it is staged and not yet committed,
+ * of what was staged for it.  Staged bytes are not yet durable: for a reader
+ * that verifies what it reads (a content hash).
+ */
+int statefile_read_staged(const char *path, size_t max, char **out, size_t *len);
+
+/*
  * Reads the whole of path into a new NUL-terminated buffer owned by the
  * caller (free()).  Returns 0, -ENOENT when there is no such file, -EFBIG
  * when it is over max bytes, or another negative errno.

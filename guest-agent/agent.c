@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,18 @@ agent_free_conf(struct agent_conf *conf)
 	conf_free(agent_keys, NKEYS, conf);
 }
 
+void
+agent_policy(const struct agent_conf *conf, char out[HASH_HEX_LEN])
+{
+	char key[8400];
+	uint8_t d[HASH_LEN];
+
+	snprintf(key, sizeof(key), "%s\n%lld\n%s", PRINTREDIR_VERSION, conf->max_ppd,
+	    conf->filter_dir);
+	hash_sha256(key, strlen(key), d);
+	hash_hex(d, out);
+}
+
 /*
  * 0 when name is a file of the driver cache, its driver's SHA-256 in sha:
  * SHA.ppd as received, and with rewritten SHA.guest.ppd (install.c) too.
@@ -155,23 +168,42 @@ held_drivers(const struct agent *a, uint8_t (**out)[HASH_LEN])
 	return n;
 }
 
-/* Unpacks, verifies and stores one driver from the wire. */
-static void
-store_driver(struct agent *a, const Printredir__Driver *d)
+/* 1 when a printer of set uses the driver sha. */
+static int
+set_uses(const Printredir__PrinterSet *set, const uint8_t *sha)
 {
-	char hex[HASH_HEX_LEN], path[4200];
+	for (size_t i = 0; i < set->n_printers; i++) {
+		const Printredir__Printer *p = set->printers[i];
+
+		if (p->has_driver_sha256 && p->driver_sha256.len == HASH_LEN &&
+		    memcmp(p->driver_sha256.data, sha, HASH_LEN) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Unpacks, verifies and stages one driver from the wire (statefile_stage):
+ * 0 when its path is to be committed, else it is not stored (logged) or
+ * already held.
+ */
+static int
+store_driver(struct agent *a, const Printredir__Driver *d, char *path,
+    size_t pathlen)
+{
+	char hex[HASH_HEX_LEN];
 	uint8_t *ppd = NULL, sha[HASH_LEN];
 	size_t len = 0;
 	int rc;
 
 	hash_hex(d->sha256.data, hex);
-	snprintf(path, sizeof(path), "%s/%s.ppd", a->drivers_dir, hex);
+	snprintf(path, pathlen, "%s/%s.ppd", a->drivers_dir, hex);
 	if (access(path, F_OK) == 0)
-		return;
+		return -EEXIST;
 	if (d->size > (uint64_t)a->conf.max_ppd) {
 		log_warnx("driver %s is %llu bytes, over max_ppd; not stored", hex,
 		    (unsigned long long)d->size);
-		return;
+		return -EFBIG;
 	}
 	if (d->compression == PRINTREDIR__COMPRESSION__COMPRESSION_ZLIB)
 		rc = compress_inflate(d->data.data, d->data.len, (size_t)d->size,
@@ -184,16 +216,115 @@ store_driver(struct agent *a, const Printredir__Driver *d)
 		rc = -EBADMSG;
 	if (rc != 0) {
 		log_warnx("driver %s does not unpack: %s; not stored", hex, strerror(-rc));
-		return;
+		return rc;
 	}
 	if (hash_sha256(ppd, len, sha) != 0 || memcmp(sha, d->sha256.data, HASH_LEN) != 0) {
 		log_warnx("driver %s does not match its SHA-256; not stored", hex);
 		free(ppd);
-		return;
+		return -EBADMSG;
 	}
-	if ((rc = statefile_write(path, ppd, len, 0644)) != 0)
+	if ((rc = statefile_stage(path, ppd, len, 0644)) != 0)
 		log_warnx("cannot store driver %s: %s", path, strerror(-rc));
 	free(ppd);
+	return rc;
+}
+
+/* The drivers of a set being stored (stage_drivers, commit_drivers). */
+struct store {
+	struct agent *a;
+	const Printredir__PrinterSet *set;
+	char (*paths)[4200];		/* drivers_dir/SHA.ppd, by driver */
+	char *staged;			/* paths[i] is staged */
+};
+
+/* Stages the drivers first, first + 2, ... of the set that its printers use,
+ * each once. */
+static void
+stage_every_other(struct store *s, size_t first)
+{
+	const Printredir__PrinterSet *set = s->set;
+
+	for (size_t i = first; i < set->n_drivers; i += 2) {
+		const Printredir__Driver *d = set->drivers[i];
+		char hex[HASH_HEX_LEN];
+		int twice = 0;
+
+		if (!set_uses(set, d->sha256.data)) {
+			hash_hex(d->sha256.data, hex);
+			log_warnx("generation %llu: driver %s is no printer's; not stored",
+			    (unsigned long long)set->generation, hex);
+			continue;
+		}
+		for (size_t k = 0; k < i && !twice; k++)
+			twice = memcmp(set->drivers[k]->sha256.data, d->sha256.data,
+			    HASH_LEN) == 0;
+		s->staged[i] = !twice && store_driver(s->a, d, s->paths[i],
+		    sizeof(s->paths[i])) == 0;
+	}
+}
+
+static void *
+stage_odd(void *arg)
+{
+	stage_every_other(arg, 1);
+	return NULL;
+}
+
+/*
+ * Stages the drivers of set that its printers use: unpacked, verified and
+ * written under temporary names, by two threads (nothing else can go on
+ * meanwhile, and the guest's cupsd is idle).  commit_drivers() ends it.
+ */
+static void
+stage_drivers(struct agent *a, const Printredir__PrinterSet *set, struct store *s)
+{
+	pthread_t odd;
+	int threaded;
+
+	*s = (struct store){ .a = a, .set = set };
+	s->paths = calloc(set->n_drivers + 1, sizeof(*s->paths));
+	s->staged = calloc(set->n_drivers + 1, 1);
+	if (s->paths == NULL || s->staged == NULL) {
+		log_warnx("out of memory; the drivers of generation %llu are not stored",
+		    (unsigned long long)set->generation);
+		return;
+	}
+	threaded = set->n_drivers > 1 && pthread_create(&odd, NULL, stage_odd, s) == 0;
+	stage_every_other(s, 0);
+	if (threaded)
+		pthread_join(odd, NULL);
+	else
+		stage_every_other(s, 1);
+}
+
+/*
+ * Makes the staged drivers durable and puts them under their names, for one
+ * wait on the disk rather than two for each driver (statefile_commit), and
+ * frees s.  A crash before leaves no driver under its name, only temporary
+ * files that collect_drivers() removes: none is announced to the broker
+ * damaged.
+ */
+static void
+commit_drivers(struct store *s)
+{
+	const char **staged = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (s->staged != NULL &&
+	    (staged = calloc(s->set->n_drivers + 1, sizeof(*staged))) == NULL)
+		rc = -ENOMEM;
+	for (size_t i = 0; staged != NULL && i < s->set->n_drivers; i++)
+		if (s->staged[i])
+			staged[n++] = s->paths[i];
+	if (rc == 0)
+		rc = statefile_commit(staged, n);
+	if (rc != 0)
+		log_warnx("cannot store the drivers of generation %llu: %s",
+		    (unsigned long long)s->set->generation, strerror(-rc));
+	free(staged);
+	free(s->paths);
+	free(s->staged);
 }
 
 /* 1 when a printer of the wish uses driver sha. */
@@ -208,8 +339,9 @@ wished(const struct agent *a, const uint8_t sha[HASH_LEN])
 
 /*
  * Removes the drivers no printer of the wish uses, so that the cache holds
- * no more than the broker's last set (CODEC_MAX_DRIVERS).  Only between
- * passes: the worker reads drivers_dir.
+ * no more than the broker's last set (CODEC_MAX_DRIVERS), and the temporary
+ * files a crash left.  Only between passes: the worker reads and writes
+ * drivers_dir.
  */
 static void
 collect_drivers(struct agent *a)
@@ -221,7 +353,15 @@ collect_drivers(struct agent *a)
 	size_t n = 0;
 
 	while (d && (e = readdir(d)) != NULL) {
-		if (driver_file(e->d_name, 1, sha) != 0 || wished(a, sha))
+		size_t len = strlen(e->d_name);
+		int tmp = len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0;
+		char name[sizeof(e->d_name)];
+
+		/* A temporary file here is a crash's (statefile_stage(), or a
+		 * pass's guest copy): no write is under way between passes. */
+		snprintf(name, sizeof(name), "%.*s", (int)(tmp ? len - 4 : len),
+		    e->d_name);
+		if (driver_file(name, 1, sha) != 0 || (!tmp && wished(a, sha)))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", a->drivers_dir, e->d_name);
 		if (unlink(path) == 0)
@@ -249,17 +389,22 @@ save(struct agent *a)
 	state_save(a->conf.state_dir, &s);
 }
 
-/* Sends the last install report if the broker has not had it. */
-static void
+/*
+ * Sends the last install report if the broker has not had it.  Not while a
+ * pass may change it, but during a check: that reports again only what it
+ * finds changed.  1 when it went out (and the state is saved so).
+ */
+static int
 flush_report(struct agent *a)
 {
 	codec_env_t env;
 	Printredir__InstallReport r = PRINTREDIR__INSTALL_REPORT__INIT;
 	Printredir__PrinterReport *v, **pv;
 	const struct applied *ap = &a->applied;
+	int sent = 0;
 
-	if (!ap->report_pending || a->apply.busy)
-		return;
+	if (!ap->report_pending || (a->apply.busy && !a->apply.checking))
+		return 0;
 	v = calloc(ap->n + 1, sizeof(*v));
 	pv = calloc(ap->n + 1, sizeof(*pv));
 	if (v == NULL || pv == NULL)
@@ -283,10 +428,12 @@ flush_report(struct agent *a)
 	if (link_send(a->link, &env) == 0) {
 		a->applied.report_pending = 0;
 		save(a);
+		sent = 1;
 	}
 out:
 	free(v);
 	free(pv);
+	return sent;
 }
 
 /* Sends the restart state if the broker has not had it. */
@@ -512,6 +659,7 @@ struct job {
 	uint64_t gen;
 	int redirection;
 	int recheck;
+	char policy[HASH_HEX_LEN];	/* the pass's (agent_policy) */
 	int check;			/* a periodic look: silent when nothing changed */
 	struct result *results;
 	size_t nresults;
@@ -644,6 +792,22 @@ after_pass(struct agent *a)
 	}
 }
 
+/*
+ * A recheck ended: every driver of the agent's queues has been checked under
+ * the pass's policy, but those it could not read (not here, or damaged),
+ * which the next pass checks again.
+ */
+static void
+recheck_done(struct agent *a, const struct job *j)
+{
+	for (size_t i = 0; i < j->nresults; i++)
+		if (j->results[i].unchecked) {
+			a->apply.recheck = 1;
+			return;
+		}
+	memcpy(a->applied.policy, j->policy, sizeof(a->applied.policy));
+}
+
 static void
 after_work(uv_work_t *req, int status)
 {
@@ -654,6 +818,7 @@ after_work(uv_work_t *req, int status)
 
 	(void)status;
 	a->apply.busy = 0;
+	a->apply.checking = 0;
 	if (j->check && j->rc == 0 && j->gen == ap->gen && j->redirection == ap->redirection &&
 	    same_results(j->results, j->nresults, ap->results, ap->n)) {
 		/* The periodic look found the guest's CUPS as the last pass left it. */
@@ -684,6 +849,10 @@ after_work(uv_work_t *req, int status)
 	} else {
 		log_info("generation %llu applied (%zu reports)",
 		    (unsigned long long)j->gen, j->nresults);
+		/* Any other pass runs under the policy of the last recheck: a
+		 * policy change makes the next pass one. */
+		if (j->recheck && !a->dry_run)
+			recheck_done(a, j);
 		if (nfailed > 0) {
 			/* Each pass is idempotent: the next one redoes only these. */
 			backoff(a, FAILED_RETRY_MAX_MS);
@@ -693,8 +862,10 @@ after_work(uv_work_t *req, int status)
 			a->apply.retry_ms = 0;
 		}
 	}
-	save(a);
-	flush_report(a);
+	/* The report first: should the agent stop before the state is saved,
+	 * its next start only reports the same again. */
+	if (!flush_report(a))
+		save(a);
 	if (j->rc == 0 && !a->stopping) {
 		need_restart(a, j->gen);
 		collect_drivers(a);
@@ -752,9 +923,11 @@ start_pass(struct agent *a, int check)
 	j->redirection = a->conf.redirection;
 	j->recheck = a->apply.recheck;
 	j->check = check && !j->recheck;
+	agent_policy(&a->conf, j->policy);
 	a->apply.recheck = 0;
 	a->apply.work.data = j;
 	a->apply.busy = 1;
+	a->apply.checking = j->check;
 	uv_queue_work(a->loop, &a->apply.work, work, after_work);
 }
 
@@ -807,42 +980,15 @@ on_job(void *data, const codec_env_t *env)
 	jobsock_on_message(a->jobs, env);
 }
 
-/* 1 when a printer of set uses the driver sha. */
-static int
-set_uses(const Printredir__PrinterSet *set, const uint8_t *sha)
-{
-	for (size_t i = 0; i < set->n_printers; i++) {
-		const Printredir__Printer *p = set->printers[i];
-
-		if (p->has_driver_sha256 && p->driver_sha256.len == HASH_LEN &&
-		    memcmp(p->driver_sha256.data, sha, HASH_LEN) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* A validated PrinterSet from the broker: store the drivers its printers
- * use, make it the wish, apply it. */
+/* A validated PrinterSet from the broker, its drivers staged: make it the
+ * wish, apply it. */
 static void
-on_printer_set(void *data, const Printredir__PrinterSet *set)
+take_set(struct agent *a, const Printredir__PrinterSet *set)
 {
-	struct agent *a = data;
 	struct want *v;
 	size_t n = set->n_printers, k = 0;
 	char (*invalid)[256];
 
-	for (size_t i = 0; i < set->n_drivers; i++) {
-		const Printredir__Driver *d = set->drivers[i];
-		char hex[HASH_HEX_LEN];
-
-		if (!set_uses(set, d->sha256.data)) {
-			hash_hex(d->sha256.data, hex);
-			log_warnx("generation %llu: driver %s is no printer's; not stored",
-			    (unsigned long long)set->generation, hex);
-			continue;
-		}
-		store_driver(a, d);
-	}
 	if (set->generation == a->wish.gen && a->applied.gen == a->wish.gen &&
 	    a->applied.redirection == a->conf.redirection && a->applied.n > 0) {
 		/* A replay: nothing to do but make sure the broker has the report. */
@@ -903,6 +1049,25 @@ on_printer_set(void *data, const Printredir__PrinterSet *set)
 	apply(a);
 }
 
+/*
+ * A validated PrinterSet from the broker: the drivers its printers use are
+ * stored, and it becomes the wish, applied.  The drivers are committed last:
+ * the pass reads them staged meanwhile (verified by their SHA-256 as it
+ * always is), instead of waiting for the disk.  A crash before the commit
+ * leaves a saved wish without some of its drivers: the next connection's
+ * inventory lacks them, and the broker sends them again.
+ */
+static void
+on_printer_set(void *data, const Printredir__PrinterSet *set)
+{
+	struct agent *a = data;
+	struct store s;
+
+	stage_drivers(a, set, &s);
+	take_set(a, set);
+	commit_drivers(&s);
+}
+
 static const struct link_ops link_ops = {
 	.on_up = on_link_up, .on_down = on_link_down,
 	.on_printer_set = on_printer_set, .on_job = on_job,
@@ -951,7 +1116,7 @@ agent_start(struct agent *a)
 	struct link_config cfg = lc;
 	struct restart_input start = { .event = RESTART_EV_START };
 	struct jobsock_config jc;
-	char err[1024];
+	char err[1024], policy[HASH_HEX_LEN];
 	int rc;
 
 	if ((rc = auth_load_key(a->conf.key_file, &a->key, &a->keylen, err,
@@ -1000,14 +1165,16 @@ agent_start(struct agent *a)
 	restart_event(a, &start);
 	/* Also when everything was applied: the guest's CUPS may have lost
 	 * queues since (a machine reset before cupsd wrote its configuration),
-	 * and the pass puts back only what is missing.  The policy may have
-	 * changed while the agent was stopped: installed drivers are checked
-	 * again (a parse each). */
+	 * and a check puts back only what is missing, while the report goes
+	 * out as saved.  The installed drivers are checked again (a parse
+	 * each) only under a policy they were not checked under: a new agent
+	 * or new settings. */
+	agent_policy(&a->conf, policy);
+	a->apply.recheck = strcmp(a->applied.policy, policy) != 0;
 	if (a->wish.gen != 0 || a->wish.gen != a->applied.gen ||
-	    a->applied.redirection != a->conf.redirection) {
-		a->apply.recheck = 1;
-		apply(a);
-	}
+	    a->applied.redirection != a->conf.redirection)
+		start_pass(a, a->wish.gen == a->applied.gen &&
+		    a->applied.redirection == a->conf.redirection);
 	cfg.key = a->key;
 	cfg.keylen = a->keylen;
 	if ((a->link = link_start(a->loop, &cfg, &link_ops, a)) == NULL) {

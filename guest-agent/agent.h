@@ -90,6 +90,8 @@ struct result {
 	char *detail;
 	char *queue;			/* the guest queue concerned, if any */
 	int changed;			/* a queue was added or modified for it */
+	int unchecked;			/* its queue's driver could not be checked
+					 * again (install_ctx.recheck) */
 };
 
 /* The broker's latest wish, persisted so that a restart can finish it. */
@@ -106,6 +108,9 @@ struct applied {
 	struct result *results;
 	size_t n;
 	int report_pending;
+	/* The policy its drivers were checked under (agent_policy()), "" when
+	 * not known: under another, a start checks them again. */
+	char policy[HASH_HEX_LEN];
 };
 
 /* The broker link as the state file and `status` show it. */
@@ -143,6 +148,7 @@ struct applier {
 	int again;			/* apply once more when this pass ends */
 	int reload;			/* a SIGHUP came during the pass */
 	int recheck;			/* the policy changed: the next pass checks installed drivers */
+	int checking;			/* the pass under way is a check (start_pass) */
 	uv_work_t work;
 	uv_timer_t retry;		/* guest CUPS unavailable or installs failed */
 	uv_timer_t check;		/* the guest's CUPS looked at again (CHECK_MS) */
@@ -184,6 +190,12 @@ struct agent {
 int agent_load_conf(const char *path, struct agent_conf *conf, char *err,
     size_t errlen);
 void agent_free_conf(struct agent_conf *conf);
+/*
+ * What a driver is checked against, in out (HASH_HEX_LEN bytes): a digest
+ * of the agent's version (its rewrite and check) and of the settings that
+ * bound them (max_ppd, filter_dir).
+ */
+void agent_policy(const struct agent_conf *conf, char out[HASH_HEX_LEN]);
 /* Loads the key and the state, starts every module; a->conf and
  * a->conf_path are set.  0, or the exit status to stop with. */
 int agent_start(struct agent *a);
@@ -422,7 +434,8 @@ void apps_free(struct app *apps, size_t n);
 /* --- status.c --------------------------------------------------------------- */
 int status_main(int argc, char **argv);
 
-/* --- install.c: runs on a worker thread; blocking libcups calls --------- */
+/* --- install.c: runs on a worker thread; blocking libcups calls; a pass
+ * with installs runs two threads of its own while they last (install_all) */
 
 struct install_ctx {
 	const struct agent_conf *conf;
@@ -438,8 +451,10 @@ struct install_ctx {
  * queue without the agent's mark.  With redirection off, pass nwant == 0 and
  * every agent-owned queue is removed.  *results (caller frees with
  * result_free) gets one line per wanted printer and one per queue
- * removed.  Every driver passes ppd_check_safe (common/ppd.h) before cupsd
- * sees it; one that fails is reported driver-rejected with the reason.
+ * removed.  Every driver is read back against its SHA-256 (one damaged in
+ * drivers_dir is removed and its printer failed) and passes ppd_check_safe
+ * (common/ppd.h) before cupsd sees it; one that fails is reported
+ * driver-rejected with the reason.
  * Returns 0, or -EHOSTDOWN when the guest's CUPS cannot be reached (results
  * then say "failed: guest print service unavailable").
  */

@@ -1,7 +1,9 @@
 /*
  * Install: makes the guest's CUPS match the broker's wish, through libcups
  * IPP requests only (no shell, no lpadmin).  Runs on a worker thread with its
- * own connection.
+ * own connection; while a pass installs, a preparer thread makes the guest's
+ * PPDs ahead of the requests and a second connection keeps cupsd busy
+ * (struct pipeline).
  *
  * Ownership: every queue the agent makes carries AGENT_MARK_ATTR, a CUPS
  * "-default" option kept in the guest's printers.conf, whose value records
@@ -17,11 +19,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <cups/cups.h>
 
@@ -214,28 +218,39 @@ queue_has_ppd(http_t *http, const char *name)
 	return st == HTTP_STATUS_OK ? 1 : st == HTTP_STATUS_NOT_FOUND ? 0 : -1;
 }
 
+static int guest_driver(const struct install_ctx *ctx, const uint8_t sha[HASH_LEN],
+    int copy, char *nick, size_t nicklen, char *err, size_t errlen);
+
 /* Whether model is the NickName of a driver the agent wrote for the guest. */
 static int
 agent_driver_model(const struct install_ctx *ctx, const char *model)
 {
 	DIR *d = opendir(ctx->drivers_dir);
 	struct dirent *e;
-	char path[4200], nick[256];
+	char path[4200], nick[256], hex[HASH_HEX_LEN], err[1024];
 	char *ppd;
-	size_t len, n;
-	int found = 0;
+	uint8_t sha[HASH_LEN];
+	size_t len;
+	int found = 0, rc;
 
 	while (d && !found && (e = readdir(d)) != NULL) {
-		n = strlen(e->d_name);
-		if (n < 11 || strcmp(e->d_name + n - 10, ".guest.ppd") != 0)
+		if (strlen(e->d_name) != 74 || strcmp(e->d_name + 64, ".guest.ppd") != 0)
+			continue;
+		snprintf(hex, sizeof(hex), "%.64s", e->d_name);
+		if (hash_from_hex(hex, sha) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", ctx->drivers_dir, e->d_name);
-		if (statefile_read(path, (size_t)ctx->conf->max_ppd + GUEST_PPD_GROWTH,
-		    &ppd, &len) != 0)
-			continue;
-		found = ppd_check_parse(ppd, len, nick, sizeof(nick), NULL, 0) == 0 &&
-		    strcmp(nick, model ? model : "") == 0;
-		free(ppd);
+		rc = statefile_read(path, (size_t)ctx->conf->max_ppd + GUEST_PPD_GROWTH,
+		    &ppd, &len);
+		if (rc == 0) {
+			rc = ppd_check_parse(ppd, len, nick, sizeof(nick), NULL, 0);
+			free(ppd);
+		}
+		/* Written without a sync (guest_driver()), it may have been cut
+		 * short by a crash of the guest: made again from its driver. */
+		if (rc != 0)
+			rc = guest_driver(ctx, sha, 1, nick, sizeof(nick), err, sizeof(err));
+		found = rc == 0 && strcmp(nick, model ? model : "") == 0;
 	}
 	if (d)
 		closedir(d);
@@ -277,6 +292,22 @@ queue_verdict(http_t *http, const struct install_ctx *ctx,
 	return QUEUE_EDITED;
 }
 
+static void
+put_result(struct result *r, const char *name, int state, const char *queue,
+    int changed, const char *fmt, va_list ap)
+{
+	free(r->name);
+	free(r->queue);
+	free(r->detail);
+	memset(r, 0, sizeof(*r));
+	r->name = strdup(name);
+	r->state = state;
+	r->queue = strdup(queue ? queue : "");
+	r->changed = changed;
+	if (vasprintf(&r->detail, fmt, ap) < 0)
+		r->detail = NULL;
+}
+
 static int
 add_result(struct result **v, size_t *n, const char *name, int state,
     const char *queue, int changed, const char *fmt, ...)
@@ -293,16 +324,30 @@ add_result(struct result **v, size_t *n, const char *name, int state,
 		return -ENOMEM;
 	*v = nv;
 	memset(&nv[*n], 0, sizeof(nv[*n]));
-	nv[*n].name = strdup(name);
-	nv[*n].state = state;
-	nv[*n].queue = strdup(queue ? queue : "");
-	nv[*n].changed = changed;
 	va_start(ap, fmt);
-	if (vasprintf(&nv[*n].detail, fmt, ap) < 0)
-		nv[*n].detail = NULL;
+	put_result(&nv[*n], name, state, queue, changed, fmt, ap);
 	va_end(ap);
 	(*n)++;
 	return 0;
+}
+
+/* Replaces the line r (one add_result() made). */
+static void
+set_result(struct result *r, int state, const char *queue, int changed,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+set_result(struct result *r, int state, const char *queue, int changed,
+    const char *fmt, ...)
+{
+	char *name = r->name;
+	va_list ap;
+
+	r->name = NULL;
+	va_start(ap, fmt);
+	put_result(r, name ? name : "", state, queue, changed, fmt, ap);
+	va_end(ap);
+	free(name);
 }
 
 static int
@@ -408,31 +453,38 @@ remember_refusal(const uint8_t sha[HASH_LEN], const char *reason)
 }
 
 /*
- * The guest's PPD for w's driver (ppd_rewrite_pdf, then ppd_check_safe under
- * the agent's policy) in *guest (free()).  Returns 0, -EPERM when the driver
- * is refused, -ENOENT when it is not here; err says why.
+ * The guest's PPD for driver sha (ppd_rewrite_pdf, then ppd_check_safe under
+ * the agent's policy), its NickName in nick.  With copy, it is written as
+ * drivers_dir/SHA.guest.ppd, the file cupsd is sent.  Returns 0, -EPERM
+ * when the driver is refused, -ENOENT when it is not here, -EIO when the
+ * copy cannot be written; err says why.  During a pass's installs only the
+ * preparer thread calls it (refused[] is one thread's at a time).
  */
 static int
-guest_driver(const struct install_ctx *ctx, const struct want *w,
-    const char *hex, char **guest, size_t *glen, char *err, size_t errlen)
+guest_driver(const struct install_ctx *ctx, const uint8_t sha[HASH_LEN],
+    int copy, char *nick, size_t nicklen, char *err, size_t errlen)
 {
 	const struct agent_conf *conf = ctx->conf;
 	struct ppd_policy pol = {
 		.max_size = (size_t)conf->max_ppd, .filter_dir = conf->filter_dir,
 	};
-	char path[4200], policy[8400], *ppd = NULL;
+	char hex[HASH_HEX_LEN], path[4200], policy[8400], *ppd = NULL, *guest = NULL;
 	const char *known;
-	size_t len = 0;
+	uint8_t got[HASH_LEN];
+	size_t len = 0, glen = 0;
 	int rc;
 
-	*guest = NULL;
+	nick[0] = '\0';
+	hash_hex(sha, hex);
 	snprintf(policy, sizeof(policy), "%lld\n%s", conf->max_ppd, conf->filter_dir);
-	if ((known = refused_reason(w->sha, policy)) != NULL) {
+	if ((known = refused_reason(sha, policy)) != NULL) {
 		snprintf(err, errlen, "%s", known);
 		return -EPERM;
 	}
+	/* While the hub commits a new set's drivers, they may still be staged
+	 * (agent.c, on_printer_set): verified below, they may be used. */
 	snprintf(path, sizeof(path), "%s/%s.ppd", ctx->drivers_dir, hex);
-	rc = statefile_read(path, (size_t)conf->max_ppd + 1, &ppd, &len);
+	rc = statefile_read_staged(path, (size_t)conf->max_ppd + 1, &ppd, &len);
 	if (rc == -EFBIG) {
 		snprintf(err, errlen, "driver is over the size cap of %lld bytes",
 		    conf->max_ppd);
@@ -442,96 +494,255 @@ guest_driver(const struct install_ctx *ctx, const struct want *w,
 		snprintf(err, errlen, "driver %.12s... was not received from the broker", hex);
 		return -ENOENT;
 	}
+	/* Its name is its SHA-256: other bytes under it (a damaged disk, a
+	 * person) are not the driver.  Removed, it is left out of the next
+	 * connection's inventory and the broker sends it again. */
+	if (hash_sha256(ppd, len, got) != 0 || memcmp(got, sha, HASH_LEN) != 0) {
+		free(ppd);
+		unlink(path);
+		snprintf(err, errlen, "driver %.12s... was damaged in the agent's cache; "
+		    "it is removed, and the broker sends it again when the agent "
+		    "next connects", hex);
+		return -ENOENT;
+	}
 	/* Only the options of the print server's driver reach the guest: the
 	 * rewritten PPD hands every job over as PDF, and is what is checked. */
 	rc = ppd_rewrite_pdf(ppd, len, (size_t)conf->max_ppd + GUEST_PPD_GROWTH,
-	    guest, glen, err, errlen);
+	    &guest, &glen, err, errlen);
 	free(ppd);
-	if (rc == 0 && ppd_check_safe(*guest, *glen, &pol, err, errlen) != 0)
+	if (rc == 0 && ppd_check_safe_nick(guest, glen, &pol, nick, nicklen, err,
+	    errlen) != 0)
 		rc = -EPERM;
 	if (rc != 0) {
-		remember_refusal(w->sha, err);
-		free(*guest);
-		*guest = NULL;
+		remember_refusal(sha, err);
+		free(guest);
 		return -EPERM;
 	}
-	return 0;
+	/*
+	 * Not synced: cupsd is sent it at once (from the page cache) and keeps
+	 * a copy of its own.  Should a crash of the guest cut it short,
+	 * agent_driver_model() makes it again from the driver, which is synced
+	 * (agent.c, store_drivers).
+	 */
+	snprintf(path, sizeof(path), "%s/%s.guest.ppd", ctx->drivers_dir, hex);
+	if (copy && (rc = statefile_write_nosync(path, guest, glen, 0644)) != 0) {
+		snprintf(err, errlen, "cannot write the guest's copy of driver "
+		    "%.12s...: %s", hex, strerror(-rc));
+		rc = -EIO;
+	}
+	free(guest);
+	return rc;
 }
 
 /*
- * Installs or updates one wanted printer whose name is free (own NULL) or
- * ours; a torn queue is set up again even when its mark says it is current.
- * With ctx->recheck (the agent's policy changed), a current queue's driver is
+ * A wanted printer whose queue is to be made, or whose driver is to be
+ * checked again, and the guest's PPD for it.
+ */
+struct item {
+	const struct want *w;
+	struct queue *own;		/* the agent's queue of that name, or NULL */
+	int current;			/* own is up to date: only checked again */
+	size_t line;			/* its line in the results */
+	/* The preparer's, once ready: */
+	int rc;				/* guest_driver() */
+	char nick[256];
+	char err[1024];
+};
+
+/*
+ * The items of a pass on their way to cupsd.  The preparer thread makes
+ * their PPDs in turn while the senders hand the ready ones to cupsd, each
+ * on its own connection, so that the agent's work on a driver (read, verify,
+ * rewrite, check, write) overlaps cupsd's on the queues before it instead of
+ * adding to it, and cupsd finds the next request waiting when it is done
+ * with one.
+ */
+struct pipeline {
+	const struct install_ctx *ctx;
+	struct item *v;
+	size_t n;
+	struct result *res;		/* the pass's results, by item line */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t ready;			/* v[0..ready-1] are prepared */
+	size_t next;			/* the next item for a sender */
+};
+
+static void *
+prepare_all(void *arg)
+{
+	struct pipeline *p = arg;
+
+	for (size_t i = 0; i < p->n; i++) {
+		struct item *it = &p->v[i];
+
+		it->rc = guest_driver(p->ctx, it->w->sha, !it->current, it->nick,
+		    sizeof(it->nick), it->err, sizeof(it->err));
+		pthread_mutex_lock(&p->lock);
+		p->ready = i + 1;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
+
+/*
+ * Decides on one wanted printer whose name is free (own NULL) or ours; a
+ * torn queue is set up again even when its mark says it is current.  With
+ * ctx->recheck (the agent's policy changed), a current queue's driver is
  * checked again, and the queue removed when the policy now refuses it.
+ * What needs the driver becomes an item, with a line in the results that
+ * install_one() fills.
  */
 static void
-install_one(http_t *http, const struct install_ctx *ctx, const struct want *w,
-    struct queue *own, int torn, struct result **res, size_t *nres)
+plan_one(const struct install_ctx *ctx, const struct want *w, struct queue *own,
+    int torn, struct result **res, size_t *nres, struct item *items, size_t *nitems)
 {
-	char hex[HASH_HEX_LEN], path[4200], err[1024], nick[256], mark[256];
-	char want_mark_d[MARK_HASH + 1], have_d[MARK_HASH + 1], u[MARK_HASH + 1];
-	char dev[CODEC_MAX_STRING + 16], *guest = NULL, gone[1200] = "";
-	size_t glen = 0;
-	int rc, current = 0;
+	char hex[HASH_HEX_LEN], dev[CODEC_MAX_STRING + 16];
+	char want_d[MARK_HASH + 1], have_d[MARK_HASH + 1], u[MARK_HASH + 1];
+	char have_u[MARK_HASH + 1];
+	int current = 0;
 
-	hash_hex(w->sha, hex);
-	device_uri(w, dev, sizeof(dev));
 	if (own != NULL && !torn) {
 		/* Unchanged since we made it: nothing to do. */
-		snprintf(want_mark_d, sizeof(want_mark_d), "%.*s", MARK_HASH, hex);
+		hash_hex(w->sha, hex);
+		device_uri(w, dev, sizeof(dev));
+		snprintf(want_d, sizeof(want_d), "%.*s", MARK_HASH, hex);
 		mark_field(own->mark, 'd', have_d);
 		short_hash(dev, u);
-		mark_field(own->mark, 'u', mark);
-		current = strcmp(want_mark_d, have_d) == 0 && strcmp(u, mark) == 0;
+		mark_field(own->mark, 'u', have_u);
+		current = strcmp(want_d, have_d) == 0 && strcmp(u, have_u) == 0;
 		if (current && !ctx->recheck) {
 			add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED,
 			    own->name, 0, "installed, prints to the host queue %s", w->name);
 			return;
 		}
 	}
-	rc = guest_driver(ctx, w, hex, &guest, &glen, err, sizeof(err));
-	if (rc == -ENOENT) {
-		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
-		    NULL, 0, "%s", err);
+	if (add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_PENDING,
+	    NULL, 0, "being installed") != 0)
+		return;
+	items[*nitems] = (struct item){ .w = w, .own = own, .current = current,
+	    .line = *nres - 1 };
+	(*nitems)++;
+}
+
+/* Makes, updates or removes the queue of an item whose PPD is ready. */
+static void
+install_one(http_t *http, const struct install_ctx *ctx, const struct item *it,
+    struct result *r)
+{
+	const struct want *w = it->w;
+	struct queue *own = it->own;
+	char dev[CODEC_MAX_STRING + 16], path[4200], mark[256], hex[HASH_HEX_LEN];
+	char err[1024], gone[1200] = "";
+
+	if (it->rc == -ENOENT || it->rc == -EIO) {
+		set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED, NULL, 0, "%s",
+		    it->err);
+		r->unchecked = it->current;
 		return;
 	}
-	if (rc != 0) {
+	if (it->rc != 0) {
 		/* Installed under a policy that now refuses it: it goes. */
-		if (current && delete_queue(http, own->name, gone, sizeof(gone)) == 0) {
+		if (it->current && delete_queue(http, own->name, gone, sizeof(gone)) == 0) {
 			log_info("removed queue %s: the policy now refuses its driver",
 			    own->name);
 			snprintf(gone, sizeof(gone), "; its queue is removed");
 		}
-		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_DRIVER_REJECTED,
-		    NULL, 0, "driver rejected: %s%s", err, gone);
+		set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_DRIVER_REJECTED, NULL, 0,
+		    "driver rejected: %s%s", it->err, gone);
 		return;
 	}
-	if (current) {
-		free(guest);
-		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED,
-		    own->name, 0, "installed, prints to the host queue %s", w->name);
+	if (it->current) {
+		set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED, own->name, 0,
+		    "installed, prints to the host queue %s", w->name);
 		return;
 	}
-	(void)ppd_check_parse(guest, glen, nick, sizeof(nick), err, sizeof(err));
+	hash_hex(w->sha, hex);
 	snprintf(path, sizeof(path), "%s/%s.guest.ppd", ctx->drivers_dir, hex);
-	rc = statefile_write(path, guest, glen, 0644);
-	free(guest);
-	if (rc != 0) {
-		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
-		    NULL, 0, "cannot write %s: %s", path, strerror(-rc));
-		return;
-	}
-	make_mark(dev, w->sha, nick, mark, sizeof(mark));
+	device_uri(w, dev, sizeof(dev));
+	make_mark(dev, w->sha, it->nick, mark, sizeof(mark));
 	if (put_queue(http, w, dev, path, mark, err, sizeof(err)) != 0) {
-		add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED,
-		    NULL, 0, "%s", err);
+		set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED, NULL, 0, "%s", err);
 		return;
 	}
 	log_info("%s queue %s (prints to the host queue of that name)",
 	    own ? "updated" : "installed", w->name);
-	add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED,
-	    w->name, 1, "%s, prints to the host queue %s",
-	    own ? "updated" : "installed", w->name);
+	set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED, w->name, 1,
+	    "%s, prints to the host queue %s", own ? "updated" : "installed", w->name);
+}
+
+/* The next item whose PPD is ready, in turn; NULL when none is left. */
+static struct item *
+take(struct pipeline *p)
+{
+	struct item *it = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->next < p->n) {
+		it = &p->v[p->next++];
+		while (p->ready <= (size_t)(it - p->v))
+			pthread_cond_wait(&p->cond, &p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return it;
+}
+
+static void
+send_all(struct pipeline *p, http_t *http)
+{
+	struct item *it;
+
+	while ((it = take(p)) != NULL)
+		install_one(http, p->ctx, it, &p->res[it->line]);
+}
+
+/* The second sender, on a connection of its own; without one the first
+ * sends everything. */
+static void *
+second_sender(void *arg)
+{
+	struct pipeline *p = arg;
+	char err[1024];
+	http_t *http;
+
+	if ((http = cupsconn_open(p->ctx->conf->cups, CONNECT_TIMEOUT_MS, err,
+	    sizeof(err))) != NULL) {
+		send_all(p, http);
+		httpClose(http);
+	}
+	return NULL;
+}
+
+/*
+ * Installs the items through the pipeline, http being the first sender's
+ * connection.  Whatever thread cannot be made, its work is done here: the
+ * PPDs all first without a preparer, every request on http without a second
+ * sender.
+ */
+static void
+install_all(http_t *http, const struct install_ctx *ctx, struct item *items,
+    size_t n, struct result *res)
+{
+	struct pipeline p = { .ctx = ctx, .v = items, .n = n, .res = res };
+	pthread_t preparer, sender;
+	int prepared, second = 0;
+
+	if (n == 0)
+		return;
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.cond, NULL);
+	if (!(prepared = pthread_create(&preparer, NULL, prepare_all, &p) == 0))
+		prepare_all(&p);
+	if (n > 1)
+		second = pthread_create(&sender, NULL, second_sender, &p) == 0;
+	send_all(&p, http);
+	if (second)
+		pthread_join(sender, NULL);
+	if (prepared)
+		pthread_join(preparer, NULL);
+	pthread_cond_destroy(&p.cond);
+	pthread_mutex_destroy(&p.lock);
 }
 
 /* The name of an earlier printer of want[0..i-1] that CUPS takes for the
@@ -550,14 +761,22 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
     size_t nwant, struct result **results, size_t *nresults)
 {
 	struct result *res = NULL;
-	size_t nres = 0;
+	struct item *items = calloc(nwant + 1, sizeof(*items));
+	size_t nres = 0, nitems = 0;
 	struct list l = { 0 };
-	http_t *http;
+	http_t *http = NULL;
 	char err[1024];
 	int rc = 0;
 
 	*results = NULL;
 	*nresults = 0;
+	if (items == NULL) {
+		for (size_t i = 0; i < nwant; i++)
+			add_result(&res, &nres, want[i].name,
+			    PRINTREDIR__PRINTER_STATE__PRINTER_FAILED, NULL, 0,
+			    "out of memory; will retry");
+		goto out;
+	}
 	http = cupsconn_open(ctx->conf->cups, CONNECT_TIMEOUT_MS, err, sizeof(err));
 	if (http == NULL || list_queues(http, &l, err, sizeof(err)) != 0) {
 		for (size_t i = 0; i < nwant; i++)
@@ -641,8 +860,9 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
 			    q ? " (the queue installed earlier is kept)" : "");
 			continue;
 		}
-		install_one(http, ctx, w, q, v == QUEUE_TORN, &res, &nres);
+		plan_one(ctx, w, q, v == QUEUE_TORN, &res, &nres, items, &nitems);
 	}
+	install_all(http, ctx, items, nitems, res);
 
 	/* The agent's own queues that are no longer wanted. */
 	for (size_t k = 0; k < l.n; k++) {
@@ -668,6 +888,7 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
 		    "removed: no longer on the host");
 	}
 out:
+	free(items);
 	list_free(&l);
 	httpClose(http);
 	*results = res;

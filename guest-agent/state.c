@@ -123,6 +123,7 @@ state_save(const char *state_dir, const struct state *s)
 	json_object_object_add(doc, "results", results_json(s->applied));
 	json_object_object_add(doc, "report_pending",
 	    json_object_new_boolean(s->applied->report_pending));
+	put_str(doc, "checked_policy", s->applied->policy);
 	json_object_object_add(link, "connected", json_object_new_boolean(s->link->up));
 	json_object_object_add(link, "since", json_object_new_int64(s->link->since));
 	put_str(link, "error", s->link->error);
@@ -243,11 +244,17 @@ parse_applied(json_object *doc, struct applied *ap)
 {
 	json_object *arr = jget_arr(doc, "results");
 	size_t n = arr ? json_object_array_length(arr) : 0, skipped = 0;
+	const char *policy;
 
 	if (!jget_u64(doc, "applied_generation", &ap->gen))
 		ap->gen = 0;
 	ap->redirection = jget_bool(doc, "applied_redirection", 1);
 	ap->report_pending = jget_bool(doc, "report_pending", 1);
+	/* Anything but a digest as agent_policy() makes is unknown: the
+	 * installed drivers are checked again. */
+	policy = jget_str(doc, "checked_policy");
+	snprintf(ap->policy, sizeof(ap->policy), "%s",
+	    policy && strlen(policy) == HASH_HEX_LEN - 1 ? policy : "");
 	if (n > 2 * CODEC_MAX_PRINTERS)
 		n = 2 * CODEC_MAX_PRINTERS;
 	if (n == 0 || (ap->results = calloc(n, sizeof(*ap->results))) == NULL)

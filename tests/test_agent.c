@@ -192,6 +192,7 @@ START_TEST(state_round_trip)
 	a.restart.until = 12345;
 	a.restart.nobody_asked = 1;
 	snprintf(a.restart.boot_id, sizeof(a.restart.boot_id), "boot-1");
+	memset(a.applied.policy, 'c', HASH_HEX_LEN - 1);
 	ck_assert_int_eq(state_save(dir, &a.s), 0);
 
 	ck_assert_int_eq(state_load(dir, parts_init(&b)), 0);
@@ -210,8 +211,47 @@ START_TEST(state_round_trip)
 	ck_assert_int_eq(b.restart.until, 12345);
 	ck_assert_int_eq(b.restart.nobody_asked, 1);
 	ck_assert_str_eq(b.restart.boot_id, "boot-1");
+	ck_assert_str_eq(b.applied.policy, a.applied.policy);
 	state_free(&a.s);
 	state_free(&b.s);
+}
+END_TEST
+
+/*
+ * A start checks the installed drivers again only under a policy they were
+ * not checked under: the policy changes with each setting that bounds the
+ * check, and a checked_policy that is not one the agent made reads as
+ * unknown (so a damaged one checks again, never less).
+ */
+START_TEST(checked_policy_is_the_agents_own)
+{
+	struct agent_conf c = { .max_ppd = 4194304 };
+	char p1[HASH_HEX_LEN], p2[HASH_HEX_LEN], p3[HASH_HEX_LEN];
+	static const char *const bad[] = {
+		"{\"checked_policy\":null}", "{\"checked_policy\":7}",
+		"{\"checked_policy\":\"abc\"}", "{}",
+	};
+
+	c.filter_dir = "/usr/lib/cups/filter";
+	agent_policy(&c, p1);
+	agent_policy(&c, p2);
+	ck_assert_str_eq(p1, p2);
+	ck_assert_uint_eq(strlen(p1), HASH_HEX_LEN - 1);
+	c.max_ppd = 2000;
+	agent_policy(&c, p2);
+	ck_assert_str_ne(p1, p2);
+	c.max_ppd = 4194304;
+	c.filter_dir = "/opt/filters";
+	agent_policy(&c, p3);
+	ck_assert_str_ne(p1, p3);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct parts a;
+
+		ck_assert_int_eq(state_parse(bad[i], strlen(bad[i]), parts_init(&a)), 0);
+		ck_assert_msg(a.applied.policy[0] == '\0', "kept from %s", bad[i]);
+		state_free(&a.s);
+	}
 }
 END_TEST
 
@@ -338,6 +378,7 @@ test_suite(void)
 	tcase_add_test(tc, applications_are_user_processes_not_ignored);
 	tcase_add_test(tc, config_defaults_and_errors);
 	tcase_add_test(tc, state_round_trip);
+	tcase_add_test(tc, checked_policy_is_the_agents_own);
 	tcase_add_test(tc, damaged_state_starts_fresh);
 	tcase_add_test(tc, state_members_null_or_wrong_type);
 	tcase_add_test(tc, tray_lines_null_or_wrong_type_are_refused);

@@ -239,6 +239,33 @@ START_TEST(generic_pdf_printer_passes)
 }
 END_TEST
 
+/* The agent takes the NickName from the check's own parse: it is
+ * ppd_check_parse()'s, and none when the driver is refused. */
+START_TEST(check_gives_the_nickname)
+{
+	struct ppd_policy pol = policy();
+	char nick[128], parsed[128], err[512];
+	char *out;
+	size_t outlen;
+
+	out = rewrite_ok(foomatic_ppd, foomatic_len, &outlen);
+	ck_assert_int_eq(ppd_check_safe_nick(out, outlen, &pol, nick, sizeof(nick),
+	    err, sizeof(err)), 0);
+	ck_assert_int_eq(ppd_check_parse(out, outlen, parsed, sizeof(parsed), err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(nick, parsed);
+	ck_assert_str_ne(nick, "");
+	free(out);
+	/* Not rewritten, it is refused: no name. */
+	ck_assert_int_eq(ppd_check_safe_nick(foomatic_ppd, foomatic_len, &pol, nick,
+	    sizeof(nick), err, sizeof(err)), -EPERM);
+	ck_assert_str_eq(nick, "");
+	/* NULL, or no room, is fine. */
+	ck_assert_int_eq(ppd_check_safe_nick(postscript_ppd, postscript_len, &pol,
+	    NULL, 0, err, sizeof(err)), 0);
+}
+END_TEST
+
 START_TEST(distribution_ppds_pass)
 {
 	struct ppd_policy pol = policy();
@@ -1118,7 +1145,7 @@ static const char sample_py[] =
 START_TEST(rewrite_pdf_openprinting)
 {
 	struct ppd_policy pol = no_filter_policy(), filters = policy();
-	char script[600], cmd[1400], line[600], err[512];
+	char script[600], cmd[1400], line[600], err[512], nick[256], parsed[256];
 	int total = 0, foomatic = 0;
 	FILE *f, *p;
 
@@ -1151,6 +1178,12 @@ START_TEST(rewrite_pdf_openprinting)
 		}
 		ck_assert_msg(ppd_rewrite_pdf(ppd, len, SIZE_MAX, &out, &outlen, err,
 		    sizeof(err)) == 0, "%s: %s", name, err);
+		/* The agent's one check of it, with the name cupsd will show. */
+		ck_assert_msg(ppd_check_safe_nick(out, outlen, &filters, nick,
+		    sizeof(nick), err, sizeof(err)) == 0, "%s: %s", name, err);
+		ck_assert_msg(ppd_check_parse(out, outlen, parsed, sizeof(parsed), err,
+		    sizeof(err)) == 0 && strcmp(nick, parsed) == 0,
+		    "%s: \"%s\" is not \"%s\"", name, nick, parsed);
 		expect_pdf_only(out, outlen, name);
 		expect_same_options(ppd, len, out, outlen, -1, -1, name);
 		free(ppd);
@@ -1178,6 +1211,7 @@ test_suite(void)
 		runner_skip("openprinting-ppds lacks the Ricoh SP 212w or Brother "
 		    "HL-5250DN driver");
 	tcase_add_test(tc, generic_pdf_printer_passes);
+	tcase_add_test(tc, check_gives_the_nickname);
 	tcase_add_test(tc, distribution_ppds_pass);
 	tcase_add_test(tc, bounds_and_nickname);
 	tcase_add_test(tc, foomatic_ppd_is_refused);

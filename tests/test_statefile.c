@@ -119,6 +119,100 @@ START_TEST(proc_files_read_whole)
 }
 END_TEST
 
+static void
+crash_the_second_time(const char *tmp)
+{
+	static int calls;
+
+	(void)tmp;
+	if (++calls == 2)
+		_exit(9);
+}
+
+/*
+ * A batch: staged files leave their paths alone until the commit, which
+ * puts every one in place whole; a crash in the middle of the commit leaves
+ * each path with its old content or its new one, never a mix.
+ */
+START_TEST(staged_files_appear_at_the_commit)
+{
+	char a[600], b[600], tmp[620], *buf = NULL;
+	const char *paths[2] = { a, b };
+	size_t len;
+	pid_t pid;
+	int status;
+
+	snprintf(a, sizeof(a), "%s/a.ppd", runner_tmpdir());
+	snprintf(b, sizeof(b), "%s/b.ppd", runner_tmpdir());
+	ck_assert_int_eq(statefile_write(a, "old a", 5, 0644), 0);
+	ck_assert_int_eq(statefile_stage(a, "new a", 5, 0644), 0);
+	ck_assert_int_eq(statefile_stage(b, "new b", 5, 0644), 0);
+	/* Until the commit: the old content, and no b; but a reader that
+	 * verifies what it reads may take what is staged for b. */
+	ck_assert_int_eq(statefile_read(a, 1024, &buf, &len), 0);
+	ck_assert_str_eq(buf, "old a");
+	free(buf);
+	ck_assert_int_eq(access(b, F_OK), -1);
+	ck_assert_int_eq(statefile_read_staged(b, 1024, &buf, &len), 0);
+	ck_assert_str_eq(buf, "new b");
+	free(buf);
+	ck_assert_int_eq(statefile_read_staged(a, 1024, &buf, &len), 0);
+	ck_assert_str_eq(buf, "old a");
+	free(buf);
+
+	/* A crash in the commit, after a's rename and before b's. */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		statefile_test_hook = crash_the_second_time;
+		statefile_commit(paths, 2);
+		_exit(0);	/* not reached when the hook runs */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 9);
+	ck_assert_int_eq(statefile_read(a, 1024, &buf, &len), 0);
+	ck_assert_str_eq(buf, "new a");
+	free(buf);
+	ck_assert_int_eq(access(b, F_OK), -1);
+
+	/* Staged again and committed: whole, no temporary file left. */
+	ck_assert_int_eq(statefile_stage(b, "new b", 5, 0600), 0);
+	ck_assert_int_eq(statefile_commit(paths + 1, 1), 0);
+	ck_assert_int_eq(statefile_read(b, 1024, &buf, &len), 0);
+	ck_assert_str_eq(buf, "new b");
+	free(buf);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", b);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	ck_assert_int_eq(statefile_read_staged(b, 1024, &buf, &len), 0);
+	ck_assert_str_eq(buf, "new b");
+	free(buf);
+	ck_assert_int_eq(statefile_read_staged(tmp, 1024, &buf, &len), -ENOENT);
+	/* A path that was never staged fails, the others go through. */
+	ck_assert_int_eq(statefile_stage(a, "newer a", 7, 0644), 0);
+	paths[1] = b;
+	ck_assert_int_eq(statefile_commit(paths, 2), -ENOENT);
+	ck_assert_int_eq(statefile_read(a, 1024, &buf, &len), 0);
+	ck_assert_str_eq(buf, "newer a");
+	free(buf);
+}
+END_TEST
+
+START_TEST(write_without_sync_replaces_whole)
+{
+	char *buf = NULL, tmp[600];
+	size_t len;
+
+	ck_assert_int_eq(statefile_write_nosync(path, "first", 5, 0644), 0);
+	ck_assert_int_eq(statefile_write_nosync(path, "second", 6, 0644), 0);
+	ck_assert_int_eq(statefile_read(path, 1024, &buf, &len), 0);
+	ck_assert_str_eq(buf, "second");
+	free(buf);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+}
+END_TEST
+
 START_TEST(write_into_missing_folder_fails_cleanly)
 {
 	char p[600];
@@ -140,6 +234,8 @@ test_suite(void)
 	tcase_add_test(tc, read_errors);
 	tcase_add_test(tc, proc_files_read_whole);
 	tcase_add_test(tc, write_into_missing_folder_fails_cleanly);
+	tcase_add_test(tc, staged_files_appear_at_the_commit);
+	tcase_add_test(tc, write_without_sync_replaces_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }

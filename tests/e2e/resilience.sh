@@ -4,7 +4,7 @@
 # killed in the middle of a 20-printer install, a SIGHUP arrives in the
 # middle of another, a guest's CUPS lacks the printredir backend until an
 # administrator installs it, and loses queues while the agent is down or
-# running.
+# running; a driver in the agent's cache is damaged while it is down.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -123,6 +123,30 @@ check "from the agent's own state, not a new generation" \
 lpadmin -h "$GUEST2_SERVER" -x net_generic_pdf
 check "a queue the guest's CUPS lost while the agent runs is back within seconds" wait_for 15 back
 check "also from the agent's own state" test "$(status_json | jq .broker.generation)" = "$gen"
+
+# --- a driver damaged in the agent's cache ------------------------------------------------
+# Each driver is checked against its SHA-256 whenever it is read: one damaged
+# while the agent was down never reaches the guest's cupsd; the agent removes
+# it, says so, and the broker sends it again (at the latest when the agent
+# next connects).
+agent_stop nobackend
+sha=$(jq -r '.want[] | select(.name == "net_generic_pdf") | .sha256' "$W/agent-nobackend/agent.json")
+printf '*PPD-Adobe: "4.3"\n*NickName: "Not what the broker sent"\n' \
+	>"$W/agent-nobackend/drivers/$sha.ppd"
+lpadmin -h "$GUEST2_SERVER" -x net_generic_pdf
+agent_start nobackend
+damaged() {
+	grep -q "guest nobackend: net_generic_pdf failed: driver .* was damaged in the agent's cache" \
+		"$W/broker.log"
+}
+check "a driver damaged in the agent's cache is not installed: failed, saying so" wait_for 30 damaged
+check "(not from the damaged bytes)" bash -c "! lpoptions -h '$GUEST2_SERVER' -p net_generic_pdf 2>/dev/null |
+	grep -q 'Not what the broker sent'"
+agent_stop nobackend
+agent_start nobackend
+check "it comes again from the broker, and the queue is back" wait_for 30 back
+check "with the print server's driver" same_driver "$GUEST2_DIR/ppd/net_generic_pdf.ppd" \
+	"$PRINTSERVER_DIR/ppd/generic_pdf.ppd"
 
 # --- a crash left the guest's printers.conf behind its PPDs --------------------------------
 # cupsd writes a queue's PPD at once and printers.conf (the agent's mark) up
