@@ -1071,14 +1071,19 @@ guest_status(const struct guest *g, int summary)
 			json_object_set_int64(n, json_object_get_int64(n) + 1);
 	}
 	for (size_t i = 0; i < g->nprinters && !summary; i++) {
+		const struct guest_printer *gp = &g->printers[i];
 		json_object *p = json_object_new_object();
 
-		json_object_object_add(p, "name",
-		    json_object_new_string(g->printers[i].name));
+		json_object_object_add(p, "name", json_object_new_string(gp->name));
 		json_object_object_add(p, "state", json_object_new_string(
-		    codec_printer_state_name(g->printers[i].state)));
-		json_object_object_add(p, "detail",
-		    json_object_new_string(g->printers[i].detail));
+		    codec_printer_state_name(gp->state)));
+		/* An installed printer's detail only says its state and name
+		 * again ("installed, prints to the host queue NAME"): without
+		 * it the document of 100 guests of 200 printers is half as
+		 * long.  The others' say why. */
+		if (gp->state != PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED)
+			json_object_object_add(p, "detail",
+			    json_object_new_string(gp->detail));
 		json_object_array_add(ps, p);
 	}
 	json_object_object_add(o, summary ? "printer_counts" : "printers", ps);

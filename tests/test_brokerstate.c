@@ -285,6 +285,10 @@ START_TEST(guests_state_good_round_trip)
 	ck_assert_uint_eq(json_object_array_length(ps), 2);
 	ck_assert_str_eq(jget_str(json_object_array_get_idx(ps, 1), "detail"),
 	    "no driver");
+	/* An installed printer's detail would only repeat its state. */
+	ck_assert_str_eq(jget_str(json_object_array_get_idx(ps, 0), "state"), "installed");
+	ck_assert(!json_object_object_get_ex(json_object_array_get_idx(ps, 0), "detail",
+	    NULL));
 	json_object_put(doc);
 	/* What it saves reads back the same. */
 	guests_free(b);
@@ -378,7 +382,7 @@ START_TEST(guests_state_bad_entries_are_left_out)
 	    " {\"name\": \"A\", \"state\": 1, \"detail\": null},"
 	    " {\"name\": \"B\", \"state\": \"x\", \"detail\": \"\"},"
 	    " {\"name\": \"C\", \"detail\": \"\"}, null, 3,"
-	    " {\"name\": \"D\", \"state\": 2, \"detail\": \"kept\"}]") ","
+	    " {\"name\": \"D\", \"state\": 4, \"detail\": \"kept\"}]") ","
 	    GUEST("\"good\"", PRINTERS)
 	    "]";
 	struct broker *b = new_broker();
