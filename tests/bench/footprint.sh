@@ -151,12 +151,7 @@ result footprint.idle_cupsd "host cupsd CPU meanwhile (without the broker: $cups
 		'{without_broker_pct: $alone, print_server_cupsd_pct: $ps}')"
 
 t0=$(now_ms)
-for i in $(seq -f '%03g' "$AGENTS"); do
-	AGENT_JOBS="$W/jobs-a$i.sock" agent_conf "a$i"
-	"$BUILD/guest-agent" --dry-run -c "$W/agent-a$i.conf" >>"$W/agent-a$i.log" 2>&1 &
-	echo $! >"$W/agent-a$i.pid"
-	disown $!
-done
+start_dry_agents "$AGENTS"
 RUNNING_AGENTS=$AGENTS
 # Guests connected, on the broker's generation, that report on N printers
 # (the summary: their counts by state, not every printer).

@@ -263,6 +263,18 @@ pdf_end() {
 	} >>"$1.tmp"
 	mv "$1.tmp" "$1"
 }
+# start_dry_agents N: agents a001 to aN (guest-agent --dry-run: no CUPS),
+# each with its own key, state, job and tray sockets, in the background;
+# each one's pid in $W/agent-aNNN.pid.
+start_dry_agents() {
+	local i
+	for i in $(seq -f '%03g' "$1"); do
+		AGENT_JOBS="$W/jobs-a$i.sock" agent_conf "a$i"
+		"$BUILD/guest-agent" --dry-run -c "$W/agent-a$i.conf" >>"$W/agent-a$i.log" 2>&1 &
+		echo $! >"$W/agent-a$i.pid"
+		disown $!
+	done
+}
 # add_host_printers PREFIX N: host queues PREFIX_001 to PREFIX_N, each
 # printing to one of the print server's queues that have a driver, in turn.
 add_host_printers() {

@@ -39,14 +39,9 @@ all_listed() { [ "$(redirected)" -ge "$PRINTERS" ]; }
 check "it offers the $PRINTERS printers and more" wait_for 60 all_listed || finish
 total=$(redirected)
 
-# 100 guests, each with its own key, state, job and tray sockets.
+# 100 guests.
 t0=$(now_ms)
-for i in $(seq -f '%03g' "$AGENTS"); do
-	AGENT_JOBS="$W/jobs-a$i.sock" agent_conf "a$i"
-	"$BUILD/guest-agent" --dry-run -c "$W/agent-a$i.conf" >>"$W/agent-a$i.log" 2>&1 &
-	echo $! >"$W/agent-a$i.pid"
-	disown $!
-done
+start_dry_agents "$AGENTS"
 # Guests on the broker's generation that report on every printer it offers.
 synced_count() {
 	status_json | jq --argjson n "$1" '.broker.generation as $b |
