@@ -15,6 +15,7 @@
 
 #include "broker.h"
 #include "conf.h"
+#include "cupsconn.h"
 #include "jsonget.h"
 #include "log.h"
 #include "notify.h"
@@ -42,6 +43,8 @@ static const struct conf_key broker_keys[] = {
 	{ "broker", "frame_cap", CONF_INT, OFF(frame_cap), "8388608", 65536, 1 << 30, 0, 0 },
 	{ "broker", "max_ppd", CONF_INT, OFF(max_ppd), "4194304", 1024, 1 << 28, 0, 0 },
 	{ "broker", "fetch_timeout", CONF_DURATION, OFF(fetch_timeout), "30s", 1, 600, 0, 0 },
+	{ "broker", "printers", CONF_STRING, OFF(printers), "all", 0, 0, 0, 0 },
+	{ "broker", "max_printers", CONF_INT, OFF(max_printers), "0", 0, CODEC_MAX_PRINTERS, 0, 0 },
 	{ "guests", "allow", CONF_STRING, OFF(allow), "", 0, 0, 0, 1 },
 	{ "guests", "forget_after", CONF_DURATION, OFF(forget_after), "30d", 60,
 	  3650LL * 86400, 0, 0 },
@@ -85,6 +88,47 @@ check_job_user(struct broker_conf *conf, char *err, size_t errlen)
 	return 0;
 }
 
+/* [broker] printers: all, default-only, or host queue names. */
+static int
+check_printers(const char *list, char *err, size_t errlen)
+{
+	static const char sep[] = " ,\t";
+	char name[256];
+	size_t w;
+
+	if (strcmp(list, "all") == 0 || strcmp(list, "default-only") == 0)
+		return 0;
+	for (const char *p = list + strspn(list, sep); *p; p += strspn(p, sep)) {
+		w = strcspn(p, sep);
+		snprintf(name, sizeof(name), "%.*s", (int)w, p);
+		if (w >= sizeof(name) || !cupsconn_valid_name(name) ||
+		    strcmp(name, "all") == 0 || strcmp(name, "default-only") == 0) {
+			snprintf(err, errlen, "[broker] printers = \"%s\": say all, "
+			    "default-only, or the names of host queues (\"%.*s\" is "
+			    "not one)", list, (int)(w > 64 ? 64 : w), p);
+			return -EINVAL;
+		}
+		p += w;
+	}
+	if (list[strspn(list, sep)] == '\0') {
+		snprintf(err, errlen, "[broker] printers is empty: say all, "
+		    "default-only, or the names of host queues");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+broker_printer_chosen(const struct broker_conf *conf, const char *name,
+    int is_default)
+{
+	if (strcmp(conf->printers, "all") == 0)
+		return 1;
+	if (strcmp(conf->printers, "default-only") == 0)
+		return is_default;
+	return conf_list_has(conf->printers, name, 1);
+}
+
 /*
  * [metrics] textfile: node_exporter's textfile collector reads only the
  * files of its folder named *.prom, and the broker's working folder is not
@@ -125,6 +169,7 @@ broker_load_conf(const char *path, struct broker_conf *conf, char *err,
 	if (rc != 0)
 		return rc;
 	if ((rc = check_job_user(conf, err, errlen)) != 0 ||
+	    (rc = check_printers(conf->printers, err, errlen)) != 0 ||
 	    (rc = check_textfile(conf->metrics_textfile, err, errlen)) != 0)
 		goto fail;
 	if (conf->listen.kind == ADDR_VIRTIO) {

@@ -71,6 +71,8 @@ struct broker_conf {
 	long long frame_cap;		/* bytes */
 	long long max_ppd;		/* bytes */
 	long long fetch_timeout;	/* seconds for one driver from a print server */
+	char *printers;			/* all | default-only | host queue names */
+	long long max_printers;		/* most printers redirected; 0 = no cap */
 
 	/* [guests] */
 	char *allow;			/* ids that may connect; "" = any */
@@ -100,6 +102,7 @@ struct printer {
 	char *location;
 	int network;			/* device URI reaches the network */
 	int redirected;			/* offered to guests */
+	int is_default;			/* the host's default printer */
 	int driver;			/* Printredir__DriverState */
 	uint8_t sha[HASH_LEN];		/* when driver == AVAILABLE */
 	char *detail;			/* why missing/rejected, or where from */
@@ -202,6 +205,13 @@ int broker_parse_state(const char *text, size_t len, uint64_t *generation,
 size_t broker_count_redirected(const struct broker *b);
 /* 1 when guest id may connect under conf's [guests] allow. */
 int broker_guest_allowed(const struct broker_conf *conf, const char *id);
+/*
+ * Whether [broker] printers chooses the host queue name (the host's default
+ * printer when is_default): all of them, the default only, or those named
+ * (compared as CUPS compares names, ignoring ASCII case).
+ */
+int broker_printer_chosen(const struct broker_conf *conf, const char *name,
+    int is_default);
 
 /* watch.c */
 int watch_start(struct broker *b);

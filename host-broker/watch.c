@@ -242,12 +242,14 @@ read_printer(ipp_t *resp, ipp_attribute_t **cursor, struct printer *p,
 			p->location = dup_attr(a);
 		else if (!strcmp(n, "printer-is-temporary"))
 			temporary = ippGetBoolean(a, 0);
-		else if (!strcmp(n, "printer-type"))
+		else if (!strcmp(n, "printer-type")) {
 			/* Not CUPS_PRINTER_REMOTE: cupsd sets it on every raw
 			 * queue whose device is ipp://, which is exactly the
 			 * kind of queue we redirect. */
 			remote = (ippGetInteger(a, 0) &
 			    (CUPS_PRINTER_CLASS | CUPS_PRINTER_DISCOVERED)) != 0;
+			p->is_default = (ippGetInteger(a, 0) & CUPS_PRINTER_DEFAULT) != 0;
+		}
 		else if (!strcmp(n, "cups-browsed-default") || !strcmp(n, "cups-browsed"))
 			browsed = 1;
 	}
@@ -363,16 +365,32 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 	}
 	ippDelete(resp);
 	qsort(s->printers, s->n, sizeof(*s->printers), by_name);
-	for (size_t i = 0; i < s->n; i++) {
+	for (size_t i = 0, chosen = 0; i < s->n; i++) {
 		struct printer *p = &s->printers[i];
+		char *why = NULL;
+		int out = 1;
 
-		if (p->redirected && !cupsconn_valid_name(p->name)) {
+		if (!p->redirected)
+			continue;
+		if (!cupsconn_valid_name(p->name))
+			why = strdup("not redirected: no guest's CUPS takes this name "
+			    "(\".\", \"..\", a leading \"-\" or bytes that are not UTF-8)");
+		else if (!broker_printer_chosen(conf, p->name, p->is_default))
+			why = strdup(strcmp(conf->printers, "default-only") == 0 ?
+			    "not redirected: not the host's default printer "
+			    "(printers = default-only)" :
+			    "not redirected: not named in printers");
+		else if (conf->max_printers > 0 && chosen++ >= (size_t)conf->max_printers) {
+			if (asprintf(&why, "not redirected: over max_printers = %lld "
+			    "(the first by name are)", conf->max_printers) < 0)
+				why = NULL;
+		} else
+			out = 0;
+		if (out) {
 			p->redirected = 0;
 			free(p->detail);
-			p->detail = strdup("not redirected: no guest's CUPS takes this "
-			    "name (\".\", \"..\", a leading \"-\" or bytes that are not UTF-8)");
-		}
-		if (p->redirected && !fetch_lookup(p, s, revalidate))
+			p->detail = why;
+		} else if (!fetch_lookup(p, s, revalidate))
 			unknown++;
 	}
 	if (unknown > 0 && wait)

@@ -258,6 +258,50 @@ START_TEST(guests_allow_list)
 }
 END_TEST
 
+/* [broker] printers: all, the host's default only, or the queues named
+ * (as CUPS compares names); anything else is refused, naming what. */
+START_TEST(printers_chosen)
+{
+	struct broker_conf c;
+	char err[1024];
+
+	ck_assert_int_eq(load("[broker]\nkey_file = /k\n", &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.printers, "all");
+	ck_assert_int_eq(c.max_printers, 0);
+	ck_assert_int_eq(broker_printer_chosen(&c, "any", 0), 1);
+	broker_free_conf(&c);
+
+	ck_assert_int_eq(load("[broker]\nprinters = default-only\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(broker_printer_chosen(&c, "office", 1), 1);
+	ck_assert_int_eq(broker_printer_chosen(&c, "office", 0), 0);
+	broker_free_conf(&c);
+
+	ck_assert_int_eq(load("[broker]\nprinters = Office, lab_2\tplotter\n"
+	    "max_printers = 2\n", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.max_printers, 2);
+	ck_assert_int_eq(broker_printer_chosen(&c, "office", 0), 1);
+	ck_assert_int_eq(broker_printer_chosen(&c, "LAB_2", 1), 1);
+	ck_assert_int_eq(broker_printer_chosen(&c, "plotter", 0), 1);
+	ck_assert_int_eq(broker_printer_chosen(&c, "lab", 1), 0);	/* no prefixes */
+	ck_assert_int_eq(broker_printer_chosen(&c, "offices", 0), 0);
+	broker_free_conf(&c);
+
+	ck_assert_int_eq(load("[broker]\nprinters = office -rm\n", &c, err,
+	    sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "\"-rm\" is not one"));
+	ck_assert_int_eq(load("[broker]\nprinters = office all\n", &c, err,
+	    sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "say all, default-only, or the names"));
+	ck_assert_int_eq(load("[broker]\nprinters = ,\n", &c, err, sizeof(err)),
+	    -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "printers is empty"));
+	ck_assert_int_eq(load("[broker]\nmax_printers = -1\n", &c, err, sizeof(err)),
+	    -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "max_printers"));
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -271,6 +315,7 @@ test_suite(void)
 	tcase_add_test(tc, a_new_generation_only_for_a_change);
 	tcase_add_test(tc, an_error_first_is_no_generation);
 	tcase_add_test(tc, guests_allow_list);
+	tcase_add_test(tc, printers_chosen);
 	suite_add_tcase(s, tc);
 	return s;
 }
