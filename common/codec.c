@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -334,6 +335,33 @@ codec_check_printer_name(const Printredir__Printer *p, char *err, size_t errlen)
 }
 
 int
+codec_keyword_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > CODEC_MAX_KEYWORD || !isalpha((unsigned char)s[0]))
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_.") == n;
+}
+
+static int
+check_condition(const Printredir__PrinterCondition *c, const char *what,
+    char *err, size_t errlen)
+{
+	if (c == NULL)
+		return 0;
+	if (c->n_reasons > CODEC_MAX_REASONS)
+		return bad(err, errlen, "%s: %zu state reasons, at most %d", what,
+		    c->n_reasons, CODEC_MAX_REASONS);
+	for (size_t i = 0; i < c->n_reasons; i++)
+		if (!codec_keyword_ok(c->reasons[i]))
+			return bad(err, errlen, "%s: a state reason is not a keyword", what);
+	return check_str(c->message, CODEC_MAX_VALUE, 0, "printer: state message",
+	    err, errlen);
+}
+
+int
 codec_check_printer(const Printredir__Printer *p, char *err, size_t errlen)
 {
 	TRY(codec_check_printer_name(p, err, errlen));
@@ -347,6 +375,16 @@ codec_check_printer(const Printredir__Printer *p, char *err, size_t errlen)
 	if (p->driver_state == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE)
 		TRY(check_hash(p->has_driver_sha256, p->driver_sha256,
 		    "printer: driver hash", err, errlen));
+	TRY(check_condition(p->condition, "printer", err, errlen));
+	if (p->n_defaults > CODEC_MAX_DEFAULTS)
+		return bad(err, errlen, "printer: %zu defaults, at most %d",
+		    p->n_defaults, CODEC_MAX_DEFAULTS);
+	for (size_t i = 0; i < p->n_defaults; i++) {
+		if (!codec_keyword_ok(p->defaults[i]->name))
+			return bad(err, errlen, "printer: a default's name is not a keyword");
+		TRY(check_str(p->defaults[i]->value, CODEC_MAX_VALUE, 1,
+		    "printer: a default's value", err, errlen));
+	}
 	return 0;
 }
 
@@ -389,7 +427,12 @@ check_report(const Printredir__InstallReport *r, char *err, size_t errlen)
 		    p->state, "report: state", err, errlen));
 		TRY(check_str(p->detail, CODEC_MAX_STRING, 0, "report: detail", err, errlen));
 		TRY(check_str(p->guest_queue, CODEC_MAX_NAME, 0, "report: guest queue", err, errlen));
+		TRY(check_condition(p->condition, "report", err, errlen));
 	}
+	TRY(check_str(r->default_printer, CODEC_MAX_NAME, 0, "report: default printer",
+	    err, errlen));
+	TRY(check_str(r->default_detail, CODEC_MAX_STRING, 0, "report: default detail",
+	    err, errlen));
 	return 0;
 }
 

@@ -26,6 +26,10 @@ typedef Printredir__Envelope codec_env_t;
 #define CODEC_JOB_WINDOW 16		/* chunks in flight per job */
 #define CODEC_MAX_COPIES 9999
 #define CODEC_MAX_OPTIONS 256		/* options of one job */
+#define CODEC_MAX_REASONS 16		/* printer-state-reasons of one printer */
+#define CODEC_MAX_KEYWORD 63		/* a reason, a default's name */
+#define CODEC_MAX_DEFAULTS 32		/* a queue's defaults */
+#define CODEC_MAX_VALUE 255		/* a default's value */
 
 /*
  * A decoded envelope never costs more than CODEC_BUDGET(n) bytes of heap for
@@ -79,6 +83,10 @@ int codec_text_ok(const char *s, size_t max, int required);
  */
 int codec_check_printer_name(const Printredir__Printer *p, char *err, size_t errlen);
 int codec_check_printer(const Printredir__Printer *p, char *err, size_t errlen);
+/* 1 when s is an IPP keyword or PPD option name codec_validate takes: 1 to
+ * CODEC_MAX_KEYWORD bytes of letters, digits, "-", "_" and ".", starting
+ * with a letter. */
+int codec_keyword_ok(const char *s);
 
 /*
  * Encodes env as a complete frame (header and body) into a new buffer owned

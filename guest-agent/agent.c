@@ -982,12 +982,52 @@ on_job(void *data, const codec_env_t *env)
 
 /* A validated PrinterSet from the broker, its drivers staged: make it the
  * wish, apply it. */
+/* A condition's reasons, space-separated ("" none); NULL when out of memory. */
+static char *
+join_reasons(const Printredir__PrinterCondition *c)
+{
+	size_t len = 1;
+	char *s;
+
+	for (size_t i = 0; c && i < c->n_reasons; i++)
+		len += strlen(c->reasons[i]) + 1;
+	if ((s = calloc(1, len)) == NULL)
+		return NULL;
+	for (size_t i = 0; c && i < c->n_reasons; i++) {
+		if (i > 0)
+			strcat(s, " ");
+		strcat(s, c->reasons[i]);
+	}
+	return s;
+}
+
+/* A printer's defaults as "name=value" lines; NULL when out of memory. */
+static char *
+join_defaults(const Printredir__Printer *p)
+{
+	size_t len = 1;
+	char *s;
+
+	for (size_t i = 0; i < p->n_defaults; i++)
+		len += strlen(p->defaults[i]->name) + strlen(p->defaults[i]->value) + 2;
+	if ((s = calloc(1, len)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < p->n_defaults; i++) {
+		strcat(s, p->defaults[i]->name);
+		strcat(s, "=");
+		strcat(s, p->defaults[i]->value);
+		strcat(s, "\n");
+	}
+	return s;
+}
+
 static void
 take_set(struct agent *a, const Printredir__PrinterSet *set)
 {
 	struct want *v;
 	size_t n = set->n_printers, k = 0;
 	char (*invalid)[256];
+	char **joined;
 
 	if (set->generation == a->wish.gen && a->applied.gen == a->wish.gen &&
 	    a->applied.redirection == a->conf.redirection && a->applied.n > 0) {
@@ -1000,9 +1040,11 @@ take_set(struct agent *a, const Printredir__PrinterSet *set)
 	}
 	v = calloc(n + 1, sizeof(*v));
 	invalid = calloc(n + 1, sizeof(*invalid));
-	if (v == NULL || invalid == NULL) {
+	joined = calloc(2 * n + 1, sizeof(*joined));
+	if (v == NULL || invalid == NULL || joined == NULL) {
 		free(v);
 		free(invalid);
+		free(joined);
 		return;
 	}
 	for (size_t i = 0; i < set->n_printers; i++) {
@@ -1011,7 +1053,11 @@ take_set(struct agent *a, const Printredir__PrinterSet *set)
 			.name = p->name,
 			.host_device_uri = p->host_device_uri, .make_model = p->make_model,
 			.info = p->info, .location = p->location, .detail = p->detail,
-			.driver = p->driver_state,
+			.driver = p->driver_state, .is_default = p->is_default,
+			.generic = p->generic_driver,
+			.stopped = p->condition && p->condition->stopped,
+			.rejecting = p->condition && p->condition->rejecting,
+			.message = p->condition ? p->condition->message : NULL,
 		};
 		char err[256];
 
@@ -1032,6 +1078,8 @@ take_set(struct agent *a, const Printredir__PrinterSet *set)
 		}
 		if (p->has_driver_sha256 && p->driver_sha256.len == HASH_LEN)
 			memcpy(v[k].sha, p->driver_sha256.data, HASH_LEN);
+		v[k].reasons = joined[2 * k] = join_reasons(p->condition);
+		v[k].defaults = joined[2 * k + 1] = join_defaults(p);
 		k++;
 	}
 	/* v borrows the message's strings: copy it into the wish. */
@@ -1040,6 +1088,9 @@ take_set(struct agent *a, const Printredir__PrinterSet *set)
 	a->wish.n = 0;
 	if (want_copy(v, n, &a->wish.want) == 0)
 		a->wish.n = n;
+	for (size_t i = 0; i < 2 * n; i++)
+		free(joined[i]);
+	free(joined);
 	free(v);
 	free(invalid);
 	a->wish.gen = set->generation;

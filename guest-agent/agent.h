@@ -81,7 +81,17 @@ struct want {
 	char *detail;			/* broker's word on a missing driver */
 	char *invalid;			/* NULL, or why its description was refused
 					 * (then only name is set) */
+	int is_default;			/* the host's default printer */
+	int generic;			/* a driver the broker built (fallback) */
+	int stopped, rejecting;		/* the host queue's condition... */
+	char *reasons;			/* ...its reasons, space-separated */
+	char *message;			/* ...and its message */
+	char *defaults;			/* the host queue's defaults, "name=value"
+					 * lines; checked where they are used */
 };
+
+/* The most bytes of want.defaults: CODEC_MAX_DEFAULTS lines. */
+#define WANT_MAX_DEFAULTS (CODEC_MAX_DEFAULTS * (CODEC_MAX_KEYWORD + CODEC_MAX_VALUE + 2))
 
 /* What the agent did with one printer (an install report line). */
 struct result {

@@ -37,6 +37,8 @@
 
 #define CONNECT_TIMEOUT_MS 5000
 #define MARK_HASH 16		/* hex digits of each hash in the mark */
+/* How a report names a driver the broker built (driverless_fallback). */
+#define GENERIC(w) ((w)->generic ? " (generic driver)" : "")
 /* What the rewrite of a PPD for the guest (ppd_rewrite_pdf) may add. */
 #define GUEST_PPD_GROWTH 4096
 
@@ -614,7 +616,8 @@ plan_one(const struct install_ctx *ctx, const struct want *w, struct queue *own,
 		current = strcmp(want_d, have_d) == 0 && strcmp(u, have_u) == 0;
 		if (current && !ctx->recheck) {
 			add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED,
-			    own->name, 0, "installed, prints to the host queue %s", w->name);
+			    own->name, 0, "installed%s, prints to the host queue %s",
+			    GENERIC(w), w->name);
 			return;
 		}
 	}
@@ -655,7 +658,7 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct item *it,
 	}
 	if (it->current) {
 		set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED, own->name, 0,
-		    "installed, prints to the host queue %s", w->name);
+		    "installed%s, prints to the host queue %s", GENERIC(w), w->name);
 		return;
 	}
 	hash_hex(w->sha, hex);
@@ -669,7 +672,8 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct item *it,
 	log_info("%s queue %s (prints to the host queue of that name)",
 	    own ? "updated" : "installed", w->name);
 	set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED, w->name, 1,
-	    "%s, prints to the host queue %s", own ? "updated" : "installed", w->name);
+	    "%s%s, prints to the host queue %s", own ? "updated" : "installed",
+	    GENERIC(w), w->name);
 }
 
 /* The next item whose PPD is ready, in turn; NULL when none is left. */

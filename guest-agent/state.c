@@ -58,6 +58,13 @@ wants_json(const struct wish *w)
 		put_str(o, "sha256", p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE ?
 		    hex : "");
 		put_str(o, "detail", p->detail);
+		json_object_object_add(o, "is_default", json_object_new_boolean(p->is_default));
+		json_object_object_add(o, "generic", json_object_new_boolean(p->generic));
+		json_object_object_add(o, "stopped", json_object_new_boolean(p->stopped));
+		json_object_object_add(o, "rejecting", json_object_new_boolean(p->rejecting));
+		put_str(o, "reasons", p->reasons);
+		put_str(o, "message", p->message);
+		put_str(o, "defaults", p->defaults);
 		if (p->invalid)
 			put_str(o, "invalid", p->invalid);
 		json_object_array_add(arr, o);
@@ -186,6 +193,17 @@ parse_want(json_object *o, struct want *w)
 	w->info = opt_str(o, "info");
 	w->location = opt_str(o, "location");
 	w->detail = opt_str(o, "detail");
+	w->is_default = jget_bool(o, "is_default", 0);
+	w->generic = jget_bool(o, "generic", 0);
+	w->stopped = jget_bool(o, "stopped", 0);
+	w->rejecting = jget_bool(o, "rejecting", 0);
+	w->reasons = opt_str(o, "reasons");
+	w->message = opt_str(o, "message");
+	w->defaults = strdup(jget_str(o, "defaults") &&
+	    strlen(jget_str(o, "defaults")) <= WANT_MAX_DEFAULTS ?
+	    jget_str(o, "defaults") : "");
+	if (!w->reasons || !w->message || !w->defaults)
+		return "out of memory";
 	if (jget_str(o, "invalid") && *jget_str(o, "invalid") &&
 	    (w->invalid = opt_str(o, "invalid")) == NULL)
 		return "out of memory";

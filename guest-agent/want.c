@@ -26,6 +26,9 @@ want_free(struct want *w, size_t n)
 		free(w[i].location);
 		free(w[i].detail);
 		free(w[i].invalid);
+		free(w[i].reasons);
+		free(w[i].message);
+		free(w[i].defaults);
 	}
 	free(w);
 }
@@ -47,8 +50,12 @@ want_copy(const struct want *from, size_t n, struct want **out)
 		v[i].location = dupz(from[i].location);
 		v[i].detail = dupz(from[i].detail);
 		v[i].invalid = from[i].invalid ? strdup(from[i].invalid) : NULL;
+		v[i].reasons = dupz(from[i].reasons);
+		v[i].message = dupz(from[i].message);
+		v[i].defaults = dupz(from[i].defaults);
 		if (!v[i].name || !v[i].host_device_uri || !v[i].make_model ||
 		    !v[i].info || !v[i].location || !v[i].detail ||
+		    !v[i].reasons || !v[i].message || !v[i].defaults ||
 		    (from[i].invalid && !v[i].invalid)) {
 			want_free(v, i + 1);
 			return -ENOMEM;

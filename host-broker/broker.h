@@ -103,6 +103,16 @@ struct printer {
 	int network;			/* device URI reaches the network */
 	int redirected;			/* offered to guests */
 	int is_default;			/* the host's default printer */
+	int stopped;			/* printer-state stopped */
+	int rejecting;			/* not accepting jobs */
+	char *reasons;			/* printer-state-reasons that matter to a
+					 * user, space-separated; "" none */
+	char *message;			/* printer-state-message, when stopped,
+					 * rejecting or with a reason; else "" */
+	char *defaults;			/* the queue's defaults, "name=value"
+					 * lines (watch_defaults); "" none */
+	int generic;			/* its driver was built by the broker
+					 * (driverless_fallback) */
 	int driver;			/* Printredir__DriverState */
 	uint8_t sha[HASH_LEN];		/* when driver == AVAILABLE */
 	char *detail;			/* why missing/rejected, or where from */

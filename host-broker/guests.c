@@ -439,6 +439,60 @@ remember(struct guest *g, const uint8_t sha[HASH_LEN])
 	memcpy(g->hashes[g->nhashes++], sha, HASH_LEN);
 }
 
+/* What a Printer message borrows besides the printer's own strings. */
+struct printer_extras {
+	Printredir__PrinterCondition cond;
+	char *reasons[CODEC_MAX_REASONS];
+	Printredir__JobOption opt[CODEC_MAX_DEFAULTS];
+	Printredir__JobOption *optp[CODEC_MAX_DEFAULTS];
+	char *rbuf, *dbuf;		/* owned copies, cut in place */
+};
+
+/* The condition and defaults of p into o, borrowing x; -ENOMEM. */
+static int
+encode_extras(const struct printer *p, Printredir__Printer *o,
+    struct printer_extras *x)
+{
+	char *save = NULL, *tok;
+
+	o->has_is_default = p->is_default;
+	o->is_default = p->is_default != 0;
+	o->has_generic_driver = p->generic;
+	o->generic_driver = p->generic != 0;
+	if (p->stopped || p->rejecting || (p->reasons && *p->reasons)) {
+		printredir__printer_condition__init(&x->cond);
+		x->cond.has_stopped = x->cond.stopped = p->stopped != 0;
+		x->cond.has_rejecting = x->cond.rejecting = p->rejecting != 0;
+		x->cond.message = p->message && *p->message ? p->message : NULL;
+		if ((x->rbuf = strdup(p->reasons ? p->reasons : "")) == NULL)
+			return -ENOMEM;
+		for (tok = strtok_r(x->rbuf, " ", &save); tok &&
+		    x->cond.n_reasons < CODEC_MAX_REASONS; tok = strtok_r(NULL, " ", &save))
+			x->reasons[x->cond.n_reasons++] = tok;
+		x->cond.reasons = x->reasons;
+		o->condition = &x->cond;
+	}
+	if (p->defaults && *p->defaults) {
+		if ((x->dbuf = strdup(p->defaults)) == NULL)
+			return -ENOMEM;
+		for (tok = strtok_r(x->dbuf, "\n", &save); tok &&
+		    o->n_defaults < CODEC_MAX_DEFAULTS; tok = strtok_r(NULL, "\n", &save)) {
+			Printredir__JobOption *d = &x->opt[o->n_defaults];
+			char *eq = strchr(tok, '=');
+
+			if (eq == NULL)
+				continue;
+			*eq = '\0';
+			printredir__job_option__init(d);
+			d->name = tok;
+			d->value = eq + 1;
+			x->optp[o->n_defaults++] = d;
+		}
+		o->defaults = x->optp;
+	}
+	return 0;
+}
+
 static void
 send_set(struct broker *b, struct guest *g)
 {
@@ -447,6 +501,7 @@ send_set(struct broker *b, struct guest *g)
 	Printredir__PrinterSet set = PRINTREDIR__PRINTER_SET__INIT;
 	Printredir__Printer *pv = NULL, **pp = NULL;
 	Printredir__Driver *dv = NULL, **dp = NULL;
+	struct printer_extras *xv = NULL;
 	size_t np = 0, nd = 0;
 	int rc;
 
@@ -457,7 +512,8 @@ send_set(struct broker *b, struct guest *g)
 	pp = calloc(s->n + 1, sizeof(*pp));
 	dv = calloc(s->ndrivers + 1, sizeof(*dv));
 	dp = calloc(s->ndrivers + 1, sizeof(*dp));
-	if (!pv || !pp || !dv || !dp)
+	xv = calloc(s->n + 1, sizeof(*xv));
+	if (!pv || !pp || !dv || !dp || !xv)
 		goto out;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct printer *p = &s->printers[i];
@@ -474,6 +530,8 @@ send_set(struct broker *b, struct guest *g)
 		o->detail = p->detail;
 		o->has_driver_state = 1;
 		o->driver_state = p->driver;
+		if (encode_extras(p, o, &xv[np]) != 0)
+			goto out;
 		if (p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE) {
 			const struct driver *d = drivers_find(s, p->sha);
 
@@ -542,6 +600,11 @@ send_set(struct broker *b, struct guest *g)
 		    (unsigned long long)b->generation, strerror(-rc));
 	}
 out:
+	for (size_t i = 0; xv && i < s->n; i++) {
+		free(xv[i].rbuf);
+		free(xv[i].dbuf);
+	}
+	free(xv);
 	free(pv);
 	free(pp);
 	free(dv);

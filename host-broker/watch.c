@@ -99,6 +99,9 @@ printer_free(struct printer *p)
 	free(p->make_model);
 	free(p->info);
 	free(p->location);
+	free(p->reasons);
+	free(p->message);
+	free(p->defaults);
 	free(p->detail);
 }
 
@@ -129,6 +132,10 @@ same_printer(const struct printer *p, const struct printer *q)
 	return str_eq(p->name, q->name) && str_eq(p->device_uri, q->device_uri) &&
 	    str_eq(p->make_model, q->make_model) && str_eq(p->info, q->info) &&
 	    str_eq(p->location, q->location) && str_eq(p->detail, q->detail) &&
+	    p->is_default == q->is_default && p->stopped == q->stopped &&
+	    p->rejecting == q->rejecting && str_eq(p->reasons, q->reasons) &&
+	    str_eq(p->message, q->message) && str_eq(p->defaults, q->defaults) &&
+	    p->generic == q->generic &&
 	    p->network == q->network && p->redirected == q->redirected &&
 	    p->driver == q->driver && memcmp(p->sha, q->sha, HASH_LEN) == 0;
 }

@@ -262,6 +262,43 @@ START_TEST(validation_refuses_bad_messages)
 	pr.info = NULL;
 	ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), 0);
 
+	/* A condition and defaults: keywords, bounded counts. */
+	{
+		Printredir__PrinterCondition cond = PRINTREDIR__PRINTER_CONDITION__INIT;
+		Printredir__JobOption opt = PRINTREDIR__JOB_OPTION__INIT, *opts[] = { &opt };
+		char *reasons[CODEC_MAX_REASONS + 1];
+
+		for (size_t i = 0; i <= CODEC_MAX_REASONS; i++)
+			reasons[i] = "offline-report";
+		cond.reasons = reasons;
+		cond.n_reasons = 1;
+		cond.message = "Printer is offline";
+		pr.condition = &cond;
+		opt.name = "sides";
+		opt.value = "two-sided-long-edge";
+		pr.defaults = opts;
+		pr.n_defaults = 1;
+		ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), 0);
+		cond.n_reasons = CODEC_MAX_REASONS + 1;
+		ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), -EBADMSG);
+		ck_assert_ptr_nonnull(strstr(err, "state reasons"));
+		cond.n_reasons = 1;
+		reasons[0] = "offline report";
+		ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), -EBADMSG);
+		ck_assert_ptr_nonnull(strstr(err, "not a keyword"));
+		reasons[0] = "offline-report";
+		opt.name = "sides;rm";
+		ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), -EBADMSG);
+		ck_assert_ptr_nonnull(strstr(err, "default's name"));
+		opt.name = "Duplex";
+		opt.value = "";
+		ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), -EBADMSG);
+		ck_assert_ptr_nonnull(strstr(err, "default's value is missing"));
+		pr.condition = NULL;
+		pr.defaults = NULL;
+		pr.n_defaults = 0;
+	}
+
 	/* A driver hash of the wrong length. */
 	pr.driver_sha256.len = 5;
 	ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), -EBADMSG);
