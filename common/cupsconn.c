@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "codec.h"
 #include "cupsconn.h"
 #include "log.h"
 
@@ -80,4 +81,47 @@ cupsconn_request(ipp_op_t op, const char *queue)
 	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
 	    NULL, cupsUser());
 	return req;
+}
+
+int
+cupsconn_reason_shown(const char *r)
+{
+	static const char *const transient[] = {
+		"none", "paused", "moving-to-paused", "connecting-to-device",
+		"cups-waiting-for-job-completed", "cups-remote-pending",
+		"cups-remote-pending-held", "cups-remote-processing",
+		"cups-remote-stopped", "cups-remote-canceled", "cups-remote-aborted",
+		"cups-remote-completed",
+	};
+
+	if (!codec_keyword_ok(r))
+		return 0;
+	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+		if (strcmp(r, transient[i]) == 0)
+			return 0;
+	return 1;
+}
+
+int
+cupsconn_default_value(ipp_attribute_t *a, char *out, size_t len)
+{
+	int n;
+
+	if (ippGetCount(a) != 1)
+		return -1;
+	switch (ippGetValueTag(a)) {
+	case IPP_TAG_KEYWORD: case IPP_TAG_NAME: case IPP_TAG_TEXT:
+	case IPP_TAG_NAMELANG: case IPP_TAG_TEXTLANG: case IPP_TAG_MIMETYPE:
+		n = snprintf(out, len, "%s", ippGetString(a, 0, NULL));
+		break;
+	case IPP_TAG_INTEGER: case IPP_TAG_ENUM:
+		n = snprintf(out, len, "%d", ippGetInteger(a, 0));
+		break;
+	case IPP_TAG_BOOLEAN:
+		n = snprintf(out, len, "%s", ippGetBoolean(a, 0) ? "true" : "false");
+		break;
+	default:
+		return -1;
+	}
+	return n >= 0 && (size_t)n < len ? 0 : -1;
 }

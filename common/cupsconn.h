@@ -35,4 +35,18 @@ int cupsconn_same_name(const char *a, const char *b);
  */
 ipp_t *cupsconn_request(ipp_op_t op, const char *queue);
 
+/*
+ * Whether a printer-state-reason is one a user is to see on a redirected
+ * queue: not "none" nor "paused" (the state says it), nor those of a job
+ * under way, which come and go with every job; and a keyword.
+ */
+int cupsconn_reason_shown(const char *reason);
+/*
+ * The single value of a "-default" attribute as printredir carries it: a
+ * keyword, name or text as it is, an integer or enum in decimal, a boolean
+ * "true" or "false".  0, or -1 for any other kind (collections, ranges,
+ * resolutions, no-value) or a value of more than len - 1 bytes.
+ */
+int cupsconn_default_value(ipp_attribute_t *a, char *out, size_t len);
+
 #endif

@@ -22,6 +22,8 @@
  *              host job through submit.c, with credit back to the agent
  *   submit.c   one job on the host's cupsd, on its own thread; the journal
  *              of job UUIDs that keeps a job from printing twice
+ *   probe.c    whether each redirected queue's destination answers (a
+ *              thread of TCP connects), for the printers' condition
  *   channels.c the VMs' own channels: a folder of sockets the broker
  *              connects to, again after a VM restarts
  *   control.c  the control socket and the JSON status document
@@ -73,6 +75,7 @@ struct broker_conf {
 	long long fetch_timeout;	/* seconds for one driver from a print server */
 	char *printers;			/* all | default-only | host queue names */
 	long long max_printers;		/* most printers redirected; 0 = no cap */
+	long long probe_interval;	/* seconds between destination probes; 0 off */
 
 	/* [guests] */
 	char *allow;			/* ids that may connect; "" = any */
@@ -275,6 +278,21 @@ void fetch_keep(const struct snapshot *s);
  * works until fetch_stop, which joins the thread and frees everything. */
 void fetch_cancel(void);
 void fetch_stop(void);
+
+/* probe.c */
+/* Starts the prober (every interval seconds, 0 = off); on_change is called
+ * on its thread when a destination stops or starts answering. */
+int probe_start(long long interval, void (*on_change)(void));
+void probe_set_interval(long long interval);
+/* The destinations to probe: those of s's redirected printers. */
+void probe_targets(const struct snapshot *s);
+/* 1 with "host:port" in where when uri's destination did not answer the
+ * last probe; 0 when it did, is not probed, or was not probed yet. */
+int probe_down(const char *uri, char *where, size_t wherelen);
+/* The host and port uri reaches over TCP; 0, or -1 when it reaches none
+ * (a local device, a discovered printer). */
+int probe_target(const char *uri, char *host, size_t hostlen, int *port);
+void probe_stop(void);
 
 /* drivers.c */
 int drivers_init(const struct broker_conf *conf);
@@ -563,6 +581,13 @@ struct json_object *control_metrics_doc(struct broker *b);
  * "missing", "rejected"); NULL for none (a queue not redirected).
  */
 const char *control_driver_name(int state);
+/*
+ * A queue's condition as status shows it: {"state": "idle" | "stopped",
+ * "accepting", "reasons": [...], "message"}; reasons space-separated.
+ * NULL when out of memory.
+ */
+struct json_object *control_condition_doc(int stopped, int rejecting,
+    const char *reasons, const char *message);
 
 /* metrics.c */
 /*

@@ -501,6 +501,58 @@ control_driver_name(int state)
 	}
 }
 
+/* A queue's defaults, "name=value" lines, as an object. */
+static int
+add_defaults(struct json_object *o, const char *lines)
+{
+	struct json_object *d = json_object_new_object();
+	char *copy = strdup(lines ? lines : ""), *save = NULL;
+
+	if (d == NULL || copy == NULL) {
+		free(copy);
+		json_object_put(d);
+		return -1;
+	}
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+
+		if (eq != NULL) {
+			*eq = '\0';
+			json_object_object_add(d, l, json_object_new_string(eq + 1));
+		}
+	}
+	free(copy);
+	return json_object_object_add(o, "defaults", d);
+}
+
+struct json_object *
+control_condition_doc(int stopped, int rejecting, const char *reasons,
+    const char *message)
+{
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	char *copy = strdup(reasons ? reasons : ""), *save = NULL;
+
+	if (o == NULL || arr == NULL || copy == NULL)
+		goto fail;
+	for (char *r = strtok_r(copy, " ", &save); r; r = strtok_r(NULL, " ", &save))
+		if (json_object_array_add(arr, json_object_new_string(r)) < 0)
+			goto fail;
+	if (add_string(o, "state", stopped ? "stopped" : "idle") < 0 ||
+	    add_bool(o, "accepting", !rejecting) < 0 ||
+	    json_object_object_add(o, "reasons", arr) < 0)
+		goto fail;
+	arr = NULL;
+	if (add_string(o, "message", message && *message ? message : NULL) < 0)
+		goto fail;
+	free(copy);
+	return o;
+fail:
+	free(copy);
+	json_object_put(arr);
+	json_object_put(o);
+	return NULL;
+}
+
 static struct json_object *
 printer_doc(const struct printer *p)
 {
@@ -520,7 +572,11 @@ printer_doc(const struct printer *p)
 	    add_string(o, "driver", control_driver_name(p->driver)) < 0 ||
 	    add_string(o, "driver_sha256", available ? hex : NULL) < 0 ||
 	    add_string(o, "make_model", p->make_model) < 0 ||
-	    add_string(o, "detail", p->detail) < 0) {
+	    add_string(o, "detail", p->detail) < 0 ||
+	    add_bool(o, "default", p->is_default) < 0 ||
+	    json_object_object_add(o, "condition", control_condition_doc(p->stopped,
+	    p->rejecting, p->reasons, p->message)) < 0 ||
+	    add_defaults(o, p->defaults) < 0) {
 		json_object_put(o);
 		return NULL;
 	}

@@ -41,6 +41,11 @@ struct guest_printer {
 	char *name;
 	int state;			/* Printredir__PrinterState */
 	char *detail;
+	/* What its guest queue shows, when not idle and accepting without a
+	 * reason (not kept in guests.json: the next report says it again). */
+	int stopped, rejecting;
+	char *reasons;			/* space-separated; NULL none */
+	char *message;
 };
 
 struct guest {
@@ -54,6 +59,8 @@ struct guest {
 	uint32_t deferrals;
 	int64_t restart_until;
 	char *restart_detail;
+	char *default_printer;		/* the guest's default queue, as reported */
+	char *default_detail;		/* whose choice it is */
 	struct guest_printer *printers;
 	size_t nprinters;
 	uint8_t (*hashes)[HASH_LEN];	/* drivers it holds, as far as we know */
@@ -95,6 +102,8 @@ guest_printers_free(struct guest *g)
 	for (size_t i = 0; i < g->nprinters; i++) {
 		free(g->printers[i].name);
 		free(g->printers[i].detail);
+		free(g->printers[i].reasons);
+		free(g->printers[i].message);
 	}
 	free(g->printers);
 	g->printers = NULL;
@@ -107,6 +116,8 @@ guest_free(struct guest *g)
 	guest_printers_free(g);
 	free(g->id);
 	free(g->restart_detail);
+	free(g->default_printer);
+	free(g->default_detail);
 	free(g->hashes);
 	free(g);
 }
@@ -767,6 +778,20 @@ on_report(struct broker *b, struct guest *g, const Printredir__InstallReport *r)
 			free(np[n].detail);
 			break;
 		}
+		if (pr->condition != NULL) {
+			const Printredir__PrinterCondition *c = pr->condition;
+			size_t len = 1;
+
+			np[n].stopped = c->stopped;
+			np[n].rejecting = c->rejecting;
+			for (size_t k = 0; k < c->n_reasons; k++)
+				len += strlen(c->reasons[k]) + 1;
+			if (c->n_reasons > 0 && (np[n].reasons = calloc(1, len)) != NULL)
+				for (size_t k = 0; k < c->n_reasons; k++)
+					strcat(strcat(np[n].reasons, k ? " " : ""), c->reasons[k]);
+			if (c->message && *c->message)
+				np[n].message = dup_cut(c->message, REPORT_DETAIL_MAX);
+		}
 		/* Logged when it changed: every report names every printer. */
 		if (was == NULL || was->state != np[n].state ||
 		    strcmp(was->detail ? was->detail : "", np[n].detail) != 0)
@@ -782,6 +807,12 @@ on_report(struct broker *b, struct guest *g, const Printredir__InstallReport *r)
 	g->printers = np;
 	g->nprinters = n;
 	g->generation = r->generation;
+	free(g->default_printer);
+	free(g->default_detail);
+	g->default_printer = r->default_printer && *r->default_printer ?
+	    strdup(r->default_printer) : NULL;
+	g->default_detail = r->default_detail && *r->default_detail ?
+	    dup_cut(r->default_detail, REPORT_DETAIL_MAX) : NULL;
 	if (g->sent_at != 0 && r->generation == g->sent) {
 		g->change_latency = (double)(uv_hrtime() - g->sent_at) / 1e9;
 		g->sent_at = 0;
@@ -1124,6 +1155,11 @@ guest_status(const struct guest *g, int summary)
 	json_object_object_add(o, "deferrals", json_object_new_int64(g->deferrals));
 	json_object_object_add(o, "last_change_latency",
 	    latency_json(g->change_latency));
+	json_object_object_add(o, "default_printer", g->default_printer ?
+	    json_object_new_string(g->default_printer) : NULL);
+	if (g->default_detail)
+		json_object_object_add(o, "default_detail",
+		    json_object_new_string(g->default_detail));
 	for (size_t i = 0; i < g->nprinters && summary; i++) {
 		const char *state = codec_printer_state_name(g->printers[i].state);
 		json_object *n = NULL;
@@ -1147,6 +1183,10 @@ guest_status(const struct guest *g, int summary)
 		if (gp->state != PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED)
 			json_object_object_add(p, "detail",
 			    json_object_new_string(gp->detail));
+		/* Likewise its condition, but when it cannot print. */
+		if (gp->stopped || gp->rejecting || gp->reasons)
+			json_object_object_add(p, "condition", control_condition_doc(
+			    gp->stopped, gp->rejecting, gp->reasons, gp->message));
 		json_object_array_add(ps, p);
 	}
 	json_object_object_add(o, summary ? "printer_counts" : "printers", ps);

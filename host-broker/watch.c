@@ -221,13 +221,86 @@ dup_attr(ipp_attribute_t *a)
 	return strdup(s ? s : "");
 }
 
+static void
+add_reason(struct printer *p, const char *r)
+{
+	size_t n = 0, len = p->reasons ? strlen(p->reasons) : 0;
+	char *nr;
+
+	for (const char *c = p->reasons; c && *c; c++)
+		n += *c == ' ';
+	if (len > 0 && n + 1 >= CODEC_MAX_REASONS)
+		return;
+	if ((nr = realloc(p->reasons, len + strlen(r) + 2)) == NULL)
+		return;
+	snprintf(nr + len, strlen(r) + 2, "%s%s", len ? " " : "", r);
+	p->reasons = nr;
+}
+
+/*
+ * Whether a "-default" attribute of a host queue goes to the guests: the
+ * settings of printing (media, sides, color, quality, PPD choices...), not
+ * those of the spooler (holds, priorities, banners, notifications), and
+ * not the placeholders cupsd shows for a queue without a driver.
+ */
+static int
+default_shown(const char *name, const char *value, int raw)
+{
+	static const char *const spooler[] = {
+		"copies", "document-format", "job-account-id", "job-accounting-user-id",
+		"job-cancel-after", "job-hold-until", "job-priority", "job-sheets",
+		"notify-events", "notify-lease-duration", "printer-error-policy",
+		"printer-op-policy",
+	};
+
+	if (!codec_keyword_ok(name) || strncmp(name, "printredir-", 11) == 0 ||
+	    strncmp(name, "notify-", 7) == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(spooler) / sizeof(spooler[0]); i++)
+		if (strcmp(name, spooler[i]) == 0)
+			return 0;
+	if (raw && ((strcmp(name, "print-color-mode") == 0 && strcmp(value, "monochrome") == 0) ||
+	    (strcmp(name, "print-quality") == 0 && strcmp(value, "4") == 0)))
+		return 0;
+	return strcmp(name, "number-up") != 0 || strcmp(value, "1") != 0;
+}
+
+/* One "-default" attribute into p->defaults, the first of each name. */
+static void
+add_default(struct printer *p, ipp_attribute_t *a, int raw)
+{
+	char name[CODEC_MAX_KEYWORD + 1], value[CODEC_MAX_VALUE + 1], *nd, *line;
+	const char *n = ippGetName(a);
+	size_t nlen = strlen(n) - 8, len = p->defaults ? strlen(p->defaults) : 0;
+	size_t count = 0;
+
+	if (nlen == 0 || nlen > CODEC_MAX_KEYWORD)
+		return;
+	memcpy(name, n, nlen);
+	name[nlen] = '\0';
+	if (cupsconn_default_value(a, value, sizeof(value)) != 0 || value[0] == '\0' || !codec_text_ok(value, CODEC_MAX_VALUE, 1) ||
+	    !default_shown(name, value, raw))
+		return;
+	for (line = p->defaults; line && *line; line += strcspn(line, "\n") + 1) {
+		if (strncmp(line, name, nlen) == 0 && line[nlen] == '=')
+			return;	/* cupsd lists a queue's own option first */
+		if (++count >= CODEC_MAX_DEFAULTS)
+			return;
+	}
+	if ((nd = realloc(p->defaults, len + nlen + strlen(value) + 3)) == NULL)
+		return;
+	snprintf(nd + len, nlen + strlen(value) + 3, "%s=%s\n", name, value);
+	p->defaults = nd;
+}
+
 /* One printer group of a CUPS-Get-Printers answer into p; 0 or -1. */
 static int
 read_printer(ipp_t *resp, ipp_attribute_t **cursor, struct printer *p,
     int *skip, char **skip_why)
 {
-	ipp_attribute_t *a;
-	int temporary = 0, remote = 0, browsed = 0;
+	ipp_attribute_t *a, *defaults[64];
+	int temporary = 0, remote = 0, browsed = 0, raw;
+	size_t ndefaults = 0;
 
 	memset(p, 0, sizeof(*p));
 	*skip = 0;
@@ -259,10 +332,32 @@ read_printer(ipp_t *resp, ipp_attribute_t **cursor, struct printer *p,
 		}
 		else if (!strcmp(n, "cups-browsed-default") || !strcmp(n, "cups-browsed"))
 			browsed = 1;
+		else if (!strcmp(n, "printer-state"))
+			p->stopped = ippGetInteger(a, 0) == IPP_PSTATE_STOPPED;
+		else if (!strcmp(n, "printer-is-accepting-jobs"))
+			p->rejecting = !ippGetBoolean(a, 0);
+		else if (!strcmp(n, "printer-state-message"))
+			p->message = dup_attr(a);
+		else if (!strcmp(n, "printer-state-reasons")) {
+			for (int i = 0; i < ippGetCount(a); i++)
+				if (cupsconn_reason_shown(ippGetString(a, i, NULL)))
+					add_reason(p, ippGetString(a, i, NULL));
+		} else if (strlen(n) > 8 && !strcmp(n + strlen(n) - 8, "-default") &&
+		    ndefaults < sizeof(defaults) / sizeof(defaults[0]))
+			defaults[ndefaults++] = a;	/* once the model is known */
 	}
 	*cursor = a;
 	if (p->name == NULL)
 		return -1;
+	/* A queue without a driver shows cupsd's placeholders. */
+	raw = p->make_model == NULL || !strcmp(p->make_model, "Remote Printer") ||
+	    !strcmp(p->make_model, "Local Raw Printer");
+	for (size_t i = 0; i < ndefaults; i++)
+		add_default(p, defaults[i], raw);
+	if (!p->stopped && !p->rejecting && p->reasons == NULL) {
+		free(p->message);	/* "Sending data", "Ready": of no interest */
+		p->message = NULL;
+	}
 	if (p->device_uri == NULL) {
 		p->device_uri = strdup("");
 		remote = 1;	/* a queue of another host, seen by browsing */
@@ -293,6 +388,8 @@ fit_text(struct printer *p)
 	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
 		if (*text[i] != NULL)
 			changed |= codec_clean_text(*text[i], CODEC_MAX_STRING);
+	if (p->message != NULL)
+		codec_clean_text(p->message, CODEC_MAX_VALUE);
 	if (p->detail != NULL)
 		codec_clean_text(p->detail, CODEC_MAX_STRING / 2);
 	if (changed && asprintf(&d, "%s%sits make and model, description, location "
@@ -316,7 +413,8 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 	static const char *attrs[] = {
 		"printer-name", "device-uri", "printer-make-and-model", "printer-info",
 		"printer-location", "printer-is-temporary", "printer-type",
-		"cups-browsed-default",
+		"cups-browsed-default", "printer-state", "printer-is-accepting-jobs",
+		"printer-state-reasons", "printer-state-message", "printer-defaults",
 	};
 	struct snapshot *s = calloc(1, sizeof(*s));
 	ipp_t *req, *resp;
@@ -402,9 +500,21 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 	}
 	if (unknown > 0 && wait)
 		fetch_wait_idle();
+	probe_targets(s);
 	for (size_t i = 0; i < s->n; i++) {
 		struct printer *p = &s->printers[i];
+		char where[300];
 
+		if (p->redirected && probe_down(p->device_uri, where, sizeof(where))) {
+			if (p->reasons == NULL || strstr(p->reasons, "offline-report") == NULL)
+				add_reason(p, "offline-report");
+			if (p->message == NULL || *p->message == '\0') {
+				free(p->message);
+				if (asprintf(&p->message, "its destination %s does not answer",
+				    where) < 0)
+					p->message = NULL;
+			}
+		}
 		if (p->redirected && p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_UNSPECIFIED &&
 		    (!wait || !fetch_lookup(p, s, 0))) {
 			(*held)++;
@@ -430,7 +540,7 @@ subscribe(http_t *http, const char *recipient, const char *token,
 {
 	static const char *events[] = {
 		"printer-added", "printer-deleted", "printer-modified",
-		"printer-config-changed", "server-restarted",
+		"printer-config-changed", "printer-state-changed", "server-restarted",
 	};
 	ipp_t *req, *resp;
 	ipp_attribute_t *a;
@@ -669,6 +779,7 @@ watch_thread(void *arg)
 			/* Here, between passes: a pass that found the results
 			 * gone would hold every printer back. */
 			fetch_conf(&conf);
+			probe_set_interval(conf.probe_interval);
 			need_list = full = 1;
 			settled = 0;
 			if (http) {
@@ -874,7 +985,8 @@ watch_events(void)
 	return w != NULL ? names[events_now()] : "relist";
 }
 
-/* On the fetcher's thread: a driver changed, list again to offer it. */
+/* On the fetcher's thread: a driver changed, list again to offer it; on
+ * the prober's: a destination stopped or started answering. */
 static void
 on_fetch_change(void)
 {
@@ -899,7 +1011,8 @@ watch_start(struct broker *b)
 		return -ENOMEM;
 	}
 	w->conf_changed = 1;
-	if ((rc = fetch_start(&b->conf, on_fetch_change)) != 0) {
+	if ((rc = fetch_start(&b->conf, on_fetch_change)) != 0 ||
+	    (rc = probe_start(b->conf.probe_interval, on_fetch_change)) != 0) {
 		broker_free_conf(&w->conf);
 		free(w);
 		w = NULL;
@@ -954,6 +1067,7 @@ watch_stop(struct broker *b)
 	uv_cond_signal(&w->cond);
 	uv_mutex_unlock(&w->lock);
 	uv_thread_join(&w->thread);
+	probe_stop();
 	fetch_stop();
 	if (w->pending) {
 		snapshot_free(w->pending);
