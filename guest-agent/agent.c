@@ -394,12 +394,47 @@ save(struct agent *a)
  * pass may change it, but during a check: that reports again only what it
  * finds changed.  1 when it went out (and the state is saved so).
  */
+/* What an installed printer's guest queue shows, for the report. */
+struct shown {
+	Printredir__PrinterCondition c;
+	char *reasons[CODEC_MAX_REASONS];
+	char *buf;
+};
+
+/* The condition the agent gave printer name's queue, from the wish; NULL
+ * when it can print (idle, accepting, no reason). */
+static Printredir__PrinterCondition *
+shown_condition(const struct agent *a, const char *name, struct shown *s)
+{
+	const struct want *w = NULL;
+	char *save = NULL;
+
+	for (size_t i = 0; i < a->wish.n && w == NULL; i++)
+		if (strcmp(a->wish.want[i].name, name) == 0)
+			w = &a->wish.want[i];
+	if (w == NULL || (!w->stopped && !w->rejecting && !(w->reasons && *w->reasons)))
+		return NULL;
+	printredir__printer_condition__init(&s->c);
+	s->c.has_stopped = s->c.stopped = w->stopped != 0;
+	s->c.has_rejecting = s->c.rejecting = w->rejecting != 0;
+	s->c.message = w->message && *w->message &&
+	    codec_text_ok(w->message, CODEC_MAX_VALUE, 1) ? w->message : NULL;
+	if ((s->buf = strdup(w->reasons ? w->reasons : "")) != NULL)
+		for (char *r = strtok_r(s->buf, " ", &save); r &&
+		    s->c.n_reasons < CODEC_MAX_REASONS; r = strtok_r(NULL, " ", &save))
+			if (codec_keyword_ok(r))
+				s->reasons[s->c.n_reasons++] = r;
+	s->c.reasons = s->reasons;
+	return &s->c;
+}
+
 static int
 flush_report(struct agent *a)
 {
 	codec_env_t env;
 	Printredir__InstallReport r = PRINTREDIR__INSTALL_REPORT__INIT;
 	Printredir__PrinterReport *v, **pv;
+	struct shown *cond = NULL;
 	const struct applied *ap = &a->applied;
 	int sent = 0;
 
@@ -409,6 +444,9 @@ flush_report(struct agent *a)
 	pv = calloc(ap->n + 1, sizeof(*pv));
 	if (v == NULL || pv == NULL)
 		goto out;
+	cond = calloc(ap->n + 1, sizeof(*cond));
+	if (cond == NULL)
+		goto out;
 	for (size_t i = 0; i < ap->n; i++) {
 		printredir__printer_report__init(&v[i]);
 		v[i].name = ap->results[i].name;
@@ -417,6 +455,8 @@ flush_report(struct agent *a)
 		v[i].detail = ap->results[i].detail;
 		v[i].guest_queue = ap->results[i].queue && *ap->results[i].queue ?
 		    ap->results[i].queue : NULL;
+		if (ap->results[i].state == PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED)
+			v[i].condition = shown_condition(a, ap->results[i].name, &cond[i]);
 		pv[i] = &v[i];
 	}
 	codec_env_init(&env, PRINTREDIR__MSG_TYPE__MSG_INSTALL_REPORT);
@@ -425,12 +465,17 @@ flush_report(struct agent *a)
 	r.generation = ap->gen ? ap->gen : a->wish.gen;
 	r.n_printers = ap->n;
 	r.printers = pv;
+	r.default_printer = ap->dflt.now[0] ? (char *)ap->dflt.now : NULL;
+	r.default_detail = ap->dflt.detail[0] ? (char *)ap->dflt.detail : NULL;
 	if (link_send(a->link, &env) == 0) {
 		a->applied.report_pending = 0;
 		save(a);
 		sent = 1;
 	}
 out:
+	for (size_t i = 0; cond && i < ap->n; i++)
+		free(cond[i].buf);
+	free(cond);
 	free(v);
 	free(pv);
 	return sent;
@@ -661,6 +706,7 @@ struct job {
 	int recheck;
 	char policy[HASH_HEX_LEN];	/* the pass's (agent_policy) */
 	int check;			/* a periodic look: silent when nothing changed */
+	struct guest_default dflt;	/* in and out */
 	struct result *results;
 	size_t nresults;
 	int rc;
@@ -715,7 +761,8 @@ work(uv_work_t *req)
 	if (j->a->dry_run)
 		j->rc = dry_apply(j->want, n, &j->results, &j->nresults);
 	else
-		j->rc = install_apply(&ctx, j->want, n, &j->results, &j->nresults);
+		j->rc = install_apply(&ctx, j->want, n, &j->results, &j->nresults,
+		    &j->dflt);
 }
 
 static void
@@ -820,7 +867,8 @@ after_work(uv_work_t *req, int status)
 	a->apply.busy = 0;
 	a->apply.checking = 0;
 	if (j->check && j->rc == 0 && j->gen == ap->gen && j->redirection == ap->redirection &&
-	    same_results(j->results, j->nresults, ap->results, ap->n)) {
+	    same_results(j->results, j->nresults, ap->results, ap->n) &&
+	    memcmp(&j->dflt, &ap->dflt, sizeof(j->dflt)) == 0) {
 		/* The periodic look found the guest's CUPS as the last pass left it. */
 		result_free(j->results, j->nresults);
 		want_free(j->want, j->nwant);
@@ -837,6 +885,8 @@ after_work(uv_work_t *req, int status)
 	ap->gen = j->gen;
 	ap->redirection = j->redirection;
 	ap->report_pending = 1;
+	if (j->rc == 0)
+		ap->dflt = j->dflt;
 	for (size_t i = 0; i < j->nresults; i++)
 		nfailed += j->results[i].state == PRINTREDIR__PRINTER_STATE__PRINTER_FAILED;
 	if (j->rc == -EHOSTDOWN) {
@@ -923,6 +973,7 @@ start_pass(struct agent *a, int check)
 	j->redirection = a->conf.redirection;
 	j->recheck = a->apply.recheck;
 	j->check = check && !j->recheck;
+	j->dflt = a->applied.dflt;
 	agent_policy(&a->conf, j->policy);
 	a->apply.recheck = 0;
 	a->apply.work.data = j;

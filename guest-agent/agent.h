@@ -43,6 +43,9 @@
  * option so that it lives in the guest's printers.conf. */
 #define AGENT_MARK_ATTR "printredir-owner-default"
 #define AGENT_MARK_VALUE "printredir-guest-agent"
+/* What the agent set last of a queue's settings (install.c), kept the same
+ * way, so that one a person changed since is left alone. */
+#define SETTINGS_ATTR "printredir-settings-default"
 
 struct agent_conf {
 	struct addr broker;
@@ -111,6 +114,18 @@ struct wish {
 	size_t n;
 };
 
+/*
+ * The guest's default printer (install.c): which queue the agent made the
+ * default and which it replaced, kept across passes; and what the last
+ * pass found, for the report.
+ */
+struct guest_default {
+	char set[CODEC_MAX_NAME + 1];		/* the agent made it default; "" none */
+	char before[CODEC_MAX_NAME + 1];	/* the default it replaced; "" none */
+	char now[CODEC_MAX_NAME + 1];		/* the guest's default after the pass */
+	char detail[512];			/* whose choice it is */
+};
+
 /* What was applied last, and whether the broker has heard of it. */
 struct applied {
 	uint64_t gen;
@@ -121,6 +136,7 @@ struct applied {
 	/* The policy its drivers were checked under (agent_policy()), "" when
 	 * not known: under another, a start checks them again. */
 	char policy[HASH_HEX_LEN];
+	struct guest_default dflt;
 };
 
 /* The broker link as the state file and `status` show it. */
@@ -465,10 +481,16 @@ struct install_ctx {
  * drivers_dir is removed and its printer failed) and passes ppd_check_safe
  * (common/ppd.h) before cupsd sees it; one that fails is reported
  * driver-rejected with the reason.
+ * Each queue's description, location, defaults and condition follow the
+ * host queue's, but for a setting a person changed in the guest.
+ * The host's default printer becomes the guest's default, unless a person
+ * chose another since the agent set it (dflt, updated); with no host default
+ * installed (redirection off too) the guest's earlier default comes back.
  * Returns 0, or -EHOSTDOWN when the guest's CUPS cannot be reached (results
  * then say "failed: guest print service unavailable").
  */
 int install_apply(const struct install_ctx *ctx, const struct want *want,
-    size_t nwant, struct result **results, size_t *nresults);
+    size_t nwant, struct result **results, size_t *nresults,
+    struct guest_default *dflt);
 
 #endif

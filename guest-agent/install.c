@@ -48,6 +48,12 @@ struct queue {
 	char *make_model;
 	char *mark;		/* NULL: not ours */
 	int seen;		/* matched a wanted printer */
+	/* What tune_queue compares with the host's: */
+	int stopped, rejecting;
+	char reasons[512];	/* shown ones (cupsconn_reason_shown), space-separated */
+	char *message, *info, *location;
+	char *defaults;		/* "name=value" lines, the first of each name */
+	char *settings;		/* SETTINGS_ATTR: what the agent set last */
 };
 
 struct list {
@@ -63,6 +69,11 @@ list_free(struct list *l)
 		free(l->v[i].uri);
 		free(l->v[i].make_model);
 		free(l->v[i].mark);
+		free(l->v[i].message);
+		free(l->v[i].info);
+		free(l->v[i].location);
+		free(l->v[i].defaults);
+		free(l->v[i].settings);
 	}
 	free(l->v);
 	l->v = NULL;
@@ -77,12 +88,61 @@ attr_dup(ipp_attribute_t *a)
 	return s ? strdup(s) : NULL;
 }
 
+static int default_of(const char *lines, const char *name, size_t nlen, char *out,
+    size_t outlen);
+
+/* One attribute of a guest queue that tune_queue looks at, into q. */
+static void
+read_setting(struct queue *q, ipp_attribute_t *a, const char *n)
+{
+	char value[CODEC_MAX_VALUE + 1], *nd;
+	size_t len, nlen = strlen(n);
+
+	if (!strcmp(n, "printer-state"))
+		q->stopped = ippGetInteger(a, 0) == IPP_PSTATE_STOPPED;
+	else if (!strcmp(n, "printer-is-accepting-jobs"))
+		q->rejecting = !ippGetBoolean(a, 0);
+	else if (!strcmp(n, "printer-state-message") && q->message == NULL)
+		q->message = attr_dup(a);
+	else if (!strcmp(n, "printer-info") && q->info == NULL)
+		q->info = attr_dup(a);
+	else if (!strcmp(n, "printer-location") && q->location == NULL)
+		q->location = attr_dup(a);
+	else if (!strcmp(n, SETTINGS_ATTR) && q->settings == NULL)
+		q->settings = attr_dup(a);
+	else if (!strcmp(n, "printer-state-reasons")) {
+		for (int i = 0; i < ippGetCount(a); i++) {
+			const char *r = ippGetString(a, i, NULL);
+
+			if (cupsconn_reason_shown(r) &&
+			    strlen(q->reasons) + strlen(r) + 2 < sizeof(q->reasons))
+				snprintf(q->reasons + strlen(q->reasons),
+				    sizeof(q->reasons) - strlen(q->reasons), "%s%s",
+				    q->reasons[0] ? " " : "", r);
+		}
+	} else if (nlen > 8 && nlen - 8 <= CODEC_MAX_KEYWORD &&
+	    !strcmp(n + nlen - 8, "-default") &&
+	    cupsconn_default_value(a, value, sizeof(value)) == 0 &&
+	    !default_of(q->defaults, n, nlen - 8, NULL, 0)) {
+		/* cupsd lists a queue's own option before its driver's. */
+		len = q->defaults ? strlen(q->defaults) : 0;
+		if ((nd = realloc(q->defaults, len + nlen + strlen(value) + 2)) != NULL) {
+			snprintf(nd + len, nlen + strlen(value) + 2, "%.*s=%s\n",
+			    (int)(nlen - 8), n, value);
+			q->defaults = nd;
+		}
+	}
+}
+
 /* Every queue of the guest; 0 or -EHOSTDOWN. */
 static int
 list_queues(http_t *http, struct list *l, char *err, size_t errlen)
 {
 	static const char *attrs[] = {
 		"printer-name", "device-uri", "printer-make-and-model", AGENT_MARK_ATTR,
+		"printer-state", "printer-is-accepting-jobs", "printer-state-reasons",
+		"printer-state-message", "printer-info", "printer-location",
+		"printer-defaults",
 	};
 	ipp_t *req, *resp;
 	ipp_attribute_t *a;
@@ -118,6 +178,8 @@ list_queues(http_t *http, struct list *l, char *err, size_t errlen)
 				q.make_model = attr_dup(a);
 			else if (!strcmp(n, AGENT_MARK_ATTR))
 				q.mark = attr_dup(a);
+			else
+				read_setting(&q, a, n);
 		}
 		if (q.mark && strncmp(q.mark, AGENT_MARK_VALUE ";",
 		    strlen(AGENT_MARK_VALUE) + 1) != 0) {
@@ -129,6 +191,11 @@ list_queues(http_t *http, struct list *l, char *err, size_t errlen)
 			free(q.uri);
 			free(q.make_model);
 			free(q.mark);
+			free(q.message);
+			free(q.info);
+			free(q.location);
+			free(q.defaults);
+			free(q.settings);
 		} else {
 			l->v = nv;
 			l->v[l->n++] = q;
@@ -358,6 +425,262 @@ ipp_ok(ipp_t *resp)
 	return resp != NULL && ippGetStatusCode(resp) <= IPP_STATUS_OK_CONFLICTING;
 }
 
+/* --- a queue's settings and condition ------------------------------------- */
+
+#define SETTINGS_MAX 255	/* bytes of SETTINGS_ATTR, an IPP name */
+#define SETTING_HASH 6		/* hex digits of a value's hash in it */
+
+/* The value of default name (nlen bytes) in "name=value" lines into out:
+ * 1, or 0 when lines has none. */
+static int
+default_of(const char *lines, const char *name, size_t nlen, char *out,
+    size_t outlen)
+{
+	for (const char *l = lines; l && *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0)) {
+		if (strncmp(l, name, nlen) == 0 && l[nlen] == '=') {
+			if (out)
+				snprintf(out, outlen, "%.*s", (int)strcspn(l + nlen + 1, "\n"),
+				    l + nlen + 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+value_hash(const char *v, char out[SETTING_HASH + 1])
+{
+	char h[MARK_HASH + 1];
+
+	short_hash(v ? v : "", h);
+	memcpy(out, h, SETTING_HASH);
+	out[SETTING_HASH] = '\0';
+}
+
+/* The hash SETTINGS_ATTR records for key in rec: 1, or 0 when none. */
+static int
+record_get(const char *rec, const char *key, char out[SETTING_HASH + 1])
+{
+	size_t klen = strlen(key);
+
+	for (const char *e = rec; e && *e; e += strcspn(e, ";") + (e[strcspn(e, ";")] != 0))
+		if (strncmp(e, key, klen) == 0 && e[klen] == ':') {
+			snprintf(out, SETTING_HASH + 1, "%.*s", (int)strcspn(e + klen + 1, ";"),
+			    e + klen + 1);
+			return 1;
+		}
+	return 0;
+}
+
+/* Appends "key:hash" to rec; 0, or -1 when it would not fit. */
+static int
+record_put(char *rec, const char *key, const char *hash)
+{
+	size_t len = strlen(rec);
+	int n = snprintf(rec + len, SETTINGS_MAX + 1 - len, "%s%s:%s", len ? ";" : "",
+	    key, hash);
+
+	if (n < 0 || len + (size_t)n > SETTINGS_MAX) {
+		rec[len] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+static void
+add_text(ipp_t *req, const char *attr, const char *key, const char *value)
+{
+	if (strcmp(attr, "printer-info") == 0 || strcmp(attr, "printer-location") == 0)
+		ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_TEXT, attr, NULL, value);
+	else if (strspn(value, "0123456789") == strlen(value) && strlen(value) < 10)
+		ippAddInteger(req, IPP_TAG_PRINTER, IPP_TAG_INTEGER, attr, atoi(value));
+	else if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)
+		ippAddBoolean(req, IPP_TAG_PRINTER, attr, value[0] == 't');
+	else
+		ippAddString(req, IPP_TAG_PRINTER, codec_keyword_ok(value) ?
+		    IPP_TAG_KEYWORD : IPP_TAG_NAME, attr, NULL, value);
+	(void)key;
+}
+
+/*
+ * One setting of the host queue (attr, recorded under key) into req unless
+ * the guest queue q already has it, or a person changed it there since the
+ * agent set it (then it is kept, and named in kept).  *rec gets what the
+ * queue holds of it afterwards.  1 when it goes into req.
+ */
+static int
+one_setting(ipp_t *req, const struct queue *q, const char *attr, const char *key,
+    const char *want, const char *cur, char *rec, char *kept, size_t keptlen)
+{
+	char had[SETTING_HASH + 1], now[SETTING_HASH + 1], h[SETTING_HASH + 1];
+
+	value_hash(want, h);
+	if (q != NULL && record_get(q->settings, key, had)) {
+		value_hash(cur, now);
+		if (strcmp(had, now) != 0) {
+			/* Not what the agent set: a person's choice. */
+			if (record_put(rec, key, had) == 0 && strlen(kept) + strlen(attr) + 3 < keptlen)
+				snprintf(kept + strlen(kept), keptlen - strlen(kept), "%s%.*s",
+				    kept[0] ? ", " : "", (int)(strlen(attr) -
+				    (strcmp(attr + strlen(attr) - 8, "-default") ? 0 : 8)), attr);
+			return 0;
+		}
+	}
+	if (record_put(rec, key, h) != 0)
+		return 0;	/* no room to remember it: not set */
+	if (q != NULL && cur != NULL && strcmp(cur, want) == 0)
+		return 0;
+	add_text(req, attr, key, want);
+	return 1;
+}
+
+/*
+ * Adds to req what the guest queue q (NULL: being made) lacks of w: the
+ * host queue's condition (always the host's), description, location and
+ * defaults (the host's, but for those a person changed in the guest: named
+ * in kept).  Returns how many attributes it added.
+ */
+static int
+add_settings(ipp_t *req, const struct want *w, const struct queue *q, char *kept,
+    size_t keptlen)
+{
+	char rec[SETTINGS_MAX + 1] = "", reasons[512] = "", *copy, *save = NULL;
+	const char *reasonv[CODEC_MAX_REASONS];
+	int n = 0, nreasons = 0;
+
+	kept[0] = '\0';
+	/* The condition: reasons the broker sent, checked again here (they
+	 * may come from agent.json). */
+	if ((copy = strdup(w->reasons ? w->reasons : "")) != NULL) {
+		for (char *r = strtok_r(copy, " ", &save); r && nreasons < CODEC_MAX_REASONS;
+		    r = strtok_r(NULL, " ", &save))
+			if (cupsconn_reason_shown(r) && strlen(reasons) + strlen(r) + 2 <
+			    sizeof(reasons)) {
+				snprintf(reasons + strlen(reasons), sizeof(reasons) -
+				    strlen(reasons), "%s%s", reasons[0] ? " " : "", r);
+				nreasons++;
+			}
+		free(copy);
+	}
+	if (q == NULL || q->stopped != w->stopped) {
+		ippAddInteger(req, IPP_TAG_PRINTER, IPP_TAG_ENUM, "printer-state",
+		    w->stopped ? IPP_PSTATE_STOPPED : IPP_PSTATE_IDLE);
+		n++;
+	}
+	if (q == NULL || q->rejecting != w->rejecting) {
+		ippAddBoolean(req, IPP_TAG_PRINTER, "printer-is-accepting-jobs", !w->rejecting);
+		n++;
+	}
+	if ((q == NULL && reasons[0]) || (q != NULL && strcmp(q->reasons, reasons) != 0)) {
+		int k = 0;
+
+		if ((copy = strdup(reasons)) != NULL) {
+			save = NULL;
+			for (char *r = strtok_r(copy, " ", &save); r; r = strtok_r(NULL, " ", &save))
+				reasonv[k++] = r;
+			if (k == 0)
+				reasonv[k++] = "none";
+			ippAddStrings(req, IPP_TAG_PRINTER, IPP_TAG_KEYWORD,
+			    "printer-state-reasons", k, NULL, reasonv);
+			free(copy);
+			n++;
+		}
+	}
+	/* The message goes with the condition; the guest's own ones (a job's
+	 * "Sending data") are left alone while it is normal. */
+	if (codec_text_ok(w->message, CODEC_MAX_VALUE, 0) && (w->message && *w->message ?
+	    q == NULL || strcmp(q->message ? q->message : "", w->message) != 0 :
+	    q != NULL && n > 0)) {
+		ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_TEXT, "printer-state-message",
+		    NULL, w->message ? w->message : "");
+		n++;
+	}
+
+	/* The settings, a person's choice kept. */
+	n += one_setting(req, q, "printer-info", "i", w->info && *w->info ? w->info :
+	    w->name, q ? q->info : NULL, rec, kept, keptlen);
+	if (codec_text_ok(w->location, CODEC_MAX_STRING, 0))
+		n += one_setting(req, q, "printer-location", "l", w->location ?
+		    w->location : "", q ? q->location : NULL, rec, kept, keptlen);
+	for (const char *l = w->defaults; l && *l; l += strcspn(l, "\n") +
+	    (l[strcspn(l, "\n")] != 0)) {
+		char name[CODEC_MAX_KEYWORD + 1], attr[CODEC_MAX_KEYWORD + 9];
+		char value[CODEC_MAX_VALUE + 1], cur[CODEC_MAX_VALUE + 1];
+		size_t nlen = strcspn(l, "="), vlen;
+
+		if (nlen == 0 || nlen > CODEC_MAX_KEYWORD || l[nlen] != '=')
+			continue;
+		vlen = strcspn(l + nlen + 1, "\n");
+		if (vlen == 0 || vlen > CODEC_MAX_VALUE)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)nlen, l);
+		snprintf(value, sizeof(value), "%.*s", (int)vlen, l + nlen + 1);
+		if (!codec_keyword_ok(name) || !codec_text_ok(value, CODEC_MAX_VALUE, 1) ||
+		    strncmp(name, "printredir-", 11) == 0 || strchr(name, ':') ||
+		    strcmp(name, "i") == 0 || strcmp(name, "l") == 0)
+			continue;
+		snprintf(attr, sizeof(attr), "%s-default", name);
+		n += one_setting(req, q, attr, name, value, q && default_of(q->defaults,
+		    name, nlen, cur, sizeof(cur)) ? cur : NULL, rec, kept, keptlen);
+	}
+	/* A default the agent set that the host no longer has goes, unless a
+	 * person changed it since. */
+	for (const char *e = q ? q->settings : NULL; e && *e; e += strcspn(e, ";") +
+	    (e[strcspn(e, ";")] != 0)) {
+		char key[CODEC_MAX_KEYWORD + 1], had[SETTING_HASH + 1], now[SETTING_HASH + 1];
+		char cur[CODEC_MAX_VALUE + 1], attr[CODEC_MAX_KEYWORD + 9];
+		size_t klen = strcspn(e, ":;");
+
+		if (klen == 0 || klen > CODEC_MAX_KEYWORD || e[klen] != ':')
+			continue;
+		snprintf(key, sizeof(key), "%.*s", (int)klen, e);
+		if (!codec_keyword_ok(key) || strcmp(key, "i") == 0 || strcmp(key, "l") == 0 ||
+		    record_get(rec, key, had) || !record_get(q->settings, key, had))
+			continue;
+		value_hash(default_of(q->defaults, key, klen, cur, sizeof(cur)) ? cur : "", now);
+		if (strcmp(had, now) == 0) {
+			snprintf(attr, sizeof(attr), "%s-default", key);
+			ippAddOutOfBand(req, IPP_TAG_PRINTER, IPP_TAG_DELETEATTR, attr);
+			n++;
+		}
+	}
+	if (q == NULL || strcmp(q->settings ? q->settings : "", rec[0] ? rec : "none") != 0) {
+		ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_NAME, SETTINGS_ATTR, NULL,
+		    rec[0] ? rec : "none");
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Brings the settings and condition of w's queue q, installed and current,
+ * to the host's: one request, none when nothing differs.  Appends to r's
+ * detail what a person chose in the guest and is kept.
+ */
+static void
+tune_queue(http_t *http, const struct want *w, const struct queue *q,
+    struct result *r)
+{
+	ipp_t *req = cupsconn_request(IPP_OP_CUPS_ADD_MODIFY_PRINTER, q->name), *resp;
+	char kept[512], *d;
+
+	if (add_settings(req, w, q, kept, sizeof(kept)) == 0) {
+		ippDelete(req);
+	} else {
+		resp = cupsDoRequest(http, req, "/admin/");
+		if (!ipp_ok(resp) && asprintf(&d, "%s; its settings were not updated: %s",
+		    r->detail, cupsLastErrorString()) >= 0) {
+			free(r->detail);
+			r->detail = d;
+		}
+		ippDelete(resp);
+	}
+	if (kept[0] && asprintf(&d, "%s; keeps the guest's own %s", r->detail, kept) >= 0) {
+		free(r->detail);
+		r->detail = d;
+	}
+}
+
 /*
  * The guest queue's device URI: the printredir backend (backend.c), which
  * hands each job to the agent for the host queue of the same name.
@@ -369,23 +692,19 @@ device_uri(const struct want *w, char *out, size_t outlen)
 }
 
 /* Adds or updates queue w->name with the checked PPD at ppd_path. */
+/* Adds or updates queue w->name (own: as it is now, NULL when new) with
+ * the checked PPD at ppd_path, its settings and condition those of w. */
 static int
-put_queue(http_t *http, const struct want *w, const char *dev,
-    const char *ppd_path, const char *mark, char *err, size_t errlen)
+put_queue(http_t *http, const struct want *w, const struct queue *own,
+    const char *dev, const char *ppd_path, const char *mark, char *kept,
+    size_t keptlen, char *err, size_t errlen)
 {
 	ipp_t *req, *resp;
 	int ok;
 
 	req = cupsconn_request(IPP_OP_CUPS_ADD_MODIFY_PRINTER, w->name);
 	ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_URI, "device-uri", NULL, dev);
-	ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_TEXT, "printer-info", NULL,
-	    w->info && *w->info ? w->info : w->name);
-	if (w->location && *w->location)
-		ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_TEXT, "printer-location",
-		    NULL, w->location);
-	ippAddBoolean(req, IPP_TAG_PRINTER, "printer-is-accepting-jobs", 1);
-	ippAddInteger(req, IPP_TAG_PRINTER, IPP_TAG_ENUM, "printer-state",
-	    IPP_PSTATE_IDLE);
+	add_settings(req, w, own, kept, keptlen);
 	ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_NAME, AGENT_MARK_ATTR, NULL, mark);
 	resp = cupsDoFileRequest(http, req, "/admin/", ppd_path);
 	ok = ipp_ok(resp);
@@ -594,9 +913,10 @@ prepare_all(void *arg)
  * ctx->recheck (the agent's policy changed), a current queue's driver is
  * checked again, and the queue removed when the policy now refuses it.
  * What needs the driver becomes an item, with a line in the results that
- * install_one() fills.
+ * install_one() fills.  1 when the queue is current: its line is in the
+ * results, and only its settings may need tuning (tune_queue).
  */
-static void
+static int
 plan_one(const struct install_ctx *ctx, const struct want *w, struct queue *own,
     int torn, struct result **res, size_t *nres, struct item *items, size_t *nitems)
 {
@@ -618,15 +938,16 @@ plan_one(const struct install_ctx *ctx, const struct want *w, struct queue *own,
 			add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED,
 			    own->name, 0, "installed%s, prints to the host queue %s",
 			    GENERIC(w), w->name);
-			return;
+			return 1;
 		}
 	}
 	if (add_result(res, nres, w->name, PRINTREDIR__PRINTER_STATE__PRINTER_PENDING,
 	    NULL, 0, "being installed") != 0)
-		return;
+		return 0;
 	items[*nitems] = (struct item){ .w = w, .own = own, .current = current,
 	    .line = *nres - 1 };
 	(*nitems)++;
+	return 0;
 }
 
 /* Makes, updates or removes the queue of an item whose PPD is ready. */
@@ -637,7 +958,7 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct item *it,
 	const struct want *w = it->w;
 	struct queue *own = it->own;
 	char dev[CODEC_MAX_STRING + 16], path[4200], mark[256], hex[HASH_HEX_LEN];
-	char err[1024], gone[1200] = "";
+	char err[1024], gone[1200] = "", kept[512];
 
 	if (it->rc == -ENOENT || it->rc == -EIO) {
 		set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED, NULL, 0, "%s",
@@ -659,21 +980,23 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct item *it,
 	if (it->current) {
 		set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED, own->name, 0,
 		    "installed%s, prints to the host queue %s", GENERIC(w), w->name);
+		tune_queue(http, w, own, r);
 		return;
 	}
 	hash_hex(w->sha, hex);
 	snprintf(path, sizeof(path), "%s/%s.guest.ppd", ctx->drivers_dir, hex);
 	device_uri(w, dev, sizeof(dev));
 	make_mark(dev, w->sha, it->nick, mark, sizeof(mark));
-	if (put_queue(http, w, dev, path, mark, err, sizeof(err)) != 0) {
+	if (put_queue(http, w, own, dev, path, mark, kept, sizeof(kept), err,
+	    sizeof(err)) != 0) {
 		set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED, NULL, 0, "%s", err);
 		return;
 	}
 	log_info("%s queue %s (prints to the host queue of that name)",
 	    own ? "updated" : "installed", w->name);
 	set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED, w->name, 1,
-	    "%s%s, prints to the host queue %s", own ? "updated" : "installed",
-	    GENERIC(w), w->name);
+	    "%s%s, prints to the host queue %s%s%s", own ? "updated" : "installed",
+	    GENERIC(w), w->name, kept[0] ? "; keeps the guest's own " : "", kept);
 }
 
 /* The next item whose PPD is ready, in turn; NULL when none is left. */
@@ -749,6 +1072,91 @@ install_all(http_t *http, const struct install_ctx *ctx, struct item *items,
 	pthread_mutex_destroy(&p.lock);
 }
 
+/* The guest's default queue into name ("" none); 0, or -1 when cupsd did
+ * not answer. */
+static int
+get_default(http_t *http, char *name, size_t len)
+{
+	ipp_t *resp = cupsDoRequest(http, ippNewRequest(IPP_OP_CUPS_GET_DEFAULT), "/");
+	ipp_attribute_t *a;
+	int rc = 0;
+
+	name[0] = '\0';
+	if (ipp_ok(resp) && (a = ippFindAttribute(resp, "printer-name", IPP_TAG_NAME)))
+		snprintf(name, len, "%s", ippGetString(a, 0, NULL));
+	else if (cupsLastError() != IPP_STATUS_ERROR_NOT_FOUND)
+		rc = -1;
+	ippDelete(resp);
+	return rc;
+}
+
+static int
+set_default(http_t *http, const char *name)
+{
+	ipp_t *resp = cupsDoRequest(http, cupsconn_request(IPP_OP_CUPS_SET_DEFAULT,
+	    name), "/admin/");
+	int ok = ipp_ok(resp);
+
+	if (!ok)
+		log_warnx("the guest's CUPS refused to make %s its default: %s", name,
+		    cupsLastErrorString());
+	else
+		log_info("%s is the guest's default printer", name);
+	ippDelete(resp);
+	return ok ? 0 : -1;
+}
+
+/*
+ * The guest's default after a pass: the queue of the host's default printer
+ * (host, "" when none is installed), unless a person chose another since
+ * the agent set one; with none, the default the agent replaced comes back.
+ */
+static void
+apply_default(http_t *http, const char *host, struct guest_default *d)
+{
+	char cur[CODEC_MAX_NAME + 1];
+
+	if (get_default(http, cur, sizeof(cur)) != 0) {
+		snprintf(d->detail, sizeof(d->detail), "the guest's default is not known: %s",
+		    cupsLastErrorString());
+		return;
+	}
+	if (d->set[0] && cur[0] && !cupsconn_same_name(cur, d->set)) {
+		/* Not what the agent made it: a person's choice. */
+		snprintf(d->now, sizeof(d->now), "%s", cur);
+		snprintf(d->detail, sizeof(d->detail), "chosen in the guest, kept%s%s%s",
+		    host[0] ? " (the host's default is " : "", host, host[0] ? ")" : "");
+		return;
+	}
+	if (host[0]) {
+		if (!d->set[0])
+			snprintf(d->before, sizeof(d->before), "%s", cur);
+		if ((cupsconn_same_name(cur, host) || set_default(http, host) == 0)) {
+			snprintf(d->set, sizeof(d->set), "%s", host);
+			snprintf(cur, sizeof(cur), "%s", host);
+			snprintf(d->detail, sizeof(d->detail), "the host's default printer");
+		} else {
+			snprintf(d->detail, sizeof(d->detail), "the host's default %s could "
+			    "not be made the guest's: %s", host, cupsLastErrorString());
+		}
+	} else if (d->set[0]) {
+		/* The agent's default is gone (or redirection is off): give back
+		 * the one it replaced, if it is still there. */
+		if (d->before[0] && set_default(http, d->before) == 0) {
+			snprintf(cur, sizeof(cur), "%s", d->before);
+			snprintf(d->detail, sizeof(d->detail), "the guest's own, given back");
+		} else {
+			snprintf(d->detail, sizeof(d->detail), "%s", cur[0] ? "the guest's own" :
+			    "none");
+		}
+		d->set[0] = d->before[0] = '\0';
+	} else {
+		snprintf(d->detail, sizeof(d->detail), "%s", cur[0] ? "the guest's own" :
+		    "none");
+	}
+	snprintf(d->now, sizeof(d->now), "%s", cur);
+}
+
 /* The name of an earlier printer of want[0..i-1] that CUPS takes for the
  * same queue as want[i], or NULL. */
 static const char *
@@ -762,8 +1170,10 @@ same_name_before(const struct want *want, size_t i)
 
 int
 install_apply(const struct install_ctx *ctx, const struct want *want,
-    size_t nwant, struct result **results, size_t *nresults)
+    size_t nwant, struct result **results, size_t *nresults,
+    struct guest_default *dflt)
 {
+	const char *host_default = "";
 	struct result *res = NULL;
 	struct item *items = calloc(nwant + 1, sizeof(*items));
 	size_t nres = 0, nitems = 0;
@@ -864,7 +1274,8 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
 			    q ? " (the queue installed earlier is kept)" : "");
 			continue;
 		}
-		plan_one(ctx, w, q, v == QUEUE_TORN, &res, &nres, items, &nitems);
+		if (plan_one(ctx, w, q, v == QUEUE_TORN, &res, &nres, items, &nitems) == 1)
+			tune_queue(http, w, q, &res[nres - 1]);
 	}
 	install_all(http, ctx, items, nitems, res);
 
@@ -891,6 +1302,12 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
 		    q->name, 0, nwant == 0 ? "removed: redirection is off" :
 		    "removed: no longer on the host");
 	}
+	for (size_t i = 0; i < nwant && i < nres; i++)
+		if (want[i].is_default && strcmp(res[i].name, want[i].name) == 0 &&
+		    res[i].state ==
+		    PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED && res[i].queue)
+			host_default = res[i].queue;
+	apply_default(http, host_default, dflt);
 out:
 	free(items);
 	list_free(&l);

@@ -19,6 +19,7 @@
 #include <json.h>
 
 #include "agent.h"
+#include "cupsconn.h"
 #include "jsonget.h"
 #include "log.h"
 #include "statefile.h"
@@ -131,6 +132,10 @@ state_save(const char *state_dir, const struct state *s)
 	json_object_object_add(doc, "report_pending",
 	    json_object_new_boolean(s->applied->report_pending));
 	put_str(doc, "checked_policy", s->applied->policy);
+	put_str(doc, "default_set", s->applied->dflt.set);
+	put_str(doc, "default_before", s->applied->dflt.before);
+	put_str(doc, "default_printer", s->applied->dflt.now);
+	put_str(doc, "default_detail", s->applied->dflt.detail);
 	json_object_object_add(link, "connected", json_object_new_boolean(s->link->up));
 	json_object_object_add(link, "since", json_object_new_int64(s->link->since));
 	put_str(link, "error", s->link->error);
@@ -257,6 +262,15 @@ out:
 	}
 }
 
+/* A queue name member into out ("" when missing or not one). */
+static void
+name_member(json_object *doc, const char *key, char *out, size_t len)
+{
+	const char *v = jget_str(doc, key);
+
+	snprintf(out, len, "%s", v && cupsconn_valid_name(v) && strlen(v) < len ? v : "");
+}
+
 static void
 parse_applied(json_object *doc, struct applied *ap)
 {
@@ -273,6 +287,12 @@ parse_applied(json_object *doc, struct applied *ap)
 	policy = jget_str(doc, "checked_policy");
 	snprintf(ap->policy, sizeof(ap->policy), "%s",
 	    policy && strlen(policy) == HASH_HEX_LEN - 1 ? policy : "");
+	name_member(doc, "default_set", ap->dflt.set, sizeof(ap->dflt.set));
+	name_member(doc, "default_before", ap->dflt.before, sizeof(ap->dflt.before));
+	name_member(doc, "default_printer", ap->dflt.now, sizeof(ap->dflt.now));
+	snprintf(ap->dflt.detail, sizeof(ap->dflt.detail), "%s",
+	    jget_str(doc, "default_detail") && codec_text_ok(jget_str(doc, "default_detail"),
+	    sizeof(ap->dflt.detail) - 1, 0) ? jget_str(doc, "default_detail") : "");
 	if (n > 2 * CODEC_MAX_PRINTERS)
 		n = 2 * CODEC_MAX_PRINTERS;
 	if (n == 0 || (ap->results = calloc(n, sizeof(*ap->results))) == NULL)
