@@ -1437,3 +1437,158 @@ out:
 	free_scan(&s);
 	return rc;
 }
+
+/* --- a queue's defaults in its PPD ------------------------------------------ */
+
+/* The first of the choices names (NULL-ended) option o has; NULL none. */
+static const char *
+first_choice(ppd_option_t *o, const char *const *names)
+{
+	ppd_choice_t *c;
+
+	for (; *names; names++)
+		if ((c = ppdFindChoice(o, *names)) != NULL)
+			return c->choice;	/* as the PPD spells it */
+	return NULL;
+}
+
+/* The PPD choice (option *opt) that gives the IPP default name=value. */
+static const char *
+ipp_choice(ppd_file_t *ppd, const char *name, const char *value, ppd_option_t **opt)
+{
+	static const char *const duplex[] = { "Duplex", "EFDuplex", "KD03Duplex",
+		"JCLDuplex", "ARDuplex", NULL };
+	static const char *const none[] = { "None", "Off", "False", "Simplex", NULL };
+	static const char *const long_edge[] = { "DuplexNoTumble", "LongEdge", "On",
+		"True", NULL };
+	static const char *const short_edge[] = { "DuplexTumble", "ShortEdge", NULL };
+	static const char *const gray[] = { "Gray", "Grayscale", "Mono", "Monochrome",
+		"KGray", "Black", NULL };
+	static const char *const color[] = { "RGB", "CMYK", "Color", "CMY", "KCMY", NULL };
+
+	*opt = NULL;
+	if (strcmp(name, "sides") == 0) {
+		for (size_t i = 0; duplex[i] && *opt == NULL; i++)
+			*opt = ppdFindOption(ppd, duplex[i]);
+		if (*opt == NULL)
+			return NULL;
+		return first_choice(*opt, !strcmp(value, "one-sided") ? none :
+		    !strcmp(value, "two-sided-long-edge") ? long_edge :
+		    !strcmp(value, "two-sided-short-edge") ? short_edge : (const char *const[]){ NULL });
+	}
+	if (strcmp(name, "media") == 0) {
+		pwg_media_t *m = pwgMediaForPWG(value);
+
+		if ((*opt = ppdFindOption(ppd, "PageSize")) == NULL)
+			return NULL;
+		return first_choice(*opt, (const char *const[]){ m && m->ppd ? m->ppd : value,
+		    value, NULL });
+	}
+	if (strcmp(name, "print-color-mode") == 0) {
+		if ((*opt = ppdFindOption(ppd, "ColorModel")) == NULL)
+			return NULL;
+		return first_choice(*opt, !strcmp(value, "monochrome") ? gray :
+		    !strcmp(value, "color") ? color : (const char *const[]){ NULL });
+	}
+	return NULL;
+}
+
+static const char *choice_for(const char *choices, const char *kw, size_t klen,
+    size_t *clen);
+
+int
+ppd_default_choices(const void *data, size_t len, const char *defaults, char *out,
+    size_t outlen)
+{
+	ppd_file_t *ppd = NULL;
+	char err[256];
+	int rc;
+
+	out[0] = '\0';
+	if ((rc = open_mem(data, len, &ppd, err, sizeof(err))) != 0)
+		return rc;
+	for (const char *l = defaults; l && *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0)) {
+		char name[128], value[256];
+		const char *choice;
+		ppd_option_t *o;
+		size_t nlen = strcspn(l, "="), vlen, clen;
+
+		if (l[nlen] != '=' || nlen == 0 || nlen >= sizeof(name))
+			continue;
+		vlen = strcspn(l + nlen + 1, "\n");
+		if (vlen == 0 || vlen >= sizeof(value))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)nlen, l);
+		snprintf(value, sizeof(value), "%.*s", (int)vlen, l + nlen + 1);
+		if ((choice = ipp_choice(ppd, name, value, &o)) == NULL) {
+			/* A PPD option's own choice: Duplex=DuplexNoTumble. */
+			if ((o = ppdFindOption(ppd, name)) == NULL ||
+			    (choice = first_choice(o, (const char *const[]){ value, NULL })) == NULL)
+				continue;
+		}
+		if (choice_for(out, o->keyword, strlen(o->keyword), &clen) == NULL &&
+		    strlen(out) + strlen(o->keyword) + strlen(choice) + 3 < outlen)
+			snprintf(out + strlen(out), outlen - strlen(out), "%s=%s\n",
+			    o->keyword, choice);
+	}
+	ppdClose(ppd);
+	return 0;
+}
+
+/* The choice choices ("Option=Choice" lines) give option kw (klen bytes). */
+static const char *
+choice_for(const char *choices, const char *kw, size_t klen, size_t *clen)
+{
+	for (const char *l = choices; l && *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
+		if (strncmp(l, kw, klen) == 0 && l[klen] == '=') {
+			*clen = strcspn(l + klen + 1, "\n");
+			return l + klen + 1;
+		}
+	return NULL;
+}
+
+int
+ppd_set_defaults(const void *data, size_t len, const char *choices, char **out,
+    size_t *outlen)
+{
+	const char *p = data, *end = p + len;
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *f = open_memstream(&buf, &blen);
+
+	*out = NULL;
+	*outlen = 0;
+	if (f == NULL)
+		return -ENOMEM;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+		const char *choice = NULL, *kw = p + 8;
+		size_t klen = 0, clen = 0;
+
+		if (n > 9 && strncmp(p, "*Default", 8) == 0) {
+			klen = strcspn(kw, ": \r\n");
+			if (kw[klen] == ':')
+				choice = choice_for(choices, kw, klen, &clen);
+			/* PageSize brings its three companions along. */
+			if (choice == NULL && kw[klen] == ':' &&
+			    ((klen == 10 && strncmp(kw, "PageRegion", 10) == 0) ||
+			    (klen == 14 && strncmp(kw, "ImageableArea", 13) == 0) ||
+			    (klen == 13 && strncmp(kw, "ImageableArea", 13) == 0) ||
+			    (klen == 14 && strncmp(kw, "PaperDimension", 14) == 0)))
+				choice = choice_for(choices, "PageSize", 8, &clen);
+		}
+		if (choice != NULL)
+			fprintf(f, "*Default%.*s: %.*s\n", (int)klen, kw, (int)clen, choice);
+		else
+			fwrite(p, 1, n, f);
+		p += n;
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*out = buf;
+	*outlen = blen;
+	return 0;
+}

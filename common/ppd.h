@@ -66,4 +66,24 @@ int ppd_check_safe_nick(const void *data, size_t len, const struct ppd_policy *p
 int ppd_rewrite_pdf(const void *data, size_t len, size_t max_out, char **out,
     size_t *outlen, char *err, size_t errlen);
 
+/*
+ * The PPD choices that give a queue the defaults in defaults ("name=value"
+ * lines, as the broker sends a host queue's): an IPP default mapped onto the
+ * PPD's option (sides onto Duplex and its kin, media onto PageSize,
+ * print-color-mode onto ColorModel), or a PPD option's own choice
+ * ("Duplex=DuplexNoTumble").  Those the PPD cannot give are left out.
+ * Writes "Option=Choice" lines to out (outlen bytes, "" for none).  Returns
+ * 0, or the error of parsing data (len bytes).
+ */
+int ppd_default_choices(const void *data, size_t len, const char *defaults,
+    char *out, size_t outlen);
+/*
+ * data (len bytes) with each "*DefaultOption:" line of an option named in
+ * choices ("Option=Choice" lines) set to that choice (PageSize's PageRegion,
+ * ImageableArea and PaperDimension too); every other byte kept.  0 with a
+ * malloc'd copy in *out (*outlen bytes), or -ENOMEM.
+ */
+int ppd_set_defaults(const void *data, size_t len, const char *choices, char **out,
+    size_t *outlen);
+
 #endif

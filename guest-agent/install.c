@@ -542,9 +542,10 @@ one_setting(ipp_t *req, const struct queue *q, const char *attr, const char *key
  */
 static int
 add_settings(ipp_t *req, const struct want *w, const struct queue *q, char *kept,
-    size_t keptlen)
+    size_t keptlen, int *ppd)
 {
 	char rec[SETTINGS_MAX + 1] = "", reasons[512] = "", *copy, *save = NULL;
+	char had[SETTING_HASH + 1], h[SETTING_HASH + 1], hex[HASH_HEX_LEN];
 	const char *reasonv[CODEC_MAX_REASONS];
 	int n = 0, nreasons = 0;
 
@@ -617,7 +618,7 @@ add_settings(ipp_t *req, const struct want *w, const struct queue *q, char *kept
 		snprintf(value, sizeof(value), "%.*s", (int)vlen, l + nlen + 1);
 		if (!codec_keyword_ok(name) || !codec_text_ok(value, CODEC_MAX_VALUE, 1) ||
 		    strncmp(name, "printredir-", 11) == 0 || strchr(name, ':') ||
-		    strcmp(name, "i") == 0 || strcmp(name, "l") == 0)
+		    strcmp(name, "i") == 0 || strcmp(name, "l") == 0 || strcmp(name, "p") == 0)
 			continue;
 		snprintf(attr, sizeof(attr), "%s-default", name);
 		n += one_setting(req, q, attr, name, value, q && default_of(q->defaults,
@@ -627,7 +628,7 @@ add_settings(ipp_t *req, const struct want *w, const struct queue *q, char *kept
 	 * person changed it since. */
 	for (const char *e = q ? q->settings : NULL; e && *e; e += strcspn(e, ";") +
 	    (e[strcspn(e, ";")] != 0)) {
-		char key[CODEC_MAX_KEYWORD + 1], had[SETTING_HASH + 1], now[SETTING_HASH + 1];
+		char key[CODEC_MAX_KEYWORD + 1], now[SETTING_HASH + 1];
 		char cur[CODEC_MAX_VALUE + 1], attr[CODEC_MAX_KEYWORD + 9];
 		size_t klen = strcspn(e, ":;");
 
@@ -635,6 +636,7 @@ add_settings(ipp_t *req, const struct want *w, const struct queue *q, char *kept
 			continue;
 		snprintf(key, sizeof(key), "%.*s", (int)klen, e);
 		if (!codec_keyword_ok(key) || strcmp(key, "i") == 0 || strcmp(key, "l") == 0 ||
+		    strcmp(key, "p") == 0 ||
 		    record_get(rec, key, had) || !record_get(q->settings, key, had))
 			continue;
 		value_hash(default_of(q->defaults, key, klen, cur, sizeof(cur)) ? cur : "", now);
@@ -644,6 +646,18 @@ add_settings(ipp_t *req, const struct want *w, const struct queue *q, char *kept
 			n++;
 		}
 	}
+	/* The defaults the queue's PPD gives (queue_ppd): made again when the
+	 * host's defaults or the driver change. */
+	hash_hex(w->sha, hex);
+	if ((copy = malloc(strlen(w->defaults ? w->defaults : "") + sizeof(hex))) != NULL) {
+		sprintf(copy, "%s%s", w->defaults ? w->defaults : "", hex);
+		value_hash(copy, h);
+		free(copy);
+		*ppd = q == NULL || (!record_get(q->settings, "p", had) ?
+		    w->defaults && *w->defaults : strcmp(had, h) != 0);
+		if (w->defaults && *w->defaults)
+			record_put(rec, "p", h);
+	}
 	if (q == NULL || strcmp(q->settings ? q->settings : "", rec[0] ? rec : "none") != 0) {
 		ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_NAME, SETTINGS_ATTR, NULL,
 		    rec[0] ? rec : "none");
@@ -652,22 +666,95 @@ add_settings(ipp_t *req, const struct want *w, const struct queue *q, char *kept
 	return n;
 }
 
+/* Whether list (", "-separated) holds the n bytes at name. */
+static int
+in_list(const char *list, const char *name, size_t n)
+{
+	for (const char *t = list; t && *t; t += strspn(t, ", ")) {
+		size_t len = strcspn(t, ",");
+
+		if (len == n && strncmp(t, name, n) == 0)
+			return 1;
+		t += len;
+	}
+	return 0;
+}
+
+/*
+ * The PPD for w's queue into path: its guest driver, or, when the host
+ * queue's defaults change some of the driver's (ppd_default_choices), a
+ * copy with those defaults in a file of its own (*temp set: unlink it after
+ * use), so that lp and print dialogs, which send the defaults they read
+ * from the PPD, send the host's.  A default named in kept (", "-separated)
+ * is a person's choice in the guest and left as it is.  Whatever goes
+ * wrong, path is the guest driver (its own defaults) and the error logged.
+ */
+static void
+queue_ppd(const struct install_ctx *ctx, const struct want *w, const char *kept,
+    char *path, size_t pathlen, int *temp)
+{
+	char hex[HASH_HEX_LEN], choices[2048], *ppd = NULL, *out = NULL, *mine;
+	size_t len, outlen, o = 0;
+	int fd, rc;
+
+	*temp = 0;
+	hash_hex(w->sha, hex);
+	snprintf(path, pathlen, "%s/%s.guest.ppd", ctx->drivers_dir, hex);
+	if (w->defaults == NULL || *w->defaults == '\0' ||
+	    (mine = calloc(1, strlen(w->defaults) + 1)) == NULL)
+		return;
+	for (const char *l = w->defaults; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
+		if (!in_list(kept, l, strcspn(l, "=")))
+			o += (size_t)sprintf(mine + o, "%.*s\n", (int)strcspn(l, "\n"), l);
+	rc = statefile_read(path, (size_t)ctx->conf->max_ppd + GUEST_PPD_GROWTH, &ppd, &len);
+	if (rc == 0 && (rc = ppd_default_choices(ppd, len, mine, choices,
+	    sizeof(choices))) == 0 && choices[0] != '\0')
+		rc = ppd_set_defaults(ppd, len, choices, &out, &outlen);
+	free(mine);
+	free(ppd);
+	if (rc != 0 || out == NULL) {
+		if (rc != 0)
+			log_warnx("queue %s keeps its driver's defaults: %s", w->name,
+			    strerror(rc < 0 ? -rc : EIO));
+		return;
+	}
+	snprintf(path, pathlen, "%s/.queue-XXXXXX", ctx->drivers_dir);
+	if ((fd = mkstemp(path)) < 0 || write(fd, out, outlen) != (ssize_t)outlen ||
+	    fchmod(fd, 0644) != 0) {
+		log_warnx("queue %s keeps its driver's defaults: %s", w->name, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		snprintf(path, pathlen, "%s/%s.guest.ppd", ctx->drivers_dir, hex);
+	} else {
+		close(fd);
+		*temp = 1;
+	}
+	free(out);
+}
+
 /*
  * Brings the settings and condition of w's queue q, installed and current,
  * to the host's: one request, none when nothing differs.  Appends to r's
  * detail what a person chose in the guest and is kept.
  */
 static void
-tune_queue(http_t *http, const struct want *w, const struct queue *q,
-    struct result *r)
+tune_queue(http_t *http, const struct install_ctx *ctx, const struct want *w,
+    const struct queue *q, struct result *r)
 {
 	ipp_t *req = cupsconn_request(IPP_OP_CUPS_ADD_MODIFY_PRINTER, q->name), *resp;
-	char kept[512], *d;
+	char kept[512], path[4200], *d;
+	int ppd = 0, temp = 0, n = add_settings(req, w, q, kept, sizeof(kept), &ppd);
 
-	if (add_settings(req, w, q, kept, sizeof(kept)) == 0) {
+	if (ppd)
+		queue_ppd(ctx, w, kept, path, sizeof(path), &temp);
+	if (n == 0 && !ppd) {
 		ippDelete(req);
 	} else {
-		resp = cupsDoRequest(http, req, "/admin/");
+		resp = cupsDoFileRequest(http, req, "/admin/", ppd ? path : NULL);
+		if (temp)
+			unlink(path);
 		if (!ipp_ok(resp) && asprintf(&d, "%s; its settings were not updated: %s",
 		    r->detail, cupsLastErrorString()) >= 0) {
 			free(r->detail);
@@ -695,18 +782,22 @@ device_uri(const struct want *w, char *out, size_t outlen)
 /* Adds or updates queue w->name (own: as it is now, NULL when new) with
  * the checked PPD at ppd_path, its settings and condition those of w. */
 static int
-put_queue(http_t *http, const struct want *w, const struct queue *own,
-    const char *dev, const char *ppd_path, const char *mark, char *kept,
+put_queue(http_t *http, const struct install_ctx *ctx, const struct want *w,
+    const struct queue *own, const char *dev, const char *mark, char *kept,
     size_t keptlen, char *err, size_t errlen)
 {
 	ipp_t *req, *resp;
-	int ok;
+	char path[4200];
+	int ok, ppd, temp;
 
 	req = cupsconn_request(IPP_OP_CUPS_ADD_MODIFY_PRINTER, w->name);
 	ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_URI, "device-uri", NULL, dev);
-	add_settings(req, w, own, kept, keptlen);
+	add_settings(req, w, own, kept, keptlen, &ppd);
 	ippAddString(req, IPP_TAG_PRINTER, IPP_TAG_NAME, AGENT_MARK_ATTR, NULL, mark);
-	resp = cupsDoFileRequest(http, req, "/admin/", ppd_path);
+	queue_ppd(ctx, w, kept, path, sizeof(path), &temp);
+	resp = cupsDoFileRequest(http, req, "/admin/", path);
+	if (temp)
+		unlink(path);
 	ok = ipp_ok(resp);
 	if (!ok)
 		snprintf(err, errlen, "the guest's CUPS refused the queue: %s%s",
@@ -957,7 +1048,7 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct item *it,
 {
 	const struct want *w = it->w;
 	struct queue *own = it->own;
-	char dev[CODEC_MAX_STRING + 16], path[4200], mark[256], hex[HASH_HEX_LEN];
+	char dev[CODEC_MAX_STRING + 16], mark[256];
 	char err[1024], gone[1200] = "", kept[512];
 
 	if (it->rc == -ENOENT || it->rc == -EIO) {
@@ -980,14 +1071,12 @@ install_one(http_t *http, const struct install_ctx *ctx, const struct item *it,
 	if (it->current) {
 		set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED, own->name, 0,
 		    "installed%s, prints to the host queue %s", GENERIC(w), w->name);
-		tune_queue(http, w, own, r);
+		tune_queue(http, ctx, w, own, r);
 		return;
 	}
-	hash_hex(w->sha, hex);
-	snprintf(path, sizeof(path), "%s/%s.guest.ppd", ctx->drivers_dir, hex);
 	device_uri(w, dev, sizeof(dev));
 	make_mark(dev, w->sha, it->nick, mark, sizeof(mark));
-	if (put_queue(http, w, own, dev, path, mark, kept, sizeof(kept), err,
+	if (put_queue(http, ctx, w, own, dev, mark, kept, sizeof(kept), err,
 	    sizeof(err)) != 0) {
 		set_result(r, PRINTREDIR__PRINTER_STATE__PRINTER_FAILED, NULL, 0, "%s", err);
 		return;
@@ -1275,7 +1364,7 @@ install_apply(const struct install_ctx *ctx, const struct want *want,
 			continue;
 		}
 		if (plan_one(ctx, w, q, v == QUEUE_TORN, &res, &nres, items, &nitems) == 1)
-			tune_queue(http, w, q, &res[nres - 1]);
+			tune_queue(http, ctx, w, q, &res[nres - 1]);
 	}
 	install_all(http, ctx, items, nitems, res);
 

@@ -239,6 +239,51 @@ START_TEST(generic_pdf_printer_passes)
 }
 END_TEST
 
+/* The host queue's defaults onto a guest PPD: IPP defaults mapped onto
+ * the PPD's options as the PPD spells their choices, a PPD option's own
+ * choice, and what the PPD cannot give left out. */
+START_TEST(defaults_into_the_ppd)
+{
+	size_t len, outlen;
+	char *ppd = slurp(GENERIC_PDF, &len), *out = NULL, choices[512];
+	ppd_file_t *p;
+	cups_file_t *f;
+	char path[] = "/tmp/printredir-test-ppd-XXXXXX";
+	int fd;
+
+	ck_assert_int_eq(ppd_default_choices(ppd, len, "sides=two-sided-long-edge\n"
+	    "media=iso_a4_210x297mm\nprint-color-mode=monochrome\nnumber-up=2\n"
+	    "Resolution=600dpi\nNoSuchOption=x\nmanualfeed=nonsense\n", choices,
+	    sizeof(choices)), 0);
+	ck_assert_str_eq(choices, "Duplex=DuplexNoTumble\nPageSize=A4\n"
+	    "ColorModel=grayscale\nResolution=600dpi\n");
+	ck_assert_int_eq(ppd_set_defaults(ppd, len, choices, &out, &outlen), 0);
+	ck_assert_ptr_nonnull(strstr(out, "\n*DefaultDuplex: DuplexNoTumble\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\n*DefaultPageSize: A4\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\n*DefaultPageRegion: A4\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\n*DefaultImageableArea: A4\n"));
+	ck_assert_ptr_null(strstr(out, "*DefaultPageSize: Letter"));
+	/* libcups reads the new defaults. */
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	ck_assert_int_eq(write(fd, out, outlen), (ssize_t)outlen);
+	close(fd);
+	ck_assert_ptr_nonnull(f = cupsFileOpen(path, "r"));
+	ck_assert_ptr_nonnull(p = ppdOpen2(f));
+	cupsFileClose(f);
+	unlink(path);
+	ppdMarkDefaults(p);
+	ck_assert_str_eq(ppdFindMarkedChoice(p, "Duplex")->choice, "DuplexNoTumble");
+	ck_assert_str_eq(ppdFindMarkedChoice(p, "ColorModel")->choice, "grayscale");
+	ppdClose(p);
+	free(out);
+	/* None that apply: nothing to change. */
+	ck_assert_int_eq(ppd_default_choices(ppd, len, "number-up=4\n", choices,
+	    sizeof(choices)), 0);
+	ck_assert_str_eq(choices, "");
+	free(ppd);
+}
+END_TEST
+
 /* The agent takes the NickName from the check's own parse: it is
  * ppd_check_parse()'s, and none when the driver is refused. */
 START_TEST(check_gives_the_nickname)
@@ -1212,6 +1257,7 @@ test_suite(void)
 		    "HL-5250DN driver");
 	tcase_add_test(tc, generic_pdf_printer_passes);
 	tcase_add_test(tc, check_gives_the_nickname);
+	tcase_add_test(tc, defaults_into_the_ppd);
 	tcase_add_test(tc, distribution_ppds_pass);
 	tcase_add_test(tc, bounds_and_nickname);
 	tcase_add_test(tc, foomatic_ppd_is_refused);
