@@ -73,6 +73,8 @@ struct broker_conf {
 	long long fetch_timeout;	/* seconds for one driver from a print server */
 	char *printers;			/* all | default-only | host queue names */
 	long long max_printers;		/* most printers redirected; 0 = no cap */
+	int driverless_fallback;	/* no driver on the print server: build
+					 * a generic one (drivers.c) */
 
 	/* [guests] */
 	char *allow;			/* ids that may connect; "" = any */

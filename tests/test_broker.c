@@ -302,6 +302,43 @@ START_TEST(printers_chosen)
 }
 END_TEST
 
+/* [broker] driverless_fallback: off unless asked for, a boolean, kept by a
+ * copy (the fetcher's threads work on copies). */
+START_TEST(driverless_fallback_key)
+{
+	struct broker_conf c, copy;
+	char err[1024];
+
+	ck_assert_int_eq(load("[broker]\nkey_file = /k\n", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.driverless_fallback, 0);
+	broker_free_conf(&c);
+
+	ck_assert_int_eq(load("[broker]\ndriverless_fallback = yes\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(c.driverless_fallback, 1);
+	ck_assert_int_eq(broker_copy_conf(&c, &copy), 0);
+	ck_assert_int_eq(copy.driverless_fallback, 1);
+	broker_free_conf(&copy);
+	broker_free_conf(&c);
+
+	ck_assert_int_eq(load("[broker]\ndriverless_fallback = off\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(c.driverless_fallback, 0);
+	broker_free_conf(&c);
+
+	ck_assert_int_eq(load("[broker]\ndriverless_fallback = generic\n", &c, err,
+	    sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "driverless_fallback"));
+	ck_assert_ptr_nonnull(strstr(err, "expected yes/no"));
+	ck_assert_int_eq(load("[broker]\ndriverless_fallback =\n", &c, err,
+	    sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "driverless_fallback"));
+	/* It belongs to [broker]: elsewhere it is an unknown key. */
+	ck_assert_int_eq(load("[jobs]\ndriverless_fallback = yes\n", &c, err,
+	    sizeof(err)), -EINVAL);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -316,6 +353,7 @@ test_suite(void)
 	tcase_add_test(tc, an_error_first_is_no_generation);
 	tcase_add_test(tc, guests_allow_list);
 	tcase_add_test(tc, printers_chosen);
+	tcase_add_test(tc, driverless_fallback_key);
 	suite_add_tcase(s, tc);
 	return s;
 }
