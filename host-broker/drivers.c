@@ -615,6 +615,14 @@ fetch_db(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 	    2, NULL, attrs);
 	NET(resp = cupsDoRequest(http, req, "/"));
 	src->checked = time(NULL);
+	/* cupsd answers a search that matches nothing with not-found: the
+	 * same answer as an empty list, not a failure. */
+	if (resp != NULL && ippGetStatusCode(resp) == IPP_STATUS_ERROR_NOT_FOUND) {
+		snprintf(err, errlen, "no driver for \"%s\" in the driver database of %s",
+		    p->make_model, conf->print_server);
+		rc = 0;
+		goto out;
+	}
 	if (resp == NULL || ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING) {
 		snprintf(err, errlen, "driver database of %s: %s", conf->print_server,
 		    cupsLastErrorString());
