@@ -183,8 +183,9 @@ dpi_of(ipp_attribute_t *a, int i, int *y)
 	return x;
 }
 
-/* The model for *NickName: printable ASCII of a safe kind, at most
- * GENERIC_MAX_NICK bytes; "IPP Printer" when nothing usable. */
+/* The model for *NickName: letters, digits and a few marks, any other
+ * run of bytes one space, at most GENERIC_MAX_NICK bytes; "IPP Printer"
+ * when nothing usable. */
 static void
 nick_model(ipp_t *attrs, char *out, size_t len)
 {
@@ -197,8 +198,10 @@ nick_model(ipp_t *attrs, char *out, size_t len)
 		unsigned char c = (unsigned char)*v;
 
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr(" ._,-+()/", c) != NULL)
+		    (c >= '0' && c <= '9') || strchr("._,-+()/", c) != NULL)
 			out[n++] = (char)c;
+		else if (n > 0 && out[n - 1] != ' ')	/* anything else: one space */
+			out[n++] = ' ';
 	}
 	while (n > 0 && out[n - 1] == ' ')
 		n--;
