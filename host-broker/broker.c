@@ -46,6 +46,7 @@ static const struct conf_key broker_keys[] = {
 	{ "broker", "printers", CONF_STRING, OFF(printers), "all", 0, 0, 0, 0 },
 	{ "broker", "max_printers", CONF_INT, OFF(max_printers), "0", 0, CODEC_MAX_PRINTERS, 0, 0 },
 	{ "broker", "probe_interval", CONF_DURATION, OFF(probe_interval), "30s", 0, 86400, 0, 0 },
+	{ "broker", "driverless_fallback", CONF_BOOL, OFF(driverless_fallback), "no", 0, 0, 0, 0 },
 	{ "guests", "allow", CONF_STRING, OFF(allow), "", 0, 0, 0, 1 },
 	{ "guests", "forget_after", CONF_DURATION, OFF(forget_after), "30d", 60,
 	  3650LL * 86400, 0, 0 },

@@ -14,7 +14,10 @@
  *   push.c     the events socket the host cupsd's notifier (notifier.c, a
  *              program of its own) writes the subscription's events to
  *   drivers.c  fetching PPDs from print servers, checking, hashing,
- *              compressing, the on-disk driver cache (drivers/index.json)
+ *              compressing, the on-disk driver cache (drivers/index.json);
+ *              with driverless_fallback, a generic driver when the print
+ *              server has none
+ *   generic.c  a generic PPD written from a printer's IPP attributes
  *   guests.c   guest sessions: the listener and its pre-handshake budget,
  *              handshake, driver inventory, printer sets by generation,
  *              reports, persisted guest state (guests.json)
@@ -76,6 +79,8 @@ struct broker_conf {
 	char *printers;			/* all | default-only | host queue names */
 	long long max_printers;		/* most printers redirected; 0 = no cap */
 	long long probe_interval;	/* seconds between destination probes; 0 off */
+	int driverless_fallback;	/* no driver on the print server: build
+					 * a generic one (drivers.c) */
 
 	/* [guests] */
 	char *allow;			/* ids that may connect; "" = any */
@@ -296,7 +301,7 @@ void probe_stop(void);
 
 /* drivers.c */
 int drivers_init(const struct broker_conf *conf);
-/* Resolves p's driver into p->driver, p->sha, p->detail; adds the driver
+/* Resolves p's driver into p->driver, p->sha, p->detail, p->generic; adds the driver
  * to s->drivers.  Runs on the fetcher thread (blocking libcups calls). */
 void drivers_resolve(const struct broker_conf *conf, struct printer *p,
     struct snapshot *s);
@@ -315,6 +320,21 @@ int drivers_index_parse(const char *text, size_t len, const char *what,
     struct drivers_entry **entries, size_t *n);
 /* Accepts NULL. */
 void drivers_index_free(struct drivers_entry *entries, size_t n);
+
+/* generic.c */
+/*
+ * A generic PDF-input PPD for a printer from its Get-Printer-Attributes
+ * answer attrs (media-supported/-default, sides-supported/-default,
+ * print-color-mode-supported/-default, color-supported,
+ * printer-resolution-supported/-default, document-format-supported,
+ * printer-make-and-model): only known keywords and bounded values go in,
+ * at most 64 sizes and 8 resolutions; a printer naming no sizes gets A4
+ * and Letter.  0 with a malloc'd text in *out (*outlen bytes, NUL after);
+ * -ENOTSUP when the printer does not take PDF, -EINVAL, -ENOMEM, with why
+ * in err.
+ */
+int generic_ppd_from_ipp(ipp_t *attrs, char **out, size_t *outlen, char *err,
+    size_t errlen);
 
 /* snapshot helpers (watch.c) */
 void snapshot_free(struct snapshot *s);

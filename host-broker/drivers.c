@@ -27,6 +27,7 @@
 
 #include "broker.h"
 #include "compress.h"
+#include "cupsconn.h"
 #include "jsonget.h"
 #include "log.h"
 #include "ppd.h"
@@ -458,17 +459,18 @@ read_body(http_t *http, long long max, long long deadline, size_t *len, int *lat
 }
 
 /*
- * GET scheme://host:port/printers/NAME.ppd, conditional on what we hold.
- * Returns 1 found (fresh or unchanged), 0 not there, -1 unreachable; why
- * in err.
+ * GET resource (a PPD) on http, a connection to who ("print server
+ * HOST:PORT", "the host's CUPS"), conditional on what we hold under key
+ * url, which also names the driver in details.  Returns 1 found (fresh or
+ * unchanged, or rejected by the checks: p says which), 0 not there, -1
+ * failed; why in err.  Closes http.
  */
 static int
-fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
-    const char *host, int port, http_encryption_t enc, const char *resource,
-    const char *url, char *err, size_t errlen)
+get_ppd(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
+    http_t *http, const char *who, const char *resource, const char *url,
+    char *err, size_t errlen)
 {
 	struct source *src = source_get(url);
-	http_t *http = NULL;
 	http_status_t status;
 	char *body = NULL;
 	size_t len = 0;
@@ -478,14 +480,7 @@ fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s
 
 	if (src == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	NET(http = httpConnect2(host, port, NULL, AF_UNSPEC, enc, 1, HTTP_TIMEOUT_MS,
-	    NULL));
-	if (http == NULL) {
-		snprintf(err, errlen, "print server %s:%d unreachable: %s", host, port,
-		    cupsLastErrorString());
-		return -1;
+		goto out;
 	}
 	httpSetTimeout(http, HTTP_TIMEOUT_MS / 1000.0, NULL, NULL);
 	httpClearFields(http);
@@ -495,7 +490,7 @@ fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s
 	NET(rc = httpGet(http, resource));
 	if (rc != 0) {
 		rc = -1;
-		snprintf(err, errlen, "print server %s:%d: request failed", host, port);
+		snprintf(err, errlen, "%s: request failed", who);
 		goto out;
 	}
 	rc = -1;
@@ -505,8 +500,8 @@ fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s
 		;
 	uv_mutex_lock(&cache_lock);
 	if (status == HTTP_STATUS_CONTINUE) {
-		snprintf(err, errlen, "print server %s:%d too slow: no answer within "
-		    "%llds", host, port, conf->fetch_timeout);
+		snprintf(err, errlen, "%s too slow: no answer within %llds", who,
+		    conf->fetch_timeout);
 		goto out;
 	}
 	src->checked = time(NULL);
@@ -519,8 +514,8 @@ fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s
 	}
 	if (status != HTTP_STATUS_OK) {
 		NET(httpFlush(http));
-		snprintf(err, errlen, "print server %s:%d has no driver for this queue "
-		    "(HTTP %d for %s)", host, port, (int)status, resource);
+		snprintf(err, errlen, "%s has no driver for this queue (HTTP %d for "
+		    "%s)", who, (int)status, resource);
 		rc = 0;
 		goto out;
 	}
@@ -528,8 +523,8 @@ fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s
 	NET(body = read_body(http, conf->max_ppd, deadline, &len, &late));
 	if (body == NULL) {
 		if (late)
-			snprintf(err, errlen, "print server %s:%d too slow: %s did not "
-			    "arrive within %llds", host, port, url, conf->fetch_timeout);
+			snprintf(err, errlen, "%s too slow: %s did not arrive within "
+			    "%llds", who, url, conf->fetch_timeout);
 		else
 			snprintf(err, errlen, "out of memory reading %s", url);
 		goto out;
@@ -546,6 +541,29 @@ out:
 	free(body);
 	httpClose(http);
 	return rc;
+}
+
+/*
+ * GET scheme://host:port/printers/NAME.ppd from a print server: get_ppd's
+ * answer.
+ */
+static int
+fetch_http(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
+    const char *host, int port, http_encryption_t enc, const char *resource,
+    const char *url, char *err, size_t errlen)
+{
+	http_t *http = NULL;
+	char who[300];
+
+	NET(http = httpConnect2(host, port, NULL, AF_UNSPEC, enc, 1, HTTP_TIMEOUT_MS,
+	    NULL));
+	if (http == NULL) {
+		snprintf(err, errlen, "print server %s:%d unreachable: %s", host, port,
+		    cupsLastErrorString());
+		return -1;
+	}
+	snprintf(who, sizeof(who), "print server %s:%d", host, port);
+	return get_ppd(conf, p, s, http, who, resource, url, err, errlen);
 }
 
 /* The print server's driver database, searched by make and model. */
@@ -597,6 +615,14 @@ fetch_db(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 	    2, NULL, attrs);
 	NET(resp = cupsDoRequest(http, req, "/"));
 	src->checked = time(NULL);
+	/* cupsd answers a search that matches nothing with not-found: the
+	 * same answer as an empty list, not a failure. */
+	if (resp != NULL && ippGetStatusCode(resp) == IPP_STATUS_ERROR_NOT_FOUND) {
+		snprintf(err, errlen, "no driver for \"%s\" in the driver database of %s",
+		    p->make_model, conf->print_server);
+		rc = 0;
+		goto out;
+	}
 	if (resp == NULL || ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING) {
 		snprintf(err, errlen, "driver database of %s: %s", conf->print_server,
 		    cupsLastErrorString());
@@ -672,6 +698,268 @@ out:
 	return rc;
 }
 
+/* The most bytes of a printer's Get-Printer-Attributes answer read. */
+#define IPP_ANSWER_MAX (1 << 20)
+
+/* The PPD the host's cupsd holds for p's queue: get_ppd's answer. */
+static int
+fetch_host_ppd(const struct broker_conf *conf, struct printer *p,
+    struct snapshot *s, char *err, size_t errlen)
+{
+	char resource[1024], url[1500], why[512];
+	size_t n;
+	http_t *http = NULL;
+
+	/* The queue name as a URL path segment. */
+	n = (size_t)snprintf(resource, sizeof(resource), "/printers/");
+	for (const unsigned char *c = (const unsigned char *)p->name;
+	    *c && n + 8 < sizeof(resource); c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || strchr("-._~", *c) != NULL)
+			resource[n++] = (char)*c;
+		else
+			n += (size_t)snprintf(resource + n, sizeof(resource) - n,
+			    "%%%02X", *c);
+	}
+	snprintf(resource + n, sizeof(resource) - n, ".ppd");
+	snprintf(url, sizeof(url), "host-cups:%s%s", conf->cups[0] ? conf->cups :
+	    "default", resource);
+	NET(http = cupsconn_open(conf->cups, HTTP_TIMEOUT_MS, why, sizeof(why)));
+	if (http == NULL) {
+		snprintf(err, errlen, "the host's %s", why);
+		return -1;
+	}
+	return get_ppd(conf, p, s, http, "the host's CUPS", resource, url, err,
+	    errlen);
+}
+
+/* Reads the IPP message of a buffer (ippReadIO's callback). */
+struct membuf {
+	const char *data;
+	size_t len, off;
+};
+
+static ssize_t
+membuf_read(void *ctx, ipp_uchar_t *buf, size_t len)
+{
+	struct membuf *m = ctx;
+
+	if (len > m->len - m->off)
+		len = m->len - m->off;
+	memcpy(buf, m->data + m->off, len);
+	m->off += len;
+	return (ssize_t)len;
+}
+
+/*
+ * Asks the printer at scheme://host:port/resource (the host queue's
+ * device, ipp or ipps) for its attributes, bounded in bytes and time, and
+ * writes a generic PPD from them (generic.c), checked and cached as any
+ * driver.  Returns 1 found (or rejected by the checks), 0 not usable, -1
+ * no answer; why in err.
+ */
+static int
+fetch_ipp(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
+    int tls, const char *host, int port, const char *resource, char *err,
+    size_t errlen)
+{
+	static const char *attrs[] = {
+		"color-supported", "document-format-supported", "media-default",
+		"media-supported", "print-color-mode-default",
+		"print-color-mode-supported", "printer-make-and-model",
+		"printer-resolution-default", "printer-resolution-supported",
+		"sides-default", "sides-supported",
+	};
+	char uri[1024], key[1100], why[256];
+	struct source *src;
+	struct membuf mb = { 0 };
+	http_t *http = NULL;
+	http_status_t status = HTTP_STATUS_ERROR;
+	ipp_t *req = NULL, *resp = NULL;
+	ipp_state_t st = IPP_STATE_IDLE;
+	char *body = NULL, *ppd = NULL;
+	size_t len = 0, ppdlen = 0;
+	long long deadline = now_ms() + conf->fetch_timeout * 1000;
+	int rc = -1, late = 0, sent = 0;
+
+	/* Only the URI's parts: no user name or password goes on. */
+	if (httpAssembleURI(HTTP_URI_CODING_ALL, uri, sizeof(uri), tls ? "ipps" :
+	    "ipp", NULL, host, port, resource) < HTTP_URI_STATUS_OK) {
+		snprintf(err, errlen, "the printer's URI does not assemble");
+		return 0;
+	}
+	snprintf(key, sizeof(key), "ipp-attributes:%s", uri);
+	if ((src = source_get(key)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	NET(http = httpConnect2(host, port, NULL, AF_UNSPEC, tls ?
+	    HTTP_ENCRYPTION_ALWAYS : HTTP_ENCRYPTION_IF_REQUESTED, 1,
+	    HTTP_TIMEOUT_MS, NULL));
+	if (http == NULL) {
+		snprintf(err, errlen, "the printer at %s does not answer: %s", uri,
+		    cupsLastErrorString());
+		return -1;
+	}
+	httpSetTimeout(http, HTTP_TIMEOUT_MS / 1000.0, NULL, NULL);
+	req = ippNewRequest(IPP_OP_GET_PRINTER_ATTRIBUTES);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL, uri);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name",
+	    NULL, cupsUser());
+	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
+	    (int)(sizeof(attrs) / sizeof(attrs[0])), NULL, attrs);
+	httpClearFields(http);
+	httpSetField(http, HTTP_FIELD_CONTENT_TYPE, "application/ipp");
+	httpSetLength(http, ippLength(req));
+	/* What cupsDoRequest does, but its answer is read with the bounds of
+	 * any fetch: cupsGetResponse would take any size, any time. */
+	uv_mutex_unlock(&cache_lock);
+	if (httpPost(http, resource) == 0) {
+		while ((st = ippWrite(http, req)) != IPP_STATE_DATA &&
+		    st != IPP_STATE_ERROR)
+			;
+		if (st == IPP_STATE_DATA) {
+			sent = 1;
+			while ((status = httpUpdate(http)) == HTTP_STATUS_CONTINUE &&
+			    now_ms() <= deadline)
+				;
+		}
+	}
+	if (status == HTTP_STATUS_OK)
+		body = read_body(http, IPP_ANSWER_MAX, deadline, &len, &late);
+	uv_mutex_lock(&cache_lock);
+	src->checked = time(NULL);
+	if (!sent) {
+		snprintf(err, errlen, "the printer at %s does not answer: request "
+		    "failed", uri);
+		goto out;
+	}
+	if (status == HTTP_STATUS_CONTINUE) {
+		snprintf(err, errlen, "the printer at %s does not answer within %llds",
+		    uri, conf->fetch_timeout);
+		goto out;
+	}
+	if (status != HTTP_STATUS_OK) {
+		snprintf(err, errlen, "the printer at %s does not answer "
+		    "Get-Printer-Attributes (HTTP %d)", uri, (int)status);
+		goto out;
+	}
+	if (body == NULL) {
+		snprintf(err, errlen, late ? "the printer at %s does not answer "
+		    "within %llds" : "out of memory reading the answer of %s", uri,
+		    conf->fetch_timeout);
+		goto out;
+	}
+	if (len > IPP_ANSWER_MAX) {
+		snprintf(err, errlen, "the printer at %s answers over %d bytes of "
+		    "attributes", uri, IPP_ANSWER_MAX);
+		rc = 0;
+		goto out;
+	}
+	mb.data = body;
+	mb.len = len;
+	if ((resp = ippNew()) == NULL ||
+	    ippReadIO(&mb, membuf_read, 1, NULL, resp) != IPP_STATE_DATA) {
+		snprintf(err, errlen, "the printer at %s answers what is not IPP", uri);
+		rc = 0;
+		goto out;
+	}
+	if (ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING) {
+		snprintf(err, errlen, "the printer at %s refuses Get-Printer-Attributes: "
+		    "%s", uri, ippErrorString(ippGetStatusCode(resp)));
+		rc = 0;
+		goto out;
+	}
+	if (generic_ppd_from_ipp(resp, &ppd, &ppdlen, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "no generic driver from the attributes of the "
+		    "printer at %s: %s", uri, why);
+		rc = 0;
+		goto out;
+	}
+	log_info("built a generic driver for %s from the attributes of %s "
+	    "(%zu bytes)", p->name, uri, ppdlen);
+	src->found = 0;
+	accept_ppd(conf, p, src, ppd, ppdlen, key);
+	if (p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED)
+		rc = 1;
+	else if (src->found)
+		rc = use_source(p, src, s, key) == 0 ? 1 : -1;
+out:
+	free(ppd);
+	free(body);
+	ippDelete(req);
+	ippDelete(resp);
+	httpClose(http);
+	return rc;
+}
+
+/*
+ * driverless_fallback: the generic driver of p, whose print server has no
+ * driver for it.  This one function decides what a generic driver is made
+ * of, in this order:
+ *   1. the PPD the host's cupsd holds for the queue (set up with a driver
+ *      on the host, or a driverless/IPP Everywhere queue whose PPD cupsd
+ *      generated), fetched like a print server's (get_ppd);
+ *   2. else (a raw host queue) a PPD written from the IPP attributes of
+ *      the printer the queue prints to, ipp:// or ipps:// (fetch_ipp).
+ * Either is a PPD, like every driver a guest gets today, and goes through
+ * the same checks, hash and cache.  What the guests are told of the
+ * printer does not depend on that: its descriptor says only that its
+ * driver is generic and which one it is (p->generic, p->sha).  A later
+ * version can therefore send the printer's IPP capabilities instead by
+ * changing this function (and the agent's install), nothing else.
+ *
+ * Returns 1 when p has a driver (p->generic set), 0 when not, with what
+ * was tried in why.  p's fields are MISSING again then.
+ */
+static int
+fetch_generic(const struct broker_conf *conf, struct printer *p,
+    struct snapshot *s, char *why, size_t whylen)
+{
+	char scheme[32], user[256], host[256], resource[1024];
+	char why_host[1024] = "", why_ipp[2048] = "";
+	const char *from = NULL;
+	int port = 0;
+
+	if (fetch_host_ppd(conf, p, s, why_host, sizeof(why_host)) == 1) {
+		if (p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE) {
+			from = "the host queue's PPD";
+			goto found;
+		}
+		snprintf(why_host, sizeof(why_host), "%s", p->detail ? p->detail :
+		    "the host queue's PPD was rejected");
+	}
+	p->driver = PRINTREDIR__DRIVER_STATE__DRIVER_MISSING;
+	if (httpSeparateURI(HTTP_URI_CODING_ALL, p->device_uri, scheme, sizeof(scheme),
+	    user, sizeof(user), host, sizeof(host), &port, resource,
+	    sizeof(resource)) < HTTP_URI_STATUS_OK ||
+	    (strcmp(scheme, "ipp") != 0 && strcmp(scheme, "ipps") != 0)) {
+		snprintf(why_ipp, sizeof(why_ipp), "no printer to ask for its IPP "
+		    "attributes: the device URI is not ipp:// or ipps://");
+	} else if (fetch_ipp(conf, p, s, strcmp(scheme, "ipps") == 0, host, port,
+	    resource, why_ipp, sizeof(why_ipp)) == 1) {
+		if (p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE) {
+			from = "the printer's IPP attributes";
+			goto found;
+		}
+		snprintf(why_ipp, sizeof(why_ipp), "%s", p->detail ? p->detail :
+		    "the generic driver was rejected");
+	}
+	p->driver = PRINTREDIR__DRIVER_STATE__DRIVER_MISSING;
+	free(p->detail);
+	p->detail = NULL;
+	snprintf(why, whylen, "no generic driver (driverless_fallback): %s; %s",
+	    why_host, why_ipp);
+	return 0;
+found:
+	p->generic = 1;
+	free(p->detail);
+	if (asprintf(&p->detail, "no driver on its print server: generic driver "
+	    "built from %s (driverless_fallback)", from) < 0)
+		p->detail = NULL;
+	return 1;
+}
+
 static int
 is_generic_model(const char *mm)
 {
@@ -683,10 +971,11 @@ static void
 resolve(const struct broker_conf *conf, struct printer *p, struct snapshot *s)
 {
 	char scheme[32], user[256], host[256], resource[1024], url[1500];
-	char why_server[4096] = "", why_db[4096] = "";
-	int port = 0, rc = 0;
+	char why_server[4096] = "", why_db[4096] = "", why_generic[4096] = "";
+	int port = 0, rc_server = 0, rc_db = 0;
 
 	p->driver = PRINTREDIR__DRIVER_STATE__DRIVER_MISSING;
+	p->generic = 0;
 	if (httpSeparateURI(HTTP_URI_CODING_ALL, p->device_uri, scheme, sizeof(scheme),
 	    user, sizeof(user), host, sizeof(host), &port, resource,
 	    sizeof(resource)) < HTTP_URI_STATUS_OK) {
@@ -700,10 +989,10 @@ resolve(const struct broker_conf *conf, struct printer *p, struct snapshot *s)
 		    host, port, resource);
 		snprintf(resource + strlen(resource), sizeof(resource) - strlen(resource),
 		    ".ppd");
-		rc = fetch_http(conf, p, s, host, port, tls ? HTTP_ENCRYPTION_ALWAYS :
-		    HTTP_ENCRYPTION_IF_REQUESTED, resource, url, why_server,
-		    sizeof(why_server));
-		if (rc == 1)
+		rc_server = fetch_http(conf, p, s, host, port, tls ?
+		    HTTP_ENCRYPTION_ALWAYS : HTTP_ENCRYPTION_IF_REQUESTED, resource,
+		    url, why_server, sizeof(why_server));
+		if (rc_server == 1)
 			return;
 	} else {
 		snprintf(why_server, sizeof(why_server), "%s printer: not served by a "
@@ -711,7 +1000,7 @@ resolve(const struct broker_conf *conf, struct printer *p, struct snapshot *s)
 	}
 
 	if (conf->print_server[0] != '\0' && !is_generic_model(p->make_model)) {
-		if (fetch_db(conf, p, s, why_db, sizeof(why_db)) == 1)
+		if ((rc_db = fetch_db(conf, p, s, why_db, sizeof(why_db))) == 1)
 			return;
 	} else if (conf->print_server[0] == '\0') {
 		snprintf(why_db, sizeof(why_db), "no print_server configured to search "
@@ -719,11 +1008,22 @@ resolve(const struct broker_conf *conf, struct printer *p, struct snapshot *s)
 	} else {
 		snprintf(why_db, sizeof(why_db), "queue has no make and model to search for");
 	}
+
+	/* Only once the print server has said it has no driver: one that
+	 * cannot be asked now would have the guests swap drivers (and
+	 * restart) twice over a network blip. */
+	if (conf->driverless_fallback && rc_server == 0 && rc_db == 0) {
+		if (fetch_generic(conf, p, s, why_generic, sizeof(why_generic)) == 1)
+			return;
+	} else if (conf->driverless_fallback) {
+		snprintf(why_generic, sizeof(why_generic), "no generic driver "
+		    "(driverless_fallback) while the print server cannot be asked");
+	}
 	free(p->detail);
-	if (asprintf(&p->detail, "driver missing (%s; %s): install it by hand in the "
-	    "guest", why_server, why_db) < 0)
+	if (asprintf(&p->detail, "driver missing (%s; %s%s%s): install it by hand "
+	    "in the guest", why_server, why_db, why_generic[0] ? "; " : "",
+	    why_generic) < 0)
 		p->detail = NULL;
-	(void)rc;
 }
 
 void

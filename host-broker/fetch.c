@@ -29,6 +29,7 @@ struct result {
 	char *name;
 	char *device_uri, *make_model;	/* of the printer it was found for */
 	int driver;			/* Printredir__DriverState */
+	int generic;			/* the broker built the driver */
 	uint8_t sha[HASH_LEN];
 	char *detail;
 	struct driver d;		/* d.z NULL unless driver is AVAILABLE */
@@ -102,7 +103,7 @@ result_put(struct result *r)
 	int changed;
 
 	if (old != NULL) {
-		changed = old->driver != r->driver ||
+		changed = old->driver != r->driver || old->generic != r->generic ||
 		    memcmp(old->sha, r->sha, HASH_LEN) != 0 ||
 		    strcmp(old->detail, r->detail) != 0;
 		result_free(old);
@@ -137,6 +138,7 @@ resolve(const struct broker_conf *conf, unsigned gen, const struct item *it)
 	r.device_uri = dupz(it->device_uri);
 	r.make_model = dupz(it->make_model);
 	r.driver = p.driver;
+	r.generic = p.generic;
 	r.detail = p.detail ? p.detail : dupz(NULL);
 	memcpy(r.sha, p.sha, HASH_LEN);
 	for (size_t i = 0; i < s.ndrivers; i++) {
@@ -310,6 +312,7 @@ fetch_lookup(struct printer *p, struct snapshot *s, int queue)
 	if (r != NULL && (r->driver != PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE ||
 	    drivers_add(s, &r->d) == 0)) {
 		p->driver = r->driver;
+		p->generic = r->generic;
 		memcpy(p->sha, r->sha, HASH_LEN);
 		free(p->detail);
 		p->detail = strdup(r->detail);

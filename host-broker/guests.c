@@ -1130,6 +1130,23 @@ latency_json(double s)
 }
 
 /* One guest's entry of the status document. */
+/* Whether gp's detail is the agent's plain "installed, prints to the host
+ * queue NAME" (or "updated, ..."), or none. */
+static int
+plain_installed(const struct guest_printer *gp)
+{
+	static const char tail[] = ", prints to the host queue ";
+	const char *d = gp->detail ? gp->detail : "";
+	size_t n = strcspn(d, ",");
+
+	if (*d == '\0')
+		return 1;
+	return ((n == 9 && strncmp(d, "installed", 9) == 0) ||
+	    (n == 7 && strncmp(d, "updated", 7) == 0)) &&
+	    strncmp(d + n, tail, sizeof(tail) - 1) == 0 &&
+	    strcmp(d + n + sizeof(tail) - 1, gp->name) == 0;
+}
+
 static json_object *
 guest_status(const struct guest *g, int summary)
 {
@@ -1176,11 +1193,13 @@ guest_status(const struct guest *g, int summary)
 		json_object_object_add(p, "name", json_object_new_string(gp->name));
 		json_object_object_add(p, "state", json_object_new_string(
 		    codec_printer_state_name(gp->state)));
-		/* An installed printer's detail only says its state and name
+		/* An installed printer's detail mostly says its state and name
 		 * again ("installed, prints to the host queue NAME"): without
 		 * it the document of 100 guests of 200 printers is half as
-		 * long.  The others' say why. */
-		if (gp->state != PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED)
+		 * long.  The others' say why, and so does one that says more
+		 * ("installed (generic driver)", "; keeps the guest's own"). */
+		if (gp->state != PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED ||
+		    !plain_installed(gp))
 			json_object_object_add(p, "detail",
 			    json_object_new_string(gp->detail));
 		/* Likewise its condition, but when it cannot print. */

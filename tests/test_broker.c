@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../host-broker/broker.h"
+#include "ppd.h"
 #include "runner.h"
 
 START_TEST(network_and_local_schemes)
@@ -302,6 +303,151 @@ START_TEST(printers_chosen)
 }
 END_TEST
 
+/* [broker] driverless_fallback: off unless asked for, a boolean, kept by a
+ * copy (the fetcher's threads work on copies). */
+START_TEST(driverless_fallback_key)
+{
+	struct broker_conf c, copy;
+	char err[1024];
+
+	ck_assert_int_eq(load("[broker]\nkey_file = /k\n", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.driverless_fallback, 0);
+	broker_free_conf(&c);
+
+	ck_assert_int_eq(load("[broker]\ndriverless_fallback = yes\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(c.driverless_fallback, 1);
+	ck_assert_int_eq(broker_copy_conf(&c, &copy), 0);
+	ck_assert_int_eq(copy.driverless_fallback, 1);
+	broker_free_conf(&copy);
+	broker_free_conf(&c);
+
+	ck_assert_int_eq(load("[broker]\ndriverless_fallback = off\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(c.driverless_fallback, 0);
+	broker_free_conf(&c);
+
+	ck_assert_int_eq(load("[broker]\ndriverless_fallback = generic\n", &c, err,
+	    sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "driverless_fallback"));
+	ck_assert_ptr_nonnull(strstr(err, "expected yes/no"));
+	ck_assert_int_eq(load("[broker]\ndriverless_fallback =\n", &c, err,
+	    sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "driverless_fallback"));
+	/* It belongs to [broker]: elsewhere it is an unknown key. */
+	ck_assert_int_eq(load("[jobs]\ndriverless_fallback = yes\n", &c, err,
+	    sizeof(err)), -EINVAL);
+}
+END_TEST
+
+/* Lines of text that start with prefix. */
+static int
+count_lines(const char *text, const char *prefix)
+{
+	int n = 0;
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		n += strncmp(l, prefix, strlen(prefix)) == 0;
+	return n;
+}
+
+/* A generic driver from a printer's IPP attributes: what the printer
+ * offers, within bounds, and nothing of a hostile value in the PPD. */
+START_TEST(generic_ppd_from_attributes)
+{
+	static const char *media[] = { "na_letter_8.5x11in", "iso_a4_210x297mm",
+	    "oe_letter-fullbleed_8.5x11in", "iso_a5\"\n*FoomaticRIPCommandLine: x",
+	    "custom_min_1x1in", "na_legal_8.5x14in" };
+	static const char *sides[] = { "one-sided", "two-sided-long-edge" };
+	static const char *modes[] = { "monochrome", "color" };
+	static const char *raster[] = { "image/pwg-raster" };
+	ipp_t *a = ippNew();
+	ipp_attribute_t *r;
+	char *ppd = NULL, err[256], nick[128], many[100][40];
+	const char *manyp[100];
+	size_t len;
+
+	ippAddStrings(a, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "media-supported",
+	    6, NULL, media);
+	ippAddString(a, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "media-default", NULL,
+	    "iso_a4_210x297mm");
+	ippAddStrings(a, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "sides-supported", 2,
+	    NULL, sides);
+	ippAddString(a, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "sides-default", NULL,
+	    "two-sided-long-edge");
+	ippAddStrings(a, IPP_TAG_PRINTER, IPP_TAG_KEYWORD,
+	    "print-color-mode-supported", 2, NULL, modes);
+	ippAddString(a, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "print-color-mode-default",
+	    NULL, "monochrome");
+	r = ippAddResolution(a, IPP_TAG_PRINTER, "printer-resolution-supported",
+	    IPP_RES_PER_INCH, 300, 300);
+	ippSetResolution(a, &r, 1, IPP_RES_PER_INCH, 600, 600);
+	ippSetResolution(a, &r, 2, IPP_RES_PER_INCH, 99999, 600);
+	ippAddResolution(a, IPP_TAG_PRINTER, "printer-resolution-default",
+	    IPP_RES_PER_INCH, 600, 600);
+	ippAddString(a, IPP_TAG_PRINTER, IPP_TAG_TEXT, "printer-make-and-model",
+	    NULL, "Acme \"Laser\"\n*cupsFilter: x");
+
+	ck_assert_int_eq(generic_ppd_from_ipp(a, &ppd, &len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(strlen(ppd), len);
+	ck_assert_int_eq(ppd_check_parse(ppd, len, nick, sizeof(nick), err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(nick, "Acme Laser cupsFilter x, generic driver");
+	/* Letter, A4 and Legal; the borderless Letter, the broken name and
+	 * the custom range are left out. */
+	ck_assert_int_eq(count_lines(ppd, "*PageSize "), 3);
+	ck_assert_ptr_nonnull(strstr(ppd, "\n*DefaultPageSize: A4\n"));
+	ck_assert_ptr_nonnull(strstr(ppd, "\n*PageSize Legal/Legal: \"<</PageSize[612.00 1008.00]"));
+	ck_assert_ptr_nonnull(strstr(ppd, "\n*DefaultDuplex: DuplexNoTumble\n"));
+	ck_assert_int_eq(count_lines(ppd, "*Duplex "), 2);
+	ck_assert_ptr_nonnull(strstr(ppd, "\n*ColorDevice: True\n"));
+	ck_assert_ptr_nonnull(strstr(ppd, "\n*DefaultColorModel: Gray\n"));
+	ck_assert_ptr_nonnull(strstr(ppd, "\n*DefaultResolution: 600dpi\n"));
+	ck_assert_int_eq(count_lines(ppd, "*Resolution "), 2);
+	ck_assert_int_eq(count_lines(ppd, "*Foomatic"), 0);
+	ck_assert_int_eq(count_lines(ppd, "*cupsFilter:"), 0);
+	ck_assert_int_eq(count_lines(ppd, "*cupsFilter2:"), 1);
+	free(ppd);
+	ippDelete(a);
+
+	/* Nothing named: A4 and Letter, one-sided, grey. */
+	a = ippNew();
+	ck_assert_int_eq(generic_ppd_from_ipp(a, &ppd, &len, err, sizeof(err)), 0);
+	ck_assert_int_eq(ppd_check_parse(ppd, len, nick, sizeof(nick), err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(nick, "IPP Printer, generic driver");
+	ck_assert_int_eq(count_lines(ppd, "*PageSize "), 2);
+	ck_assert_int_eq(count_lines(ppd, "*OpenUI *Duplex"), 0);
+	ck_assert_int_eq(count_lines(ppd, "*OpenUI *ColorModel"), 0);
+	ck_assert_ptr_nonnull(strstr(ppd, "\n*ColorDevice: False\n"));
+	free(ppd);
+
+	/* A hundred sizes: the first 64 (the cap). */
+	for (int i = 0; i < 100; i++) {
+		snprintf(many[i], sizeof(many[i]), "custom_%dx%dmm_%dx%dmm", 100 + i,
+		    200, 100 + i, 200);
+		manyp[i] = many[i];
+	}
+	ippAddStrings(a, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "media-supported", 100,
+	    NULL, manyp);
+	ck_assert_int_eq(generic_ppd_from_ipp(a, &ppd, &len, err, sizeof(err)), 0);
+	ck_assert_int_eq(count_lines(ppd, "*PageSize "), 64);
+	ck_assert_int_eq(ppd_check_parse(ppd, len, NULL, 0, err, sizeof(err)), 0);
+	free(ppd);
+	ippDelete(a);
+
+	/* A printer that does not take PDF gets none. */
+	a = ippNew();
+	ippAddStrings(a, IPP_TAG_PRINTER, IPP_TAG_MIMETYPE,
+	    "document-format-supported", 1, NULL, raster);
+	ck_assert_int_eq(generic_ppd_from_ipp(a, &ppd, &len, err, sizeof(err)),
+	    -ENOTSUP);
+	ck_assert_ptr_null(ppd);
+	ck_assert_ptr_nonnull(strstr(err, "does not take PDF"));
+	ippDelete(a);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -316,6 +462,8 @@ test_suite(void)
 	tcase_add_test(tc, an_error_first_is_no_generation);
 	tcase_add_test(tc, guests_allow_list);
 	tcase_add_test(tc, printers_chosen);
+	tcase_add_test(tc, driverless_fallback_key);
+	tcase_add_test(tc, generic_ppd_from_attributes);
 	suite_add_tcase(s, tc);
 	return s;
 }
