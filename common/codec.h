@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "printredir.pb-c.h"
 
@@ -105,5 +106,15 @@ const char *codec_type_name(int type);
 /* Name of a printer state / restart phase as used in reports and status. */
 const char *codec_printer_state_name(int state);
 const char *codec_restart_phase_name(int phase);
+
+/* The item after the one at s of a list whose items end with sep (the
+ * last may not): the end of the string after the last. */
+static inline const char *
+codec_next_item(const char *s, char sep)
+{
+	const char *e = strchr(s, sep);
+
+	return e ? e + 1 : s + strlen(s);
+}
 
 #endif

@@ -21,6 +21,7 @@
 #include <cups/cups.h>
 #include <cups/ppd.h>
 
+#include "codec.h"
 #include "log.h"
 #include "ppd.h"
 
@@ -1507,7 +1508,7 @@ ppd_default_choices(const void *data, size_t len, const char *defaults, char *ou
 	out[0] = '\0';
 	if ((rc = open_mem(data, len, &ppd, err, sizeof(err))) != 0)
 		return rc;
-	for (const char *l = defaults; l && *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0)) {
+	for (const char *l = defaults; l && *l; l = codec_next_item(l, '\n')) {
 		char name[128], value[256];
 		const char *choice;
 		ppd_option_t *o;
@@ -1539,7 +1540,7 @@ ppd_default_choices(const void *data, size_t len, const char *defaults, char *ou
 static const char *
 choice_for(const char *choices, const char *kw, size_t klen, size_t *clen)
 {
-	for (const char *l = choices; l && *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
+	for (const char *l = choices; l && *l; l = codec_next_item(l, '\n'))
 		if (strncmp(l, kw, klen) == 0 && l[klen] == '=') {
 			*clen = strcspn(l + klen + 1, "\n");
 			return l + klen + 1;

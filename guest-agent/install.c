@@ -436,7 +436,7 @@ static int
 default_of(const char *lines, const char *name, size_t nlen, char *out,
     size_t outlen)
 {
-	for (const char *l = lines; l && *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0)) {
+	for (const char *l = lines; l && *l; l = codec_next_item(l, '\n')) {
 		if (strncmp(l, name, nlen) == 0 && l[nlen] == '=') {
 			if (out)
 				snprintf(out, outlen, "%.*s", (int)strcspn(l + nlen + 1, "\n"),
@@ -463,7 +463,7 @@ record_get(const char *rec, const char *key, char out[SETTING_HASH + 1])
 {
 	size_t klen = strlen(key);
 
-	for (const char *e = rec; e && *e; e += strcspn(e, ";") + (e[strcspn(e, ";")] != 0))
+	for (const char *e = rec; e && *e; e = codec_next_item(e, ';'))
 		if (strncmp(e, key, klen) == 0 && e[klen] == ':') {
 			snprintf(out, SETTING_HASH + 1, "%.*s", (int)strcspn(e + klen + 1, ";"),
 			    e + klen + 1);
@@ -599,12 +599,12 @@ add_settings(ipp_t *req, const struct want *w, const struct queue *q, char *kept
 
 	/* The settings, a person's choice kept. */
 	n += one_setting(req, q, "printer-info", "i", w->info && *w->info ? w->info :
-	    w->name, q ? q->info : NULL, rec, kept, keptlen);
+	    w->name, q ? (q->info ? q->info : "") : NULL, rec, kept, keptlen);
 	if (codec_text_ok(w->location, CODEC_MAX_STRING, 0))
 		n += one_setting(req, q, "printer-location", "l", w->location ?
-		    w->location : "", q ? q->location : NULL, rec, kept, keptlen);
-	for (const char *l = w->defaults; l && *l; l += strcspn(l, "\n") +
-	    (l[strcspn(l, "\n")] != 0)) {
+		    w->location : "", q ? (q->location ? q->location : "") : NULL, rec,
+		    kept, keptlen);
+	for (const char *l = w->defaults; l && *l; l = codec_next_item(l, '\n')) {
 		char name[CODEC_MAX_KEYWORD + 1], attr[CODEC_MAX_KEYWORD + 9];
 		char value[CODEC_MAX_VALUE + 1], cur[CODEC_MAX_VALUE + 1];
 		size_t nlen = strcspn(l, "="), vlen;
@@ -626,8 +626,7 @@ add_settings(ipp_t *req, const struct want *w, const struct queue *q, char *kept
 	}
 	/* A default the agent set that the host no longer has goes, unless a
 	 * person changed it since. */
-	for (const char *e = q ? q->settings : NULL; e && *e; e += strcspn(e, ";") +
-	    (e[strcspn(e, ";")] != 0)) {
+	for (const char *e = q ? q->settings : NULL; e && *e; e = codec_next_item(e, ';')) {
 		char key[CODEC_MAX_KEYWORD + 1], now[SETTING_HASH + 1];
 		char cur[CODEC_MAX_VALUE + 1], attr[CODEC_MAX_KEYWORD + 9];
 		size_t klen = strcspn(e, ":;");
@@ -703,7 +702,7 @@ queue_ppd(const struct install_ctx *ctx, const struct want *w, const char *kept,
 	if (w->defaults == NULL || *w->defaults == '\0' ||
 	    (mine = calloc(1, strlen(w->defaults) + 1)) == NULL)
 		return;
-	for (const char *l = w->defaults; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
+	for (const char *l = w->defaults; *l; l = codec_next_item(l, '\n'))
 		if (!in_list(kept, l, strcspn(l, "=")))
 			o += (size_t)sprintf(mine + o, "%.*s\n", (int)strcspn(l, "\n"), l);
 	rc = statefile_read(path, (size_t)ctx->conf->max_ppd + GUEST_PPD_GROWTH, &ppd, &len);
