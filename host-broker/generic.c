@@ -4,7 +4,13 @@
  * print server has no driver and whose host queue has no PPD either.
  *
  * libcups has no public function for this (Debian 12's libcups2 exports
- * only the private _ppdCreateFromIPP), so this is a small one of our own.
+ * only the private _ppdCreateFromIPP), and libcupsfilters' ppdCreateFromIPP
+ * (what cups-browsed uses) was tried and left: Debian 12's (1.28.17) writes
+ * the printer's values into the PPD unescaped (a make-and-model with a
+ * quote and a newline adds a *cupsFilter line: CVE-2024-47175), fetches the
+ * printer's printer-strings-uri over HTTP, keeps its state in globals and
+ * ignores sides-default; made safe it needed a checked copy of the answer
+ * as long as most of this file.  So this is a small one of our own.
  * The answer comes from the network: only keywords from a short list, or
  * checked against PPD keyword rules, and numbers within bounds, reach the
  * PPD; a printer that names a thousand media sizes gets GENERIC_MAX_MEDIA.
