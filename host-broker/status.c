@@ -75,6 +75,37 @@ static const struct table_col job_error_col =
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * A queue's condition, a line under its row when it cannot print as it
+ * should: "stopped, rejecting jobs, offline-report: MESSAGE".
+ */
+static void
+render_condition(json_object *row, const char *indent, FILE *out)
+{
+	json_object *c = jget_obj(row, "condition"), *reasons;
+	char text[1024] = "", cell[TABLE_CELL_BYTES];
+	size_t n = 0;
+
+	if (c == NULL)
+		return;
+	if (jget_str(c, "state") && strcmp(jget_str(c, "state"), "stopped") == 0)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "stopped");
+	if (!jget_bool(c, "accepting", 1) && n < sizeof(text))
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%srejecting jobs",
+		    n ? ", " : "");
+	reasons = jget_arr(c, "reasons");
+	for (size_t i = 0; reasons && i < json_object_array_length(reasons) &&
+	    n < sizeof(text); i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s", n ? ", " : "",
+		    json_object_get_string(json_object_array_get_idx(reasons, i)));
+	if (n == 0 || n >= sizeof(text))
+		return;
+	if (jget_str(c, "message") && *jget_str(c, "message"))
+		snprintf(text + n, sizeof(text) - n, ": %s", jget_str(c, "message"));
+	table_put(text, CELL_CAP_MAX, cell);
+	fprintf(out, "%scondition: %s\n", indent, cell);
+}
+
 /* A guest's job counters, one line under its row once it printed. */
 static void
 render_jobs(json_object *g, FILE *out)
@@ -165,8 +196,10 @@ render_printers(json_object *doc, FILE *out)
 	for (size_t r = 0; r < len; r++)
 		table_fit(&t, json_object_array_get_idx(arr, r));
 	table_print_head(&t, out);
-	for (size_t r = 0; r < len; r++)
+	for (size_t r = 0; r < len; r++) {
 		table_print_row(&t, out, "", json_object_array_get_idx(arr, r));
+		render_condition(json_object_array_get_idx(arr, r), "  ", out);
+	}
 }
 
 static void
@@ -200,15 +233,25 @@ render_guests(json_object *doc, FILE *out)
 		if (detail[0] != '\0')
 			fprintf(out, "  restart: %s\n", detail);
 		render_jobs(g, out);
+		if (jget_str(g, "default_printer") && *jget_str(g, "default_printer")) {
+			char why[TABLE_CELL_BYTES];
+
+			table_put(jget_str(g, "default_printer"), CELL_CAP_MAX, detail);
+			table_put(jget_str(g, "default_detail"), CELL_CAP_MAX, why);
+			fprintf(out, "  default printer: %s%s%s%s\n", detail,
+			    why[0] ? " (" : "", why, why[0] ? ")" : "");
+		}
 		if ((ps = jget_obj(g, "printer_counts")) != NULL) {
 			fputs("  printers: ", out);
 			render_counts(ps, out);
 		}
 		if ((ps = nonempty_array(g, "printers")) == NULL)
 			continue;
-		for (size_t k = 0; k < json_object_array_length(ps); k++)
+		for (size_t k = 0; k < json_object_array_length(ps); k++) {
 			table_print_row(&pt, out, "  ",
 			    json_object_array_get_idx(ps, k));
+			render_condition(json_object_array_get_idx(ps, k), "    ", out);
+		}
 	}
 }
 

@@ -167,6 +167,54 @@ START_TEST(table_matches_the_design)
 }
 END_TEST
 
+/* A queue that cannot print as it should, and a guest's default printer:
+ * a line under the row, hostile text neutralized. */
+START_TEST(condition_and_default_under_the_row)
+{
+	struct json_object *doc = sample_doc(), *ps, *g, *p, *c, *r;
+	char *text;
+
+	ps = json_object_object_get(doc, "printers");
+	p = json_object_array_get_idx(ps, 0);
+	c = json_object_new_object();
+	add_str(c, "state", "stopped");
+	json_object_object_add(c, "accepting", json_object_new_boolean(0));
+	r = json_object_new_array();
+	json_object_array_add(r, json_object_new_string("offline-report"));
+	json_object_object_add(c, "reasons", r);
+	add_str(c, "message", "toner change\x1b[2J");
+	json_object_object_add(p, "condition", c);
+	/* A condition that is normal says nothing. */
+	c = json_object_new_object();
+	add_str(c, "state", "idle");
+	json_object_object_add(c, "accepting", json_object_new_boolean(1));
+	json_object_object_add(c, "reasons", json_object_new_array());
+	json_object_object_add(json_object_array_get_idx(ps, 1), "condition", c);
+	g = json_object_array_get_idx(json_object_object_get(doc, "guests"), 0);
+	add_str(g, "default_printer", "Office_Laser");
+	add_str(g, "default_detail", "the host's default printer");
+	p = json_object_array_get_idx(json_object_object_get(g, "printers"), 0);
+	c = json_object_new_object();
+	add_str(c, "state", "idle");
+	json_object_object_add(c, "accepting", json_object_new_boolean(1));
+	r = json_object_new_array();
+	json_object_array_add(r, json_object_new_string("media-empty-error"));
+	json_object_object_add(c, "reasons", r);
+	json_object_object_add(p, "condition", c);
+	text = render(doc, 0);
+	ck_assert_ptr_nonnull(strstr(text, "from ipp://127.0.0.1:40001/printers/Office_Laser\n"
+	    "  condition: stopped, rejecting jobs, offline-report: toner change?[2J\n"
+	    "Raw_Queue "));
+	ck_assert_ptr_nonnull(strstr(text, "  done                             0\n"
+	    "  default printer: Office_Laser (the host's default printer)\n"
+	    "  Office_Laser  installed\n"
+	    "    condition: media-empty-error\n"
+	    "  Raw_Queue "));
+	free(text);
+	json_object_put(doc);
+}
+END_TEST
+
 START_TEST(no_guests_and_no_printers)
 {
 	struct json_object *doc = sample_doc();
@@ -1047,6 +1095,7 @@ test_suite(void)
 
 	tcase_add_test(tc, table_matches_the_design);
 	tcase_add_test(tc, no_guests_and_no_printers);
+	tcase_add_test(tc, condition_and_default_under_the_row);
 	tcase_add_test(tc, long_cells_are_cut);
 	tcase_add_test(tc, null_fields_show_a_dash);
 	tcase_add_test(tc, hostile_text_is_neutralized);
