@@ -345,6 +345,15 @@ codec_keyword_ok(const char *s)
 	    "0123456789-_.") == n;
 }
 
+int
+codec_ppd_word_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n > 0 && n <= CODEC_MAX_PPD_WORD && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") == n;
+}
+
 static int
 check_condition(const Printredir__PrinterCondition *c, const char *what,
     char *err, size_t errlen)
@@ -385,6 +394,14 @@ codec_check_printer(const Printredir__Printer *p, char *err, size_t errlen)
 		TRY(check_str(p->defaults[i]->value, CODEC_MAX_VALUE, 1,
 		    "printer: a default's value", err, errlen));
 	}
+	if (p->n_ppd_defaults > CODEC_MAX_PPD_DEFAULTS)
+		return bad(err, errlen, "printer: %zu PPD defaults, at most %d",
+		    p->n_ppd_defaults, CODEC_MAX_PPD_DEFAULTS);
+	for (size_t i = 0; i < p->n_ppd_defaults; i++)
+		if (!codec_ppd_word_ok(p->ppd_defaults[i]->name) ||
+		    !codec_ppd_word_ok(p->ppd_defaults[i]->value))
+			return bad(err, errlen, "printer: a PPD default is not an option "
+			    "and a choice name");
 	return 0;
 }
 

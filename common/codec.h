@@ -31,6 +31,8 @@ typedef Printredir__Envelope codec_env_t;
 #define CODEC_MAX_KEYWORD 63		/* a reason, a default's name */
 #define CODEC_MAX_DEFAULTS 32		/* a queue's defaults */
 #define CODEC_MAX_VALUE 255		/* a default's value */
+#define CODEC_MAX_PPD_DEFAULTS 128	/* a host queue's PPD's default choices */
+#define CODEC_MAX_PPD_WORD 40		/* a PPD option or choice name */
 
 /*
  * A decoded envelope never costs more than CODEC_BUDGET(n) bytes of heap for
@@ -88,6 +90,9 @@ int codec_check_printer(const Printredir__Printer *p, char *err, size_t errlen);
  * CODEC_MAX_KEYWORD bytes of letters, digits, "-", "_" and ".", starting
  * with a letter. */
 int codec_keyword_ok(const char *s);
+/* 1 when s is a PPD option or choice name codec_validate takes: 1 to
+ * CODEC_MAX_PPD_WORD bytes of [A-Za-z0-9._+-]. */
+int codec_ppd_word_ok(const char *s);
 
 /*
  * Encodes env as a complete frame (header and body) into a new buffer owned

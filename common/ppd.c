@@ -1593,3 +1593,31 @@ ppd_set_defaults(const void *data, size_t len, const char *choices, char **out,
 	*outlen = blen;
 	return 0;
 }
+
+int
+ppd_ui_defaults(const void *data, size_t len, char *out, size_t outlen)
+{
+	ppd_file_t *ppd = NULL;
+	ppd_group_t *g;
+	ppd_option_t *o;
+	char err[256];
+	int rc, i, k;
+
+	out[0] = '\0';
+	if ((rc = open_mem(data, len, &ppd, err, sizeof(err))) != 0)
+		return rc;
+	for (i = 0, g = ppd->groups; i < ppd->num_groups; i++, g++)
+		for (k = 0, o = g->options; k < g->num_options; k++, o++) {
+			size_t used = strlen(out);
+
+			if (!codec_ppd_word_ok(o->keyword) || !codec_ppd_word_ok(o->defchoice) ||
+			    !strcmp(o->keyword, "PageRegion"))
+				continue;
+			if (used + strlen(o->keyword) + strlen(o->defchoice) + 3 > outlen)
+				break;
+			snprintf(out + used, outlen - used, "%s=%s\n", o->keyword,
+			    o->defchoice);
+		}
+	ppdClose(ppd);
+	return 0;
+}

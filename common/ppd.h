@@ -86,4 +86,13 @@ int ppd_default_choices(const void *data, size_t len, const char *defaults,
 int ppd_set_defaults(const void *data, size_t len, const char *choices, char **out,
     size_t *outlen);
 
+/*
+ * The default choice of each option of data (len bytes, a PPD) a print
+ * dialog shows (PageRegion aside: PageSize says it), as "Option=Choice"
+ * lines into out (outlen bytes; those that do not fit are left out, as are
+ * names codec_ppd_word_ok refuses).  Returns 0, or the
+ * error of parsing data.
+ */
+int ppd_ui_defaults(const void *data, size_t len, char *out, size_t outlen);
+
 #endif

@@ -1052,23 +1052,20 @@ join_reasons(const Printredir__PrinterCondition *c)
 	return s;
 }
 
-/* A printer's defaults as "name=value" lines; NULL when out of memory. */
+/* Options as "name=value" lines; NULL when out of memory. */
 static char *
-join_defaults(const Printredir__Printer *p)
+join_options(Printredir__JobOption *const *v, size_t n)
 {
-	size_t len = 1;
+	size_t len = 1, o = 0;
 	char *s;
 
-	for (size_t i = 0; i < p->n_defaults; i++)
-		len += strlen(p->defaults[i]->name) + strlen(p->defaults[i]->value) + 2;
-	if ((s = calloc(1, len)) == NULL)
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i]->name) + strlen(v[i]->value) + 2;
+	if ((s = malloc(len)) == NULL)
 		return NULL;
-	for (size_t i = 0; i < p->n_defaults; i++) {
-		strcat(s, p->defaults[i]->name);
-		strcat(s, "=");
-		strcat(s, p->defaults[i]->value);
-		strcat(s, "\n");
-	}
+	s[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)snprintf(s + o, len - o, "%s=%s\n", v[i]->name, v[i]->value);
 	return s;
 }
 
@@ -1091,7 +1088,7 @@ take_set(struct agent *a, const Printredir__PrinterSet *set)
 	}
 	v = calloc(n + 1, sizeof(*v));
 	invalid = calloc(n + 1, sizeof(*invalid));
-	joined = calloc(2 * n + 1, sizeof(*joined));
+	joined = calloc(3 * n + 1, sizeof(*joined));
 	if (v == NULL || invalid == NULL || joined == NULL) {
 		free(v);
 		free(invalid);
@@ -1129,8 +1126,10 @@ take_set(struct agent *a, const Printredir__PrinterSet *set)
 		}
 		if (p->has_driver_sha256 && p->driver_sha256.len == HASH_LEN)
 			memcpy(v[k].sha, p->driver_sha256.data, HASH_LEN);
-		v[k].reasons = joined[2 * k] = join_reasons(p->condition);
-		v[k].defaults = joined[2 * k + 1] = join_defaults(p);
+		v[k].reasons = joined[3 * k] = join_reasons(p->condition);
+		v[k].defaults = joined[3 * k + 1] = join_options(p->defaults, p->n_defaults);
+		v[k].ppd_defaults = joined[3 * k + 2] = join_options(p->ppd_defaults,
+		    p->n_ppd_defaults);
 		k++;
 	}
 	/* v borrows the message's strings: copy it into the wish. */
@@ -1139,7 +1138,7 @@ take_set(struct agent *a, const Printredir__PrinterSet *set)
 	a->wish.n = 0;
 	if (want_copy(v, n, &a->wish.want) == 0)
 		a->wish.n = n;
-	for (size_t i = 0; i < 2 * n; i++)
+	for (size_t i = 0; i < 3 * n; i++)
 		free(joined[i]);
 	free(joined);
 	free(v);

@@ -91,10 +91,13 @@ struct want {
 	char *message;			/* ...and its message */
 	char *defaults;			/* the host queue's defaults, "name=value"
 					 * lines; checked where they are used */
+	char *ppd_defaults;		/* its own PPD's choices, "Option=Choice"
+					 * lines; likewise */
 };
 
 /* The most bytes of want.defaults: CODEC_MAX_DEFAULTS lines. */
 #define WANT_MAX_DEFAULTS (CODEC_MAX_DEFAULTS * (CODEC_MAX_KEYWORD + CODEC_MAX_VALUE + 2))
+#define WANT_MAX_PPD_DEFAULTS (CODEC_MAX_PPD_DEFAULTS * (2 * CODEC_MAX_PPD_WORD + 2))
 
 /* What the agent did with one printer (an install report line). */
 struct result {

@@ -648,13 +648,16 @@ add_settings(ipp_t *req, const struct want *w, const struct queue *q, char *kept
 	/* The defaults the queue's PPD gives (queue_ppd): made again when the
 	 * host's defaults or the driver change. */
 	hash_hex(w->sha, hex);
-	if ((copy = malloc(strlen(w->defaults ? w->defaults : "") + sizeof(hex))) != NULL) {
-		sprintf(copy, "%s%s", w->defaults ? w->defaults : "", hex);
+	if (asprintf(&copy, "%s\f%s\f%s", w->defaults ? w->defaults : "",
+	    w->ppd_defaults ? w->ppd_defaults : "", hex) >= 0) {
+		int some = (w->defaults && *w->defaults) ||
+		    (w->ppd_defaults && *w->ppd_defaults);
+
 		value_hash(copy, h);
 		free(copy);
-		*ppd = q == NULL || (!record_get(q->settings, "p", had) ?
-		    w->defaults && *w->defaults : strcmp(had, h) != 0);
-		if (w->defaults && *w->defaults)
+		*ppd = q == NULL || (!record_get(q->settings, "p", had) ? some :
+		    strcmp(had, h) != 0);
+		if (some)
 			record_put(rec, "p", h);
 	}
 	if (q == NULL || strcmp(q->settings ? q->settings : "", rec[0] ? rec : "none") != 0) {
@@ -692,19 +695,26 @@ static void
 queue_ppd(const struct install_ctx *ctx, const struct want *w, const char *kept,
     char *path, size_t pathlen, int *temp)
 {
-	char hex[HASH_HEX_LEN], choices[2048], *ppd = NULL, *out = NULL, *mine;
+	char hex[HASH_HEX_LEN], choices[8192], *ppd = NULL, *out = NULL, *mine;
 	size_t len, outlen, o = 0;
 	int fd, rc;
 
 	*temp = 0;
 	hash_hex(w->sha, hex);
 	snprintf(path, pathlen, "%s/%s.guest.ppd", ctx->drivers_dir, hex);
-	if (w->defaults == NULL || *w->defaults == '\0' ||
-	    (mine = calloc(1, strlen(w->defaults) + 1)) == NULL)
+	/* The host's IPP defaults first, but a person's in the guest, then its
+	 * PPD's choices: ppd_default_choices takes the first for an option. */
+	if ((w->defaults == NULL || *w->defaults == '\0') &&
+	    (w->ppd_defaults == NULL || *w->ppd_defaults == '\0'))
 		return;
-	for (const char *l = w->defaults; *l; l = codec_next_item(l, '\n'))
+	if ((mine = calloc(1, strlen(w->defaults ? w->defaults : "") +
+	    strlen(w->ppd_defaults ? w->ppd_defaults : "") + 2)) == NULL)
+		return;
+	for (const char *l = w->defaults; l && *l; l = codec_next_item(l, '\n'))
 		if (!in_list(kept, l, strcspn(l, "=")))
 			o += (size_t)sprintf(mine + o, "%.*s\n", (int)strcspn(l, "\n"), l);
+	for (const char *l = w->ppd_defaults; l && *l; l = codec_next_item(l, '\n'))
+		o += (size_t)sprintf(mine + o, "%.*s\n", (int)strcspn(l, "\n"), l);
 	rc = statefile_read(path, (size_t)ctx->conf->max_ppd + GUEST_PPD_GROWTH, &ppd, &len);
 	if (rc == 0 && (rc = ppd_default_choices(ppd, len, mine, choices,
 	    sizeof(choices))) == 0 && choices[0] != '\0')

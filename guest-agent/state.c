@@ -66,6 +66,7 @@ wants_json(const struct wish *w)
 		put_str(o, "reasons", p->reasons);
 		put_str(o, "message", p->message);
 		put_str(o, "defaults", p->defaults);
+		put_str(o, "ppd_defaults", p->ppd_defaults);
 		if (p->invalid)
 			put_str(o, "invalid", p->invalid);
 		json_object_array_add(arr, o);
@@ -161,13 +162,19 @@ need_str(json_object *o, const char *key, size_t max)
 	return v && v[0] && strlen(v) <= max ? strdup(v) : NULL;
 }
 
-/* A string member that may be missing: "" then. */
+/* A string member of at most max bytes that may be missing: "" then. */
 static char *
-opt_str(json_object *o, const char *key)
+capped_str(json_object *o, const char *key, size_t max)
 {
 	const char *v = jget_str(o, key);
 
-	return strdup(v && strlen(v) <= CODEC_MAX_STRING ? v : "");
+	return strdup(v && strlen(v) <= max ? v : "");
+}
+
+static char *
+opt_str(json_object *o, const char *key)
+{
+	return capped_str(o, key, CODEC_MAX_STRING);
 }
 
 static int
@@ -204,10 +211,9 @@ parse_want(json_object *o, struct want *w)
 	w->rejecting = jget_bool(o, "rejecting", 0);
 	w->reasons = opt_str(o, "reasons");
 	w->message = opt_str(o, "message");
-	w->defaults = strdup(jget_str(o, "defaults") &&
-	    strlen(jget_str(o, "defaults")) <= WANT_MAX_DEFAULTS ?
-	    jget_str(o, "defaults") : "");
-	if (!w->reasons || !w->message || !w->defaults)
+	w->defaults = capped_str(o, "defaults", WANT_MAX_DEFAULTS);
+	w->ppd_defaults = capped_str(o, "ppd_defaults", WANT_MAX_PPD_DEFAULTS);
+	if (!w->reasons || !w->message || !w->defaults || !w->ppd_defaults)
 		return "out of memory";
 	if (jget_str(o, "invalid") && *jget_str(o, "invalid") &&
 	    (w->invalid = opt_str(o, "invalid")) == NULL)

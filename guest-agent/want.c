@@ -29,6 +29,7 @@ want_free(struct want *w, size_t n)
 		free(w[i].reasons);
 		free(w[i].message);
 		free(w[i].defaults);
+		free(w[i].ppd_defaults);
 	}
 	free(w);
 }
@@ -53,9 +54,10 @@ want_copy(const struct want *from, size_t n, struct want **out)
 		v[i].reasons = dupz(from[i].reasons);
 		v[i].message = dupz(from[i].message);
 		v[i].defaults = dupz(from[i].defaults);
+		v[i].ppd_defaults = dupz(from[i].ppd_defaults);
 		if (!v[i].name || !v[i].host_device_uri || !v[i].make_model ||
 		    !v[i].info || !v[i].location || !v[i].detail ||
-		    !v[i].reasons || !v[i].message || !v[i].defaults ||
+		    !v[i].reasons || !v[i].message || !v[i].defaults || !v[i].ppd_defaults ||
 		    (from[i].invalid && !v[i].invalid)) {
 			want_free(v, i + 1);
 			return -ENOMEM;

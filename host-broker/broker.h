@@ -118,7 +118,10 @@ struct printer {
 	char *message;			/* printer-state-message, when stopped,
 					 * rejecting or with a reason; else "" */
 	char *defaults;			/* the queue's defaults, "name=value"
-					 * lines (watch_defaults); "" none */
+					 * lines (watch.c); NULL none */
+	char *ppd_defaults;		/* its own PPD's default choices,
+					 * "Option=Choice" lines; NULL none */
+	int config_time;		/* printer-config-change-time */
 	int generic;			/* its driver was built by the broker
 					 * (driverless_fallback) */
 	int driver;			/* Printredir__DriverState */
@@ -306,6 +309,9 @@ int drivers_init(const struct broker_conf *conf);
 void drivers_resolve(const struct broker_conf *conf, struct printer *p,
     struct snapshot *s);
 const struct driver *drivers_find(const struct snapshot *s, const uint8_t sha[HASH_LEN]);
+/* "/printers/NAME.ppd", the queue name escaped, into out (len bytes, 1024
+ * is enough): where a cupsd serves a queue's PPD. */
+void drivers_ppd_resource(const char *name, char *out, size_t len);
 /* Adds a copy of d to s->drivers unless s has it: 0 or -ENOMEM.  Any
  * thread: it touches only s. */
 int drivers_add(struct snapshot *s, const struct driver *d);

@@ -501,9 +501,9 @@ control_driver_name(int state)
 	}
 }
 
-/* A queue's defaults, "name=value" lines, as an object. */
+/* A queue's defaults, "name=value" lines, as object key of o. */
 static int
-add_defaults(struct json_object *o, const char *lines)
+add_defaults(struct json_object *o, const char *key, const char *lines)
 {
 	struct json_object *d = json_object_new_object();
 	char *copy = strdup(lines ? lines : ""), *save = NULL;
@@ -522,7 +522,7 @@ add_defaults(struct json_object *o, const char *lines)
 		}
 	}
 	free(copy);
-	return json_object_object_add(o, "defaults", d);
+	return json_object_object_add(o, key, d);
 }
 
 struct json_object *
@@ -576,7 +576,8 @@ printer_doc(const struct printer *p)
 	    add_bool(o, "default", p->is_default) < 0 ||
 	    json_object_object_add(o, "condition", control_condition_doc(p->stopped,
 	    p->rejecting, p->reasons, p->message)) < 0 ||
-	    add_defaults(o, p->defaults) < 0) {
+	    add_defaults(o, "defaults", p->defaults) < 0 ||
+	    add_defaults(o, "ppd_defaults", p->ppd_defaults) < 0) {
 		json_object_put(o);
 		return NULL;
 	}

@@ -701,27 +701,31 @@ out:
 /* The most bytes of a printer's Get-Printer-Attributes answer read. */
 #define IPP_ANSWER_MAX (1 << 20)
 
+void
+drivers_ppd_resource(const char *name, char *out, size_t len)
+{
+	size_t n = (size_t)snprintf(out, len, "/printers/");
+
+	/* The queue name as a URL path segment. */
+	for (const unsigned char *c = (const unsigned char *)name; *c && n + 8 < len; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || strchr("-._~", *c) != NULL)
+			out[n++] = (char)*c;
+		else
+			n += (size_t)snprintf(out + n, len - n, "%%%02X", *c);
+	}
+	snprintf(out + n, len - n, ".ppd");
+}
+
 /* The PPD the host's cupsd holds for p's queue: get_ppd's answer. */
 static int
 fetch_host_ppd(const struct broker_conf *conf, struct printer *p,
     struct snapshot *s, char *err, size_t errlen)
 {
 	char resource[1024], url[1500], why[512];
-	size_t n;
 	http_t *http = NULL;
 
-	/* The queue name as a URL path segment. */
-	n = (size_t)snprintf(resource, sizeof(resource), "/printers/");
-	for (const unsigned char *c = (const unsigned char *)p->name;
-	    *c && n + 8 < sizeof(resource); c++) {
-		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		    (*c >= '0' && *c <= '9') || strchr("-._~", *c) != NULL)
-			resource[n++] = (char)*c;
-		else
-			n += (size_t)snprintf(resource + n, sizeof(resource) - n,
-			    "%%%02X", *c);
-	}
-	snprintf(resource + n, sizeof(resource) - n, ".ppd");
+	drivers_ppd_resource(p->name, resource, sizeof(resource));
 	snprintf(url, sizeof(url), "host-cups:%s%s", conf->cups[0] ? conf->cups :
 	    "default", resource);
 	NET(http = cupsconn_open(conf->cups, HTTP_TIMEOUT_MS, why, sizeof(why)));

@@ -456,8 +456,31 @@ struct printer_extras {
 	char *reasons[CODEC_MAX_REASONS];
 	Printredir__JobOption opt[CODEC_MAX_DEFAULTS];
 	Printredir__JobOption *optp[CODEC_MAX_DEFAULTS];
-	char *rbuf, *dbuf;		/* owned copies, cut in place */
+	Printredir__JobOption *ppd, **ppdp;	/* owned, when it has some */
+	char *rbuf, *dbuf, *pbuf;	/* owned copies, cut in place */
 };
+
+/* "name=value" lines (buf, cut in place) into v/pv: how many, at most max. */
+static size_t
+encode_lines(char *buf, Printredir__JobOption *v, Printredir__JobOption **pv,
+    size_t max)
+{
+	char *save = NULL, *eq;
+	size_t n = 0;
+
+	for (char *tok = strtok_r(buf, "\n", &save); tok && n < max;
+	    tok = strtok_r(NULL, "\n", &save)) {
+		if ((eq = strchr(tok, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		printredir__job_option__init(&v[n]);
+		v[n].name = tok;
+		v[n].value = eq + 1;
+		pv[n] = &v[n];
+		n++;
+	}
+	return n;
+}
 
 /* The condition and defaults of p into o, borrowing x; -ENOMEM. */
 static int
@@ -486,20 +509,17 @@ encode_extras(const struct printer *p, Printredir__Printer *o,
 	if (p->defaults && *p->defaults) {
 		if ((x->dbuf = strdup(p->defaults)) == NULL)
 			return -ENOMEM;
-		for (tok = strtok_r(x->dbuf, "\n", &save); tok &&
-		    o->n_defaults < CODEC_MAX_DEFAULTS; tok = strtok_r(NULL, "\n", &save)) {
-			Printredir__JobOption *d = &x->opt[o->n_defaults];
-			char *eq = strchr(tok, '=');
-
-			if (eq == NULL)
-				continue;
-			*eq = '\0';
-			printredir__job_option__init(d);
-			d->name = tok;
-			d->value = eq + 1;
-			x->optp[o->n_defaults++] = d;
-		}
+		o->n_defaults = encode_lines(x->dbuf, x->opt, x->optp, CODEC_MAX_DEFAULTS);
 		o->defaults = x->optp;
+	}
+	if (p->ppd_defaults && *p->ppd_defaults) {
+		if ((x->pbuf = strdup(p->ppd_defaults)) == NULL ||
+		    (x->ppd = calloc(CODEC_MAX_PPD_DEFAULTS, sizeof(*x->ppd))) == NULL ||
+		    (x->ppdp = calloc(CODEC_MAX_PPD_DEFAULTS, sizeof(*x->ppdp))) == NULL)
+			return -ENOMEM;
+		o->n_ppd_defaults = encode_lines(x->pbuf, x->ppd, x->ppdp,
+		    CODEC_MAX_PPD_DEFAULTS);
+		o->ppd_defaults = x->ppdp;
 	}
 	return 0;
 }
@@ -614,6 +634,9 @@ out:
 	for (size_t i = 0; xv && i < s->n; i++) {
 		free(xv[i].rbuf);
 		free(xv[i].dbuf);
+		free(xv[i].pbuf);
+		free(xv[i].ppd);
+		free(xv[i].ppdp);
 	}
 	free(xv);
 	free(pv);

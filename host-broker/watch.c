@@ -29,6 +29,7 @@
 #include "broker.h"
 #include "cupsconn.h"
 #include "log.h"
+#include "ppd.h"
 
 #define CONNECT_TIMEOUT_MS 5000
 #define LEASE_SECS 600
@@ -102,6 +103,7 @@ printer_free(struct printer *p)
 	free(p->reasons);
 	free(p->message);
 	free(p->defaults);
+	free(p->ppd_defaults);
 	free(p->detail);
 }
 
@@ -135,6 +137,7 @@ same_printer(const struct printer *p, const struct printer *q)
 	    p->is_default == q->is_default && p->stopped == q->stopped &&
 	    p->rejecting == q->rejecting && str_eq(p->reasons, q->reasons) &&
 	    str_eq(p->message, q->message) && str_eq(p->defaults, q->defaults) &&
+	    str_eq(p->ppd_defaults, q->ppd_defaults) &&
 	    p->generic == q->generic &&
 	    p->network == q->network && p->redirected == q->redirected &&
 	    p->driver == q->driver && memcmp(p->sha, q->sha, HASH_LEN) == 0;
@@ -334,6 +337,8 @@ read_printer(ipp_t *resp, ipp_attribute_t **cursor, struct printer *p,
 			browsed = 1;
 		else if (!strcmp(n, "printer-state"))
 			p->stopped = ippGetInteger(a, 0) == IPP_PSTATE_STOPPED;
+		else if (!strcmp(n, "printer-config-change-time"))
+			p->config_time = ippGetInteger(a, 0);
 		else if (!strcmp(n, "printer-is-accepting-jobs"))
 			p->rejecting = !ippGetBoolean(a, 0);
 		else if (!strcmp(n, "printer-state-message"))
@@ -402,6 +407,129 @@ fit_text(struct printer *p)
 }
 
 /*
+ * The default choices of the host queues' own PPDs, by queue, as of their
+ * printer-config-change-time: a queue's PPD is read again only when its
+ * configuration changed.  The watcher thread's alone.
+ */
+static struct ppd_memo {
+	char *name;
+	int config_time;
+	char *choices;			/* NULL: it has none */
+} *memo;
+static size_t nmemo;
+
+static void
+memo_drop(size_t i)
+{
+	free(memo[i].name);
+	free(memo[i].choices);
+	memo[i] = memo[--nmemo];
+}
+
+/* The PPD of host queue name on http into *out (*len bytes, at most max):
+ * 0, -ENOENT when it has none, -EIO when it could not be read. */
+static int
+host_ppd(http_t *http, const char *name, long long max, char **out, size_t *len)
+{
+	char resource[1024], *buf;
+	http_status_t st;
+	size_t cap = 65536, n = 0;
+	ssize_t got;
+
+	*out = NULL;
+	drivers_ppd_resource(name, resource, sizeof(resource));
+	httpClearFields(http);
+	if (httpGet(http, resource) != 0)
+		return -EIO;
+	while ((st = httpUpdate(http)) == HTTP_STATUS_CONTINUE)
+		;
+	if (st != HTTP_STATUS_OK) {
+		httpFlush(http);
+		return st == HTTP_STATUS_NOT_FOUND ? -ENOENT : -EIO;
+	}
+	if ((buf = malloc(cap)) == NULL) {
+		httpFlush(http);
+		return -EIO;
+	}
+	while ((got = httpRead2(http, buf + n, cap - n)) > 0) {
+		n += (size_t)got;
+		if (n == cap) {
+			char *nb;
+
+			if ((long long)cap > max || (nb = realloc(buf, cap * 2)) == NULL) {
+				free(buf);
+				httpFlush(http);
+				return -EIO;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* p->ppd_defaults from the host queue's own PPD, when it has one. */
+static void
+host_ppd_defaults(http_t *http, const struct broker_conf *conf, struct printer *p)
+{
+	struct ppd_memo *m = NULL, *nm;
+	char choices[CODEC_MAX_PPD_DEFAULTS * (2 * CODEC_MAX_PPD_WORD + 2) + 1], *ppd;
+	size_t len;
+	int rc;
+
+	if (p->make_model == NULL || !strcmp(p->make_model, "Remote Printer") ||
+	    !strcmp(p->make_model, "Local Raw Printer"))
+		return;		/* a queue without a driver has no PPD */
+	for (size_t i = 0; i < nmemo && m == NULL; i++)
+		if (strcmp(memo[i].name, p->name) == 0)
+			m = &memo[i];
+	if (m == NULL || m->config_time != p->config_time) {
+		choices[0] = '\0';
+		if ((rc = host_ppd(http, p->name, conf->max_ppd, &ppd, &len)) == 0) {
+			if (ppd_ui_defaults(ppd, len, choices, sizeof(choices)) != 0)
+				choices[0] = '\0';
+			free(ppd);
+		} else if (rc == -EIO) {
+			return;		/* tried again at the next listing */
+		}
+		if (m == NULL) {
+			if ((nm = realloc(memo, (nmemo + 1) * sizeof(*nm))) == NULL)
+				return;
+			memo = nm;
+			m = &memo[nmemo++];
+			*m = (struct ppd_memo){ .name = strdup(p->name) };
+			if (m->name == NULL) {
+				nmemo--;
+				return;
+			}
+		}
+		free(m->choices);
+		m->choices = choices[0] ? strdup(choices) : NULL;
+		m->config_time = p->config_time;
+	}
+	if (m->choices != NULL)
+		p->ppd_defaults = strdup(m->choices);
+}
+
+/* Forgets the PPDs of queues s no longer lists. */
+static void
+memo_keep(const struct snapshot *s)
+{
+	for (size_t i = 0; i < nmemo; ) {
+		int seen = 0;
+
+		for (size_t k = 0; k < s->n && !seen; k++)
+			seen = strcmp(s->printers[k].name, memo[i].name) == 0;
+		if (seen)
+			i++;
+		else
+			memo_drop(i);
+	}
+}
+
+/*
  * Lists the host's queues.  revalidate queues every redirected printer's
  * driver to be fetched again; wait waits for the drivers never fetched
  * (else their printers are held back until they are: *held says how many).
@@ -415,6 +543,7 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 		"printer-location", "printer-is-temporary", "printer-type",
 		"cups-browsed-default", "printer-state", "printer-is-accepting-jobs",
 		"printer-state-reasons", "printer-state-message", "printer-defaults",
+		"printer-config-change-time",
 	};
 	struct snapshot *s = calloc(1, sizeof(*s));
 	ipp_t *req, *resp;
@@ -495,8 +624,11 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 			p->redirected = 0;
 			free(p->detail);
 			p->detail = why;
-		} else if (!fetch_lookup(p, s, revalidate))
-			unknown++;
+		} else {
+			host_ppd_defaults(http, conf, p);
+			if (!fetch_lookup(p, s, revalidate))
+				unknown++;
+		}
 	}
 	if (unknown > 0 && wait)
 		fetch_wait_idle();
@@ -526,6 +658,7 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 		fit_text(p);
 	}
 	fetch_keep(s);
+	memo_keep(s);
 	return s;
 }
 
@@ -936,6 +1069,10 @@ watch_thread(void *arg)
 		unsubscribe(http, sub);
 	httpClose(http);
 	broker_free_conf(&conf);
+	while (nmemo > 0)
+		memo_drop(0);
+	free(memo);
+	memo = NULL;
 }
 
 /* --- the loop side -------------------------------------------------------- */

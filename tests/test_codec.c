@@ -294,6 +294,18 @@ START_TEST(validation_refuses_bad_messages)
 		opt.value = "";
 		ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), -EBADMSG);
 		ck_assert_ptr_nonnull(strstr(err, "default's value is missing"));
+		/* A PPD choice is a PPD word, nothing else. */
+		pr.defaults = NULL;
+		pr.n_defaults = 0;
+		opt.value = "DuplexNoTumble";
+		pr.ppd_defaults = opts;
+		pr.n_ppd_defaults = 1;
+		ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), 0);
+		opt.value = "x\"\n*cupsFilter: evil";
+		ck_assert_int_eq(codec_check_printer(&pr, err, sizeof(err)), -EBADMSG);
+		ck_assert_ptr_nonnull(strstr(err, "PPD default"));
+		pr.ppd_defaults = NULL;
+		pr.n_ppd_defaults = 0;
 		pr.condition = NULL;
 		pr.defaults = NULL;
 		pr.n_defaults = 0;

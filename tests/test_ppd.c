@@ -276,6 +276,13 @@ START_TEST(defaults_into_the_ppd)
 	ck_assert_str_eq(ppdFindMarkedChoice(p, "ColorModel")->choice, "grayscale");
 	ppdClose(p);
 	free(out);
+	/* A host queue's own PPD: the default of each option a dialog shows. */
+	ck_assert_int_eq(ppd_ui_defaults(ppd, len, choices, sizeof(choices)), 0);
+	ck_assert_ptr_nonnull(strstr(choices, "Duplex=None\n"));
+	ck_assert_ptr_nonnull(strstr(choices, "PageSize=Letter\n"));
+	ck_assert_ptr_null(strstr(choices, "PageRegion="));
+	ck_assert_int_eq(ppd_ui_defaults(ppd, len, choices, 12), 0);	/* what fits */
+	ck_assert_int_lt((int)strlen(choices), 12);
 	/* None that apply: nothing to change. */
 	ck_assert_int_eq(ppd_default_choices(ppd, len, "number-up=4\n", choices,
 	    sizeof(choices)), 0);

@@ -4,9 +4,9 @@
 # guest is kept, and `redirection = no` gives back the guest's own; a host
 # queue's duplex default reaches its guest queue, and a guest job without
 # options prints duplex at the print server; a default a person changed in
-# the guest is kept; the host queue's description follows; a host queue
-# disabled, then enabled, shows stopped, then idle, in the guest within a
-# second; one that rejects jobs, rejects them in the guest too; a queue
+# the guest is kept; a choice in the host queue's own PPD follows; the host
+# queue's description follows; a host queue disabled, then enabled, shows
+# stopped, then idle, in the guest within a second; one that rejects jobs, rejects them in the guest too; a queue
 # whose destination does not answer shows offline, and recovers by itself.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -81,6 +81,16 @@ check "and the agent says so" wait_for 10 kept_reported
 lpadmin -h "$HOST" -p $q -D "Second floor, by the stairs"
 check "the host queue's description follows" \
 	wait_for 15 attr_is $q printer-info "Second floor, by the stairs"
+
+# A choice in the host queue's own PPD (the direct printer has one).
+lpadmin -h "$HOST" -p "$HOST_DIRECT_QUEUE" -o InputSlot=2ndTray
+tray2() { lpoptions -h "$GUEST" -p "$HOST_DIRECT_QUEUE" -l | grep '^InputSlot' | grep -q '\*2ndTray'; }
+check "a choice made in the host queue's PPD is the guest queue's default" wait_for 15 tray2
+status_tray2() {
+	status_json | jq -e --arg p "$HOST_DIRECT_QUEUE" '.printers[] | select(.name == $p) |
+		.ppd_defaults.InputSlot == "2ndTray"' >/dev/null
+}
+check "and status shows it among the host queue's PPD defaults" status_tray2
 
 # Condition.
 q=net_hp_cm3530_pdf
