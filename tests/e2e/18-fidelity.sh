@@ -6,8 +6,9 @@
 # options prints duplex at the print server; a default a person changed in
 # the guest is kept; a choice in the host queue's own PPD follows; the host
 # queue's description follows; a host queue disabled, then enabled, shows
-# stopped, then idle, in the guest within a second; one that rejects jobs, rejects them in the guest too; a queue
-# whose destination does not answer shows offline, and recovers by itself.
+# stopped, then idle, in the guest within a second; one that rejects jobs
+# rejects them in the guest too; a queue whose destination does not answer
+# (socket://, ipp://) shows offline, and recovers by itself.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -120,22 +121,38 @@ cupsaccept -h "$HOST" $q
 accepting() { lpstat -h "$GUEST" -a $q 2>/dev/null | grep -q "accepting requests"; }
 check "and accepts them again" wait_for 10 accepting
 
-# A destination that does not answer: the direct printer's listener goes.
+# A destination that does not answer: the direct printer's listener goes,
+# then an ipp:// queue's print server (a relay to it, on a port of its own).
+offline() { lpstat -h "$GUEST" -l -p "$1" | grep -q "Alerts:.*offline-report"; }
+online() { lpstat -h "$GUEST" -p "$1" >/dev/null 2>&1 && ! offline "$1"; }
 q=$HOST_DIRECT_QUEUE
-offline() { lpstat -h "$GUEST" -l -p $q | grep -q "Alerts:.*offline-report"; }
-online() { ! offline; }
-check "the direct printer is installed in the guest and online" wait_for 10 online
+check "the direct printer is installed in the guest and online" wait_for 10 online $q
 pid=$(pgrep -f "jetdirect $HOST_DIRECT_PORT ")
 kill "$pid"
-check "its destination down: the guest queue shows offline" wait_for 10 offline
+check "its destination down: the guest queue shows offline" wait_for 10 offline $q
 status_offline() {
-	status_json | jq -e --arg p $q '.printers[] | select(.name == $p) |
+	status_json | jq -e --arg p "$1" '.printers[] | select(.name == $p) |
 		(.condition.reasons | index("offline-report")) != null' >/dev/null
 }
-check "and status says so" status_offline
+check "and status says so" status_offline $q
 "$JETDIRECT" "$HOST_DIRECT_PORT" "$DIRECT_OUTPUT_DIR" "$W/direct.pid" direct &
 PIDS+=($!)
-check "its destination back: online again by itself" wait_for 10 online
+check "its destination back: online again by itself" wait_for 10 online $q
+
+relay() {	# relay [PORT]: a port in front of the print server's
+	"$BUILD/tests/tcp-unix" ":$PRINTSERVER_PORT" ${1:-} >"$W/relay.port" &
+	RELAY=$!
+	PIDS+=("$RELAY")
+	wait_for 5 grep -q '^port ' "$W/relay.port"
+}
+relay
+rport=$(sed -n 's/^port //p' "$W/relay.port")
+lpadmin -h "$HOST" -p via_relay -v "ipp://127.0.0.1:$rport/printers/generic_pdf" -m raw -E 2>/dev/null
+check "an ipp:// host queue is installed in the guest" wait_for 30 online via_relay
+kill "$RELAY"
+check "its print server down: the guest queue shows offline" wait_for 10 offline via_relay
+relay "$rport"
+check "back: online again by itself" wait_for 10 online via_relay
 
 # A person's default is kept; redirection = no gives back the guest's own.
 lpadmin -h "$GUEST" -d net_brother_hl5250dn

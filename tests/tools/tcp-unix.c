@@ -1,11 +1,13 @@
 /*
  * tcp-unix: a TCP port on loopback in front of a unix socket, for a client
  * that only speaks TCP to a sandbox cupsd that only listens on its unix
- * socket (the benchmark's cups-browsed, whose BrowsePoll takes host:port).
+ * socket (the benchmark's cups-browsed, whose BrowsePoll takes host:port);
+ * or in front of another loopback port, as a printer's address that a
+ * test can take down and bring back (kill it, start it on the same port).
  *
- *   tcp-unix UNIX_SOCKET_PATH
+ *   tcp-unix UNIX_SOCKET_PATH | :TARGET_PORT [LISTEN_PORT]
  *
- * Listens on a free port of 127.0.0.1 and prints "port N".  Each
+ * Listens on LISTEN_PORT of 127.0.0.1, or a free one, and prints "port N".  Each
  * connection (one process each, which ends with the listener) is connected
  * to UNIX_SOCKET_PATH and forwarded both ways until either side closes.
  * Runs until killed.
@@ -14,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -40,14 +43,19 @@ pass(int from, int to)
 }
 
 static void
-forward(int client, const char *path)
+forward(int client, const char *target)
 {
 	struct sockaddr_un su = { .sun_family = AF_UNIX };
+	struct sockaddr_in si = { .sin_family = AF_INET };
 	struct pollfd p[2];
-	int server = socket(AF_UNIX, SOCK_STREAM, 0);
+	int tcp = target[0] == ':';
+	int server = socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM, 0);
 
-	snprintf(su.sun_path, sizeof(su.sun_path), "%s", path);
-	if (server < 0 || connect(server, (struct sockaddr *)&su, sizeof(su)) != 0)
+	snprintf(su.sun_path, sizeof(su.sun_path), "%s", target);
+	si.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	si.sin_port = htons((uint16_t)atoi(target + 1));
+	if (server < 0 || connect(server, tcp ? (struct sockaddr *)&si :
+	    (struct sockaddr *)&su, tcp ? sizeof(si) : sizeof(su)) != 0)
 		return;
 	p[0] = (struct pollfd){ .fd = client, .events = POLLIN };
 	p[1] = (struct pollfd){ .fd = server, .events = POLLIN };
@@ -67,10 +75,14 @@ main(int argc, char **argv)
 	int s, one = 1;
 	pid_t self = getpid();
 
-	if (argc != 2 || strlen(argv[1]) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		fprintf(stderr, "usage: tcp-unix UNIX_SOCKET_PATH\n");
+	if (argc < 2 || argc > 3 ||
+	    strlen(argv[1]) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		fprintf(stderr, "usage: tcp-unix UNIX_SOCKET_PATH | :TARGET_PORT "
+		    "[LISTEN_PORT]\n");
 		return 2;
 	}
+	if (argc == 3)
+		sa.sin_port = htons((uint16_t)atoi(argv[2]));
 	signal(SIGCHLD, SIG_IGN);	/* no zombies */
 	signal(SIGPIPE, SIG_IGN);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
