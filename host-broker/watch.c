@@ -243,8 +243,10 @@ add_reason(struct printer *p, const char *r)
 /*
  * Whether a "-default" attribute of a host queue goes to the guests: the
  * settings of printing (media, sides, color, quality, PPD choices...), not
- * those of the spooler (holds, priorities, banners, notifications), and
- * not the placeholders cupsd shows for a queue without a driver.
+ * those of the spooler (holds, priorities, banners, notifications), nor
+ * the values cupsd gives every queue that sets none (one page a side, no
+ * finishing), which every guest queue has already, nor the placeholders it
+ * shows for a queue without a driver (monochrome, normal quality).
  */
 static int
 default_shown(const char *name, const char *value, int raw)
@@ -252,8 +254,11 @@ default_shown(const char *name, const char *value, int raw)
 	static const char *const spooler[] = {
 		"copies", "document-format", "job-account-id", "job-accounting-user-id",
 		"job-cancel-after", "job-hold-until", "job-priority", "job-sheets",
-		"notify-events", "notify-lease-duration", "printer-error-policy",
-		"printer-op-policy",
+		"printer-error-policy", "printer-op-policy",
+	};
+	static const struct { const char *name, *value; int raw_only; } built_in[] = {
+		{ "number-up", "1", 0 }, { "finishings", "3", 0 },
+		{ "print-color-mode", "monochrome", 1 }, { "print-quality", "4", 1 },
 	};
 
 	if (!codec_keyword_ok(name) || strncmp(name, "printredir-", 11) == 0 ||
@@ -262,18 +267,19 @@ default_shown(const char *name, const char *value, int raw)
 	for (size_t i = 0; i < sizeof(spooler) / sizeof(spooler[0]); i++)
 		if (strcmp(name, spooler[i]) == 0)
 			return 0;
-	if (raw && ((strcmp(name, "print-color-mode") == 0 && strcmp(value, "monochrome") == 0) ||
-	    (strcmp(name, "print-quality") == 0 && strcmp(value, "4") == 0)))
-		return 0;
-	return strcmp(name, "number-up") != 0 || strcmp(value, "1") != 0;
+	for (size_t i = 0; i < sizeof(built_in) / sizeof(built_in[0]); i++)
+		if ((raw || !built_in[i].raw_only) && strcmp(name, built_in[i].name) == 0 &&
+		    strcmp(value, built_in[i].value) == 0)
+			return 0;
+	return 1;
 }
 
 /* One "-default" attribute into p->defaults, the first of each name. */
 static void
 add_default(struct printer *p, ipp_attribute_t *a, int raw)
 {
-	char name[CODEC_MAX_KEYWORD + 1], value[CODEC_MAX_VALUE + 1], *nd, *line;
-	const char *n = ippGetName(a);
+	char name[CODEC_MAX_KEYWORD + 1], value[CODEC_MAX_VALUE + 1], *nd;
+	const char *n = ippGetName(a), *line;
 	size_t nlen = strlen(n) - 8, len = p->defaults ? strlen(p->defaults) : 0;
 	size_t count = 0;
 
@@ -281,10 +287,10 @@ add_default(struct printer *p, ipp_attribute_t *a, int raw)
 		return;
 	memcpy(name, n, nlen);
 	name[nlen] = '\0';
-	if (cupsconn_default_value(a, value, sizeof(value)) != 0 || value[0] == '\0' || !codec_text_ok(value, CODEC_MAX_VALUE, 1) ||
-	    !default_shown(name, value, raw))
+	if (cupsconn_default_value(a, value, sizeof(value)) != 0 || value[0] == '\0' ||
+	    !codec_text_ok(value, CODEC_MAX_VALUE, 1) || !default_shown(name, value, raw))
 		return;
-	for (line = p->defaults; line && *line; line += strcspn(line, "\n") + 1) {
+	for (line = p->defaults; line && *line; line = codec_next_item(line, '\n')) {
 		if (strncmp(line, name, nlen) == 0 && line[nlen] == '=')
 			return;	/* cupsd lists a queue's own option first */
 		if (++count >= CODEC_MAX_DEFAULTS)
