@@ -256,6 +256,25 @@ render_host(json_object *doc, json_object *b, FILE *f)
 			sample(f, NS "printer_driver_state", l, one.count[k] ? "1" : "0");
 		}
 	}
+	family(f, NS "printer_can_print", "gauge", "1 when a redirected host "
+	    "printer is not stopped, accepts jobs and has no reason a user is to "
+	    "see (offline-report, media-empty-error...), else 0 (not in "
+	    "--summary).");
+	for (size_t i = 0; counts == NULL && i < n; i++) {
+		json_object *c, *reasons;
+		int ok;
+
+		p = json_object_array_get_idx(ps, i);
+		if (!jget_bool(p, "redirected", 0) || (name = jget_str(p, "name")) == NULL ||
+		    (c = jget_obj(p, "condition")) == NULL)
+			continue;
+		reasons = jget_arr(c, "reasons");
+		ok = jget_str(c, "state") != NULL && strcmp(jget_str(c, "state"), "stopped") != 0 &&
+		    jget_bool(c, "accepting", 0) &&
+		    (reasons == NULL || json_object_array_length(reasons) == 0);
+		sample(f, NS "printer_can_print", (const char *[]){ "printer", name, NULL },
+		    ok ? "1" : "0");
+	}
 	family(f, NS "last_change_timestamp_seconds", "gauge", "When the broker "
 	    "last sent guests a new printer set (Unix time).");
 	if (get_number(b, "last_change_at", &d))

@@ -48,6 +48,20 @@ printer(const char *name, int redir, const char *driver)
 	return p;
 }
 
+/* A printer's condition as control.c writes it. */
+static void
+condition(struct json_object *p, const char *state, int accepting, const char *reason)
+{
+	struct json_object *c = json_object_new_object(), *r = json_object_new_array();
+
+	add_str(c, "state", state);
+	json_object_object_add(c, "accepting", json_object_new_boolean(accepting));
+	if (reason != NULL)
+		json_object_array_add(r, json_object_new_string(reason));
+	json_object_object_add(c, "reasons", r);
+	json_object_object_add(p, "condition", c);
+}
+
 static struct json_object *
 guest_printer(const char *name, const char *state)
 {
@@ -116,6 +130,8 @@ sample_doc(void)
 
 	json_object_array_add(ps, printer("Office_Laser", 1, "available"));
 	json_object_array_add(ps, printer("Raw_Queue", 1, "missing"));
+	condition(json_object_array_get_idx(ps, 0), "idle", 1, NULL);
+	condition(json_object_array_get_idx(ps, 1), "idle", 1, "offline-report");
 	json_object_array_add(ps, printer("Local_USB", 0, NULL));
 	json_object_object_add(doc, "printers", ps);
 
@@ -234,6 +250,10 @@ static const char sample_text[] =
     "printredir_printer_driver_state{printer=\"Raw_Queue\",state=\"available\"} 0\n"
     "printredir_printer_driver_state{printer=\"Raw_Queue\",state=\"missing\"} 1\n"
     "printredir_printer_driver_state{printer=\"Raw_Queue\",state=\"rejected\"} 0\n"
+    "# HELP printredir_printer_can_print 1 when a redirected host printer is not stopped, accepts jobs and has no reason a user is to see (offline-report, media-empty-error...), else 0 (not in --summary).\n"
+    "# TYPE printredir_printer_can_print gauge\n"
+    "printredir_printer_can_print{printer=\"Office_Laser\"} 1\n"
+    "printredir_printer_can_print{printer=\"Raw_Queue\"} 0\n"
     "# HELP printredir_last_change_timestamp_seconds When the broker last sent guests a new printer set (Unix time).\n"
     "# TYPE printredir_last_change_timestamp_seconds gauge\n"
     "printredir_last_change_timestamp_seconds 1795576790\n"
@@ -383,7 +403,7 @@ START_TEST(label_values_are_escaped)
 END_TEST
 
 /* `status --summary --prometheus`: counts instead of lists give the same
- * figures, without the per-printer family's samples. */
+ * figures, without the per-printer families' samples. */
 START_TEST(summary_gives_the_same_counts)
 {
 	struct json_object *doc = sample_doc(), *counts, *g, *gc;
@@ -409,7 +429,8 @@ START_TEST(summary_gives_the_same_counts)
 	text = render(doc, 0);
 
 	/* The full text less the per-printer samples. */
-	while ((p = strstr(full, "printredir_printer_driver_state{")) != NULL)
+	while ((p = strstr(full, "printredir_printer_driver_state{")) != NULL ||
+	    (p = strstr(full, "printredir_printer_can_print{")) != NULL)
 		memmove(p, strchr(p, '\n') + 1, strlen(strchr(p, '\n') + 1) + 1);
 	ck_assert_str_eq(text, full);
 	ck_assert_ptr_nonnull(strstr(text, "# TYPE printredir_printer_driver_state gauge\n"));

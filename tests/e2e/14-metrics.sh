@@ -67,6 +67,8 @@ check "drivers missing: as status --json counts them ($missing, the raw queue's)
 check "the raw queue's driver state, one-hot: missing" bash -c "
 	[ '$(value "$W/m1.prom" 'printredir_printer_driver_state{printer="net_raw_passthrough",state="missing"}')' = 1 ] &&
 	[ '$(value "$W/m1.prom" 'printredir_printer_driver_state{printer="net_raw_passthrough",state="available"}')' = 0 ]"
+check "a redirected printer that can print shows 1" is printer_can_print \
+	"$(value "$W/m1.prom" 'printredir_printer_can_print{printer="net_generic_pdf"}')" 1
 check "the host's CUPS is up" is host_cups_up "$(value "$W/m1.prom" printredir_host_cups_up)" 1
 check "one guest connected" is guests_connected "$(value "$W/m1.prom" printredir_guests_connected)" 1
 check "the guest, its id escaped, shows 1" is guest_connected \
