@@ -413,15 +413,30 @@ fit_text(struct printer *p)
 }
 
 /*
- * The default choices of the host queues' own PPDs, by queue, as of their
- * printer-config-change-time: a queue's PPD is read again only when its
- * configuration changed.  The watcher thread's alone.
+ * What the watcher remembers of each host queue as of its
+ * printer-config-change-time, read again only when that moves: its
+ * "-default" attributes (printer-defaults is most of a listing's bytes) and
+ * the default choices of its own PPD.  The watcher thread's alone.
  */
 static struct ppd_memo {
 	char *name;
-	int config_time;
+	int config_time;		/* of choices */
+	time_t choices_read;		/* when */
 	char *choices;			/* NULL: it has none */
+	int defaults_time;		/* of defaults; -1 not read */
+	time_t defaults_read;		/* when */
+	char *defaults;			/* its "-default" attributes (add_default) */
 } *memo;
+
+/* Whether what was read at `read`, when the queue's configuration had
+ * last changed at `was`, still holds now that it last changed at `is`: the
+ * change time counts whole seconds, so a change in the second of the read
+ * may have come after it. */
+static int
+memo_fresh(int was, time_t read, int is)
+{
+	return was == is && (time_t)is < read;
+}
 static size_t nmemo;
 
 static void
@@ -429,7 +444,72 @@ memo_drop(size_t i)
 {
 	free(memo[i].name);
 	free(memo[i].choices);
+	free(memo[i].defaults);
 	memo[i] = memo[--nmemo];
+}
+
+/* The memo of queue name, made when there is none; NULL out of memory. */
+static struct ppd_memo *
+memo_of(const char *name)
+{
+	struct ppd_memo *nm;
+
+	for (size_t i = 0; i < nmemo; i++)
+		if (strcmp(memo[i].name, name) == 0)
+			return &memo[i];
+	if ((nm = realloc(memo, (nmemo + 1) * sizeof(*nm))) == NULL)
+		return NULL;
+	memo = nm;
+	memo[nmemo] = (struct ppd_memo){ .name = strdup(name), .config_time = -1,
+	    .defaults_time = -1 };
+	if (memo[nmemo].name == NULL)
+		return NULL;
+	return &memo[nmemo++];
+}
+
+/*
+ * The defaults of every host queue into the memo, as of their
+ * printer-config-change-time: printer-defaults is most of a listing's
+ * bytes, so a listing asks for it only when a queue's configuration
+ * changed since (list_printers).
+ */
+static void
+memo_defaults(http_t *http)
+{
+	static const char *attrs[] = {
+		"printer-name", "printer-make-and-model", "printer-config-change-time",
+		"printer-defaults",
+	};
+	ipp_t *req = ippNewRequest(IPP_OP_CUPS_GET_PRINTERS), *resp;
+	ipp_attribute_t *a;
+	time_t now = time(NULL);
+
+	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
+	    sizeof(attrs) / sizeof(attrs[0]), NULL, attrs);
+	if ((resp = cupsDoRequest(http, req, "/")) == NULL)
+		return;
+	for (a = ippFirstAttribute(resp); a; ) {
+		struct printer p;
+		struct ppd_memo *m;
+		char *why = NULL;
+		int skip;
+
+		while (a && ippGetGroupTag(a) != IPP_TAG_PRINTER)
+			a = ippNextAttribute(resp);
+		if (a == NULL)
+			break;
+		if (read_printer(resp, &a, &p, &skip, &why) == 0 &&
+		    (m = memo_of(p.name)) != NULL) {
+			free(m->defaults);
+			m->defaults = p.defaults;
+			p.defaults = NULL;
+			m->defaults_time = p.config_time;
+			m->defaults_read = now;
+		}
+		free(why);
+		printer_free(&p);
+	}
+	ippDelete(resp);
 }
 
 /* The PPD of host queue name on http into *out (*len bytes, at most max):
@@ -476,11 +556,13 @@ host_ppd(http_t *http, const char *name, long long max, char **out, size_t *len)
 	return 0;
 }
 
-/* p->ppd_defaults from the host queue's own PPD, when it has one. */
+/* p->ppd_defaults from the host queue's own PPD, when it has one; read
+ * again when its configuration changed, and at every full listing. */
 static void
-host_ppd_defaults(http_t *http, const struct broker_conf *conf, struct printer *p)
+host_ppd_defaults(http_t *http, const struct broker_conf *conf, struct printer *p,
+    int revalidate)
 {
-	struct ppd_memo *m = NULL, *nm;
+	struct ppd_memo *m;
 	char choices[CODEC_MAX_PPD_DEFAULTS * (2 * CODEC_MAX_PPD_WORD + 2) + 1], *ppd;
 	size_t len;
 	int rc;
@@ -488,10 +570,11 @@ host_ppd_defaults(http_t *http, const struct broker_conf *conf, struct printer *
 	if (p->make_model == NULL || !strcmp(p->make_model, "Remote Printer") ||
 	    !strcmp(p->make_model, "Local Raw Printer"))
 		return;		/* a queue without a driver has no PPD */
-	for (size_t i = 0; i < nmemo && m == NULL; i++)
-		if (strcmp(memo[i].name, p->name) == 0)
-			m = &memo[i];
-	if (m == NULL || m->config_time != p->config_time) {
+	if ((m = memo_of(p->name)) == NULL)
+		return;
+	if (revalidate || !memo_fresh(m->config_time, m->choices_read, p->config_time)) {
+		time_t now = time(NULL);
+
 		choices[0] = '\0';
 		if ((rc = host_ppd(http, p->name, conf->max_ppd, &ppd, &len)) == 0) {
 			if (ppd_ui_defaults(ppd, len, choices, sizeof(choices)) != 0)
@@ -500,26 +583,16 @@ host_ppd_defaults(http_t *http, const struct broker_conf *conf, struct printer *
 		} else if (rc == -EIO) {
 			return;		/* tried again at the next listing */
 		}
-		if (m == NULL) {
-			if ((nm = realloc(memo, (nmemo + 1) * sizeof(*nm))) == NULL)
-				return;
-			memo = nm;
-			m = &memo[nmemo++];
-			*m = (struct ppd_memo){ .name = strdup(p->name) };
-			if (m->name == NULL) {
-				nmemo--;
-				return;
-			}
-		}
 		free(m->choices);
 		m->choices = choices[0] ? strdup(choices) : NULL;
 		m->config_time = p->config_time;
+		m->choices_read = now;
 	}
 	if (m->choices != NULL)
 		p->ppd_defaults = strdup(m->choices);
 }
 
-/* Forgets the PPDs of queues s no longer lists. */
+/* Forgets the queues s no longer lists. */
 static void
 memo_keep(const struct snapshot *s)
 {
@@ -548,7 +621,7 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 		"printer-name", "device-uri", "printer-make-and-model", "printer-info",
 		"printer-location", "printer-is-temporary", "printer-type",
 		"cups-browsed-default", "printer-state", "printer-is-accepting-jobs",
-		"printer-state-reasons", "printer-state-message", "printer-defaults",
+		"printer-state-reasons", "printer-state-message",
 		"printer-config-change-time",
 	};
 	struct snapshot *s = calloc(1, sizeof(*s));
@@ -605,6 +678,18 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 	}
 	ippDelete(resp);
 	qsort(s->printers, s->n, sizeof(*s->printers), by_name);
+	for (size_t i = 0, stale = 0; i < s->n; i++) {
+		struct ppd_memo *m = memo_of(s->printers[i].name);
+
+		if (!stale && m != NULL && (revalidate || !memo_fresh(m->defaults_time,
+		    m->defaults_read, s->printers[i].config_time))) {
+			memo_defaults(http);	/* every queue's, at once */
+			stale = 1;
+			m = memo_of(s->printers[i].name);	/* it moved */
+		}
+		if (m != NULL && m->defaults != NULL)
+			s->printers[i].defaults = strdup(m->defaults);
+	}
 	for (size_t i = 0, chosen = 0; i < s->n; i++) {
 		struct printer *p = &s->printers[i];
 		char *why = NULL;
@@ -631,7 +716,7 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 			free(p->detail);
 			p->detail = why;
 		} else {
-			host_ppd_defaults(http, conf, p);
+			host_ppd_defaults(http, conf, p, revalidate);
 			if (!fetch_lookup(p, s, revalidate))
 				unknown++;
 		}
