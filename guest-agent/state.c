@@ -39,6 +39,20 @@ put_str(json_object *o, const char *key, const char *s)
 	json_object_object_add(o, key, json_object_new_string(s ? s : ""));
 }
 
+static void
+put_true(json_object *o, const char *key, int v)
+{
+	if (v)
+		json_object_object_add(o, key, json_object_new_boolean(1));
+}
+
+static void
+put_some(json_object *o, const char *key, const char *s)
+{
+	if (s && *s)
+		put_str(o, key, s);
+}
+
 static json_object *
 wants_json(const struct wish *w)
 {
@@ -59,14 +73,16 @@ wants_json(const struct wish *w)
 		put_str(o, "sha256", p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_AVAILABLE ?
 		    hex : "");
 		put_str(o, "detail", p->detail);
-		json_object_object_add(o, "is_default", json_object_new_boolean(p->is_default));
-		json_object_object_add(o, "generic", json_object_new_boolean(p->generic));
-		json_object_object_add(o, "stopped", json_object_new_boolean(p->stopped));
-		json_object_object_add(o, "rejecting", json_object_new_boolean(p->rejecting));
-		put_str(o, "reasons", p->reasons);
-		put_str(o, "message", p->message);
-		put_str(o, "defaults", p->defaults);
-		put_str(o, "ppd_defaults", p->ppd_defaults);
+		/* What most printers lack is left out (read back as false or
+		 * ""): a state file of 200 printers is written on every pass. */
+		put_true(o, "is_default", p->is_default);
+		put_true(o, "generic", p->generic);
+		put_true(o, "stopped", p->stopped);
+		put_true(o, "rejecting", p->rejecting);
+		put_some(o, "reasons", p->reasons);
+		put_some(o, "message", p->message);
+		put_some(o, "defaults", p->defaults);
+		put_some(o, "ppd_defaults", p->ppd_defaults);
 		if (p->invalid)
 			put_str(o, "invalid", p->invalid);
 		json_object_array_add(arr, o);

@@ -501,13 +501,18 @@ control_driver_name(int state)
 	}
 }
 
-/* A queue's defaults, "name=value" lines, as object key of o. */
+/* A queue's defaults, "name=value" lines, as object key of o; none when
+ * it has none. */
 static int
 add_defaults(struct json_object *o, const char *key, const char *lines)
 {
-	struct json_object *d = json_object_new_object();
-	char *copy = strdup(lines ? lines : ""), *save = NULL;
+	struct json_object *d;
+	char *copy, *save = NULL;
 
+	if (lines == NULL || *lines == '\0')
+		return 0;	/* most queues: the document stays short */
+	d = json_object_new_object();
+	copy = strdup(lines);
 	if (d == NULL || copy == NULL) {
 		free(copy);
 		json_object_put(d);

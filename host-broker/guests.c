@@ -454,9 +454,8 @@ remember(struct guest *g, const uint8_t sha[HASH_LEN])
 struct printer_extras {
 	Printredir__PrinterCondition cond;
 	char *reasons[CODEC_MAX_REASONS];
-	Printredir__JobOption opt[CODEC_MAX_DEFAULTS];
-	Printredir__JobOption *optp[CODEC_MAX_DEFAULTS];
-	Printredir__JobOption *ppd, **ppdp;	/* owned, when it has some */
+	Printredir__JobOption *opt, **optp;	/* owned, when it has some */
+	Printredir__JobOption *ppd, **ppdp;	/* likewise */
 	char *rbuf, *dbuf, *pbuf;	/* owned copies, cut in place */
 };
 
@@ -507,7 +506,9 @@ encode_extras(const struct printer *p, Printredir__Printer *o,
 		o->condition = &x->cond;
 	}
 	if (p->defaults && *p->defaults) {
-		if ((x->dbuf = strdup(p->defaults)) == NULL)
+		if ((x->dbuf = strdup(p->defaults)) == NULL ||
+		    (x->opt = calloc(CODEC_MAX_DEFAULTS, sizeof(*x->opt))) == NULL ||
+		    (x->optp = calloc(CODEC_MAX_DEFAULTS, sizeof(*x->optp))) == NULL)
 			return -ENOMEM;
 		o->n_defaults = encode_lines(x->dbuf, x->opt, x->optp, CODEC_MAX_DEFAULTS);
 		o->defaults = x->optp;
@@ -635,6 +636,8 @@ out:
 		free(xv[i].rbuf);
 		free(xv[i].dbuf);
 		free(xv[i].pbuf);
+		free(xv[i].opt);
+		free(xv[i].optp);
 		free(xv[i].ppd);
 		free(xv[i].ppdp);
 	}

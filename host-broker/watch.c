@@ -467,23 +467,29 @@ memo_of(const char *name)
 	return &memo[nmemo++];
 }
 
+/* At most this many queues whose configuration changed have their
+ * defaults read one by one; more, and every queue's are read at once. */
+#define MEMO_ONE_BY_ONE 8
+
 /*
- * The defaults of every host queue into the memo, as of their
- * printer-config-change-time: printer-defaults is most of a listing's
- * bytes, so a listing asks for it only when a queue's configuration
- * changed since (list_printers).
+ * The defaults of host queue `queue`, or of every host queue (NULL), into
+ * the memo, as of their printer-config-change-time: printer-defaults is
+ * most of a listing's bytes, so a listing asks for it only when a queue's
+ * configuration changed since (list_printers).
  */
 static void
-memo_defaults(http_t *http)
+memo_defaults(http_t *http, const char *queue)
 {
 	static const char *attrs[] = {
 		"printer-name", "printer-make-and-model", "printer-config-change-time",
 		"printer-defaults",
 	};
-	ipp_t *req = ippNewRequest(IPP_OP_CUPS_GET_PRINTERS), *resp;
+	ipp_t *req, *resp;
 	ipp_attribute_t *a;
 	time_t now = time(NULL);
 
+	req = queue ? cupsconn_request(IPP_OP_GET_PRINTER_ATTRIBUTES, queue) :
+	    ippNewRequest(IPP_OP_CUPS_GET_PRINTERS);
 	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
 	    sizeof(attrs) / sizeof(attrs[0]), NULL, attrs);
 	if ((resp = cupsDoRequest(http, req, "/")) == NULL)
@@ -510,6 +516,35 @@ memo_defaults(http_t *http)
 		printer_free(&p);
 	}
 	ippDelete(resp);
+}
+
+/* Every printer of s gets its defaults from the memo, read again first
+ * where it is stale (all of them with all). */
+static void
+fill_defaults(http_t *http, struct snapshot *s, int all)
+{
+	size_t stale = 0;
+
+	for (size_t i = 0; i < s->n && !all; i++) {
+		struct ppd_memo *m = memo_of(s->printers[i].name);
+
+		if (m != NULL && !memo_fresh(m->defaults_time, m->defaults_read,
+		    s->printers[i].config_time))
+			stale++;
+	}
+	if (all || stale > MEMO_ONE_BY_ONE)
+		memo_defaults(http, NULL);
+	for (size_t i = 0; i < s->n; i++) {
+		struct ppd_memo *m = memo_of(s->printers[i].name);
+
+		if (m != NULL && stale > 0 && stale <= MEMO_ONE_BY_ONE &&
+		    !memo_fresh(m->defaults_time, m->defaults_read, s->printers[i].config_time)) {
+			memo_defaults(http, s->printers[i].name);
+			m = memo_of(s->printers[i].name);	/* it may have moved */
+		}
+		if (m != NULL && m->defaults != NULL)
+			s->printers[i].defaults = strdup(m->defaults);
+	}
 }
 
 /* The PPD of host queue name on http into *out (*len bytes, at most max):
@@ -678,18 +713,7 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 	}
 	ippDelete(resp);
 	qsort(s->printers, s->n, sizeof(*s->printers), by_name);
-	for (size_t i = 0, stale = 0; i < s->n; i++) {
-		struct ppd_memo *m = memo_of(s->printers[i].name);
-
-		if (!stale && m != NULL && (revalidate || !memo_fresh(m->defaults_time,
-		    m->defaults_read, s->printers[i].config_time))) {
-			memo_defaults(http);	/* every queue's, at once */
-			stale = 1;
-			m = memo_of(s->printers[i].name);	/* it moved */
-		}
-		if (m != NULL && m->defaults != NULL)
-			s->printers[i].defaults = strdup(m->defaults);
-	}
+	fill_defaults(http, s, revalidate);
 	for (size_t i = 0, chosen = 0; i < s->n; i++) {
 		struct printer *p = &s->printers[i];
 		char *why = NULL;
