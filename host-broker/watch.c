@@ -519,20 +519,20 @@ memo_defaults(http_t *http, const char *queue)
 }
 
 /* Every printer of s gets its defaults from the memo, read again first
- * where it is stale (all of them with all). */
+ * where it is stale. */
 static void
-fill_defaults(http_t *http, struct snapshot *s, int all)
+fill_defaults(http_t *http, struct snapshot *s)
 {
 	size_t stale = 0;
 
-	for (size_t i = 0; i < s->n && !all; i++) {
+	for (size_t i = 0; i < s->n; i++) {
 		struct ppd_memo *m = memo_of(s->printers[i].name);
 
 		if (m != NULL && !memo_fresh(m->defaults_time, m->defaults_read,
 		    s->printers[i].config_time))
 			stale++;
 	}
-	if (all || stale > MEMO_ONE_BY_ONE)
+	if (stale > MEMO_ONE_BY_ONE)
 		memo_defaults(http, NULL);
 	for (size_t i = 0; i < s->n; i++) {
 		struct ppd_memo *m = memo_of(s->printers[i].name);
@@ -713,7 +713,7 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 	}
 	ippDelete(resp);
 	qsort(s->printers, s->n, sizeof(*s->printers), by_name);
-	fill_defaults(http, s, revalidate);
+	fill_defaults(http, s);
 	for (size_t i = 0, chosen = 0; i < s->n; i++) {
 		struct printer *p = &s->printers[i];
 		char *why = NULL;
