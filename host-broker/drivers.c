@@ -372,6 +372,25 @@ accept_ppd(const struct broker_conf *conf, struct printer *p, struct source *src
 	index_save();
 }
 
+static int use_source(struct printer *p, const struct source *src,
+    struct snapshot *s, const char *from);
+
+/*
+ * accept_ppd, then p uses the driver when it was taken: 1 (or 1 when the
+ * checks rejected it: p says so), -1 when it cannot be used; rc otherwise.
+ */
+static int
+take_ppd(const struct broker_conf *conf, struct printer *p, struct source *src,
+    struct snapshot *s, const char *data, size_t len, const char *from, int rc)
+{
+	accept_ppd(conf, p, src, data, len, from);
+	if (p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED)
+		return 1;
+	if (src->found)
+		return use_source(p, src, s, from) == 0 ? 1 : -1;
+	return rc;
+}
+
 /* Adds the driver src names to the snapshot and marks p available. */
 static int
 use_source(struct printer *p, const struct source *src, struct snapshot *s,
@@ -532,11 +551,7 @@ get_ppd(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 	log_info("fetched driver for %s from %s (%zu bytes)", p->name, url, len);
 	src->last_modified = last_modified;
 	src->found = 0;
-	accept_ppd(conf, p, src, body, len, url);
-	if (p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED)
-		rc = 1;
-	else if (src->found)
-		rc = use_source(p, src, s, url) == 0 ? 1 : -1;
+	rc = take_ppd(conf, p, src, s, body, len, url, rc);
 out:
 	free(body);
 	httpClose(http);
@@ -686,11 +701,7 @@ fetch_db(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 		goto out;
 	}
 	log_info("fetched driver for %s from %s (%zu bytes)", p->name, from, len);
-	accept_ppd(conf, p, src, data, len, from);
-	if (p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED)
-		rc = 1;
-	else if (src->found)
-		rc = use_source(p, src, s, from) == 0 ? 1 : -1;
+	rc = take_ppd(conf, p, src, s, data, len, from, rc);
 out:
 	free(data);
 	ippDelete(resp);
@@ -883,11 +894,7 @@ fetch_ipp(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 	log_info("built a generic driver for %s from the attributes of %s "
 	    "(%zu bytes)", p->name, uri, ppdlen);
 	src->found = 0;
-	accept_ppd(conf, p, src, ppd, ppdlen, key);
-	if (p->driver == PRINTREDIR__DRIVER_STATE__DRIVER_REJECTED)
-		rc = 1;
-	else if (src->found)
-		rc = use_source(p, src, s, key) == 0 ? 1 : -1;
+	rc = take_ppd(conf, p, src, s, ppd, ppdlen, key, rc);
 out:
 	free(ppd);
 	free(body);

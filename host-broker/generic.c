@@ -345,28 +345,22 @@ generic_ppd_from_ipp(ipp_t *attrs, char **out, size_t *outlen, char *err,
 	    "*cupsFilter2: \"application/pdf application/vnd.cups-pdf 0 -\"\n",
 	    model, color ? "True" : "False", color ? "RGB" : "Gray");
 
-	/* Sizes: PageSize, PageRegion, ImageableArea, PaperDimension. */
-	put(&t, "*OpenUI *PageSize/Media Size: PickOne\n"
-	    "*OrderDependency: 10 AnySetup *PageSize\n"
-	    "*DefaultPageSize: %s\n", m[def_media].name);
-	for (size_t i = 0; i < nm; i++) {
-		points(m[i].width, w, sizeof(w));
-		points(m[i].length, l, sizeof(l));
-		put(&t, "*PageSize %s/%s: \"<</PageSize[%s %s]/ImagingBBox null>>"
-		    "setpagedevice\"\n", m[i].name, m[i].name, w, l);
+	/* Sizes: PageSize and PageRegion alike, ImageableArea, PaperDimension. */
+	for (size_t k = 0; k < 2; k++) {
+		const char *kw = k == 0 ? "PageSize" : "PageRegion";
+
+		put(&t, "*OpenUI *%s/Media Size: PickOne\n"
+		    "*OrderDependency: 10 AnySetup *%s\n"
+		    "*Default%s: %s\n", kw, kw, kw, m[def_media].name);
+		for (size_t i = 0; i < nm; i++) {
+			points(m[i].width, w, sizeof(w));
+			points(m[i].length, l, sizeof(l));
+			put(&t, "*%s %s/%s: \"<</PageSize[%s %s]/ImagingBBox null>>"
+			    "setpagedevice\"\n", kw, m[i].name, m[i].name, w, l);
+		}
+		put(&t, "*CloseUI: *%s\n", kw);
 	}
-	put(&t, "*CloseUI: *PageSize\n"
-	    "*OpenUI *PageRegion/Media Size: PickOne\n"
-	    "*OrderDependency: 10 AnySetup *PageRegion\n"
-	    "*DefaultPageRegion: %s\n", m[def_media].name);
-	for (size_t i = 0; i < nm; i++) {
-		points(m[i].width, w, sizeof(w));
-		points(m[i].length, l, sizeof(l));
-		put(&t, "*PageRegion %s/%s: \"<</PageSize[%s %s]/ImagingBBox null>>"
-		    "setpagedevice\"\n", m[i].name, m[i].name, w, l);
-	}
-	put(&t, "*CloseUI: *PageRegion\n*DefaultImageableArea: %s\n",
-	    m[def_media].name);
+	put(&t, "*DefaultImageableArea: %s\n", m[def_media].name);
 	for (size_t i = 0; i < nm; i++) {
 		points(MARGIN_LR, x0, sizeof(x0));
 		points(MARGIN_TB, y0, sizeof(y0));
