@@ -39,6 +39,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 
 # Debian packages the build, the tests and the sandbox need.
 DEBS := build-essential pkg-config jq procps iproute2 libcups2-dev cups-daemon cups-client cups \
+	cups-ipp-utils \
 	cups-filters openprinting-ppds libprotobuf-c-dev protobuf-c-compiler libuv1-dev check \
 	libinih-dev libjson-c-dev libssl-dev zlib1g-dev libnotify-dev libsystemd-dev \
 	xvfb dunst dbus imagemagick fonts-dejavu-core shellcheck valgrind cppcheck \
