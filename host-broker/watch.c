@@ -961,21 +961,26 @@ nap(unsigned ms)
 }
 
 /*
- * A driver came in while new printers were held back for theirs.  Those of
- * a burst come in one by one, FETCH_THREADS at a time: while the fetcher
- * still works, wait for more results a little (SETTLE_MS after the last,
- * SETTLE_MAX_MS in all) so that they make one generation.  1 when the
+ * New printers are held back for their drivers, which come in one by one,
+ * FETCH_THREADS at a time: while the fetcher still works, wait for more
+ * results a little (SETTLE_MS after the last, until deadline) so that they
+ * make one generation.  The listing that follows sees the results and any
+ * host event that came meanwhile, so both are taken here.  1 when the
  * watcher is to stop.
  */
 static int
-settle_fetches(void)
+settle_fetches(uint64_t deadline)
 {
-	uint64_t start = uv_hrtime();
+	while (fetch_busy() && uv_hrtime() < deadline) {
+		int other;
 
-	while (fetch_busy() && uv_hrtime() - start < SETTLE_MAX_MS * 1000000ull) {
 		uv_mutex_lock(&w->lock);
 		w->republish = 0;	/* nap wakes at the next result */
+		w->pushed = 0;
+		other = w->relist || w->push_lost;	/* the loop's to do */
 		uv_mutex_unlock(&w->lock);
+		if (other)
+			return 0;
 		if (nap(SETTLE_MS))
 			return 1;
 	}
@@ -1096,7 +1101,8 @@ watch_thread(void *arg)
 			need_list |= verify;
 		}
 		verify = 0;
-		if (republish && !need_list && held > 0 && settle_fetches())
+		if (republish && !need_list && held > 0 &&
+		    settle_fetches(uv_hrtime() + SETTLE_MAX_MS * 1000000ull))
 			break;
 		if (need_list || republish ||
 		    time(NULL) - last_list >= conf.relist_interval) {
@@ -1110,6 +1116,26 @@ watch_thread(void *arg)
 				noticed = uv_hrtime();
 			s = list_printers(http, &conf, &lost, revalidate, !settled,
 			    &held);
+			/* The printers of a burst come in over some time (five
+			 * lpadmin runs at once: tens of ms on a busy host), and
+			 * each event lists again: while new ones wait for their
+			 * drivers, offering the ready ones would make a
+			 * generation per listing.  A young burst waits for the
+			 * fetcher and is listed again, SETTLE_MAX_MS at most. */
+			while (s && s->error == NULL && !lost && held > 0 &&
+			    uv_hrtime() < noticed + SETTLE_MAX_MS * 1000000ull) {
+				int busy = fetch_busy();
+
+				if (busy && settle_fetches(noticed +
+				    SETTLE_MAX_MS * 1000000ull))
+					break;
+				snapshot_free(s);
+				free(s);
+				s = list_printers(http, &conf, &lost, revalidate,
+				    !settled, &held);
+				if (!busy)
+					break;	/* what was held has its answer */
+			}
 			if (revalidate)
 				last_list = time(NULL);
 			need_list = republish = full = 0;
