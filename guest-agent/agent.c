@@ -182,149 +182,168 @@ set_uses(const Printredir__PrinterSet *set, const uint8_t *sha)
 	return 0;
 }
 
-/*
- * Unpacks, verifies and stages one driver from the wire (statefile_stage):
- * 0 when its path is to be committed, else it is not stored (logged) or
- * already held.
- */
+/* install_ctx.stage_driver, and store_blobs() with out NULL. */
 static int
-store_driver(struct agent *a, const Printredir__Driver *d, char *path,
-    size_t pathlen)
+driver_stage(const struct agent_conf *conf, const char *drivers_dir,
+    const struct blobs *blobs, const uint8_t sha[HASH_LEN], char **out,
+    size_t *len, char *err, size_t errlen)
 {
-	char hex[HASH_HEX_LEN];
-	uint8_t *ppd = NULL, sha[HASH_LEN];
-	size_t len = 0;
+	const struct driver_blob *b = NULL;
+	char hex[HASH_HEX_LEN], path[4200];
+	uint8_t *ppd = NULL, got[HASH_LEN];
+	size_t n = 0;
 	int rc;
 
-	hash_hex(d->sha256.data, hex);
-	snprintf(path, pathlen, "%s/%s.ppd", a->drivers_dir, hex);
-	if (access(path, F_OK) == 0)
-		return -EEXIST;
-	if (d->size > (uint64_t)a->conf.max_ppd) {
-		log_warnx("driver %s is %llu bytes, over max_ppd; not stored", hex,
-		    (unsigned long long)d->size);
+	for (size_t i = 0; blobs != NULL && i < blobs->n && b == NULL; i++)
+		if (memcmp(blobs->v[i].sha, sha, HASH_LEN) == 0)
+			b = &blobs->v[i];
+	if (b == NULL)
+		return -ENOENT;
+	hash_hex(sha, hex);
+	if (b->size > (uint64_t)conf->max_ppd) {
+		snprintf(err, errlen, "driver %s is %llu bytes, over max_ppd; not stored",
+		    hex, (unsigned long long)b->size);
 		return -EFBIG;
 	}
-	if (d->compression == PRINTREDIR__COMPRESSION__COMPRESSION_ZLIB)
-		rc = compress_inflate(d->data.data, d->data.len, (size_t)d->size,
-		    (size_t)a->conf.max_ppd, &ppd, &len);
-	else if (d->data.len == d->size && (ppd = malloc(d->data.len ? d->data.len : 1))) {
-		memcpy(ppd, d->data.data, d->data.len);
-		len = d->data.len;
+	if (b->zlib)
+		rc = compress_inflate(b->data, b->len, (size_t)b->size,
+		    (size_t)conf->max_ppd, &ppd, &n);
+	else if (b->len == b->size && (ppd = malloc(b->len ? b->len : 1)) != NULL) {
+		memcpy(ppd, b->data, b->len);
+		n = b->len;
 		rc = 0;
 	} else
 		rc = -EBADMSG;
 	if (rc != 0) {
-		log_warnx("driver %s does not unpack: %s; not stored", hex, strerror(-rc));
+		snprintf(err, errlen, "driver %s does not unpack: %s; not stored", hex,
+		    strerror(-rc));
 		return rc;
 	}
-	if (hash_sha256(ppd, len, sha) != 0 || memcmp(sha, d->sha256.data, HASH_LEN) != 0) {
-		log_warnx("driver %s does not match its SHA-256; not stored", hex);
+	if (hash_sha256(ppd, n, got) != 0 || memcmp(got, sha, HASH_LEN) != 0) {
+		snprintf(err, errlen, "driver %s does not match its SHA-256; not stored",
+		    hex);
 		free(ppd);
 		return -EBADMSG;
 	}
-	if ((rc = statefile_stage(path, ppd, len, 0644)) != 0)
-		log_warnx("cannot store driver %s: %s", path, strerror(-rc));
-	free(ppd);
-	return rc;
+	snprintf(path, sizeof(path), "%s/%s.ppd", drivers_dir, hex);
+	if ((rc = statefile_stage(path, ppd, n, 0644)) != 0) {
+		snprintf(err, errlen, "cannot store driver %s: %s", path, strerror(-rc));
+		free(ppd);
+		return rc;
+	}
+	if (out != NULL) {
+		*out = (char *)ppd;
+		*len = n;
+	} else
+		free(ppd);
+	return 0;
 }
 
-/* The drivers of a set being stored (stage_drivers, commit_drivers). */
-struct store {
-	struct agent *a;
-	const Printredir__PrinterSet *set;
-	char (*paths)[4200];		/* drivers_dir/SHA.ppd, by driver */
-	char *staged;			/* paths[i] is staged */
-};
-
-/* Stages the drivers first, first + 2, ... of the set that its printers use,
- * each once. */
-static void
-stage_every_other(struct store *s, size_t first)
+/*
+ * The drivers of set that its printers use and that the agent does not
+ * hold, copied for the passes; NULL when there are none (or no memory:
+ * the next connection's inventory lacks them, and the broker sends them
+ * again).
+ */
+static struct blobs *
+blobs_of_set(struct agent *a, const Printredir__PrinterSet *set)
 {
-	const Printredir__PrinterSet *set = s->set;
+	struct blobs *b = calloc(1, sizeof(*b) + set->n_drivers * sizeof(b->v[0]));
+	char hex[HASH_HEX_LEN], path[4200];
 
-	for (size_t i = first; i < set->n_drivers; i += 2) {
+	if (b == NULL)
+		return NULL;
+	b->refs = 1;
+	for (size_t i = 0; i < set->n_drivers; i++) {
 		const Printredir__Driver *d = set->drivers[i];
-		char hex[HASH_HEX_LEN];
+		struct driver_blob *v = &b->v[b->n];
 		int twice = 0;
 
+		hash_hex(d->sha256.data, hex);
 		if (!set_uses(set, d->sha256.data)) {
-			hash_hex(d->sha256.data, hex);
 			log_warnx("generation %llu: driver %s is no printer's; not stored",
 			    (unsigned long long)set->generation, hex);
 			continue;
 		}
-		for (size_t k = 0; k < i && !twice; k++)
-			twice = memcmp(set->drivers[k]->sha256.data, d->sha256.data,
-			    HASH_LEN) == 0;
-		s->staged[i] = !twice && store_driver(s->a, d, s->paths[i],
-		    sizeof(s->paths[i])) == 0;
+		for (size_t k = 0; k < b->n && !twice; k++)
+			twice = memcmp(b->v[k].sha, d->sha256.data, HASH_LEN) == 0;
+		snprintf(path, sizeof(path), "%s/%s.ppd", a->drivers_dir, hex);
+		if (twice || access(path, F_OK) == 0)
+			continue;
+		if ((v->data = malloc(d->data.len ? d->data.len : 1)) == NULL)
+			break;
+		memcpy(v->data, d->data.data, d->data.len);
+		memcpy(v->sha, d->sha256.data, HASH_LEN);
+		v->len = d->data.len;
+		v->size = d->size;
+		v->zlib = d->compression == PRINTREDIR__COMPRESSION__COMPRESSION_ZLIB;
+		b->n++;
 	}
+	return b;
 }
 
-static void *
-stage_odd(void *arg)
-{
-	stage_every_other(arg, 1);
-	return NULL;
-}
-
-/*
- * Stages the drivers of set that its printers use: unpacked, verified and
- * written under temporary names, by two threads (nothing else can go on
- * meanwhile, and the guest's cupsd is idle).  commit_drivers() ends it.
- */
 static void
-stage_drivers(struct agent *a, const Printredir__PrinterSet *set, struct store *s)
+blobs_unref(struct blobs *b)
 {
-	pthread_t odd;
-	int threaded;
-
-	*s = (struct store){ .a = a, .set = set };
-	s->paths = calloc(set->n_drivers + 1, sizeof(*s->paths));
-	s->staged = calloc(set->n_drivers + 1, 1);
-	if (s->paths == NULL || s->staged == NULL) {
-		log_warnx("out of memory; the drivers of generation %llu are not stored",
-		    (unsigned long long)set->generation);
+	if (b == NULL || --b->refs > 0)
 		return;
-	}
-	threaded = set->n_drivers > 1 && pthread_create(&odd, NULL, stage_odd, s) == 0;
-	stage_every_other(s, 0);
-	if (threaded)
-		pthread_join(odd, NULL);
-	else
-		stage_every_other(s, 1);
+	for (size_t i = 0; i < b->n; i++)
+		free(b->v[i].data);
+	free(b);
 }
 
 /*
- * Makes the staged drivers durable and puts them under their names, for one
- * wait on the disk rather than two for each driver (statefile_commit), and
- * frees s.  A crash before leaves no driver under its name, only temporary
- * files that collect_drivers() removes: none is announced to the broker
- * damaged.
+ * After a pass: stores what it left of b (a driver it did not need, or a
+ * pass that did not get so far), and makes every driver of b durable under
+ * its name, for one wait on the disk rather than two for each driver
+ * (statefile_commit).  After the pass, not beside it: the guest's cupsd
+ * syncs each queue it adds, and is not to share the disk with megabytes of
+ * drivers meanwhile.  A crash before leaves no driver
+ * under its name, only temporary files that collect_drivers() removes: none
+ * is announced to the broker damaged, and it sends them again.  When the
+ * wish's drivers are all stored, it lets go of them.
  */
 static void
-commit_drivers(struct store *s)
+store_blobs(struct agent *a, struct blobs *b)
 {
-	const char **staged = NULL;
+	const char **paths;
+	char (*path)[4200], hex[HASH_HEX_LEN], err[512];
 	size_t n = 0;
 	int rc = 0;
 
-	if (s->staged != NULL &&
-	    (staged = calloc(s->set->n_drivers + 1, sizeof(*staged))) == NULL)
-		rc = -ENOMEM;
-	for (size_t i = 0; staged != NULL && i < s->set->n_drivers; i++)
-		if (s->staged[i])
-			staged[n++] = s->paths[i];
-	if (rc == 0)
-		rc = statefile_commit(staged, n);
+	if (b == NULL || b->n == 0)
+		goto out;
+	rc = -ENOMEM;
+	paths = calloc(b->n, sizeof(*paths));
+	path = calloc(b->n, sizeof(*path));
+	for (size_t i = 0; paths != NULL && path != NULL && i < b->n; i++) {
+		char tmp[4210];
+
+		hash_hex(b->v[i].sha, hex);
+		snprintf(path[n], sizeof(path[n]), "%s/%s.ppd", a->drivers_dir, hex);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path[n]);
+		if (access(path[n], F_OK) == 0)
+			continue;	/* a pass before stored it */
+		if (access(tmp, F_OK) != 0 && (rc = driver_stage(&a->conf,
+		    a->drivers_dir, b, b->v[i].sha, NULL, NULL, err, sizeof(err))) != 0) {
+			log_warnx("%s", err);
+			continue;
+		}
+		paths[n] = path[n];
+		n++;
+	}
+	if (paths != NULL && path != NULL)
+		rc = statefile_commit(paths, n);
 	if (rc != 0)
-		log_warnx("cannot store the drivers of generation %llu: %s",
-		    (unsigned long long)s->set->generation, strerror(-rc));
-	free(staged);
-	free(s->paths);
-	free(s->staged);
+		log_warnx("cannot store the drivers of the last printer set: %s",
+		    strerror(-rc));
+	free(paths);
+	free(path);
+out:
+	if (b != NULL && b == a->wish.blobs && rc == 0) {
+		blobs_unref(a->wish.blobs);
+		a->wish.blobs = NULL;
+	}
 }
 
 /* 1 when a printer of the wish uses driver sha. */
@@ -710,6 +729,7 @@ struct job {
 	struct result *results;
 	size_t nresults;
 	int rc;
+	struct blobs *blobs;		/* the wish's drivers not stored yet */
 };
 
 static void apply(struct agent *a);
@@ -749,12 +769,21 @@ dry_apply(const struct want *want, size_t n, struct result **out, size_t *nout)
 	return 0;
 }
 
+static int
+stage_for_pass(const struct install_ctx *ctx, const uint8_t sha[HASH_LEN],
+    char **out, size_t *len, char *err, size_t errlen)
+{
+	return driver_stage(ctx->conf, ctx->drivers_dir, ctx->blobs, sha, out, len,
+	    err, errlen);
+}
+
 static void
 work(uv_work_t *req)
 {
 	struct job *j = req->data;
 	struct install_ctx ctx = {
 		.conf = &j->a->conf, .drivers_dir = j->a->drivers_dir, .recheck = j->recheck,
+		.blobs = j->blobs, .stage_driver = stage_for_pass,
 	};
 	size_t n = j->redirection ? j->nwant : 0;
 
@@ -872,6 +901,8 @@ after_work(uv_work_t *req, int status)
 		/* The periodic look found the guest's CUPS as the last pass left it. */
 		result_free(j->results, j->nresults);
 		want_free(j->want, j->nwant);
+		store_blobs(a, j->blobs);
+		blobs_unref(j->blobs);
 		free(j);
 		after_pass(a);
 		return;
@@ -916,6 +947,9 @@ after_work(uv_work_t *req, int status)
 	 * its next start only reports the same again. */
 	if (!flush_report(a))
 		save(a);
+	/* Before collect_drivers() takes the staged ones for a crash's. */
+	store_blobs(a, j->blobs);
+	blobs_unref(j->blobs);
 	if (j->rc == 0 && !a->stopping) {
 		need_restart(a, j->gen);
 		collect_drivers(a);
@@ -974,6 +1008,8 @@ start_pass(struct agent *a, int check)
 	j->recheck = a->apply.recheck;
 	j->check = check && !j->recheck;
 	j->dflt = a->applied.dflt;
+	if ((j->blobs = a->wish.blobs) != NULL)
+		j->blobs->refs++;
 	agent_policy(&a->conf, j->policy);
 	a->apply.recheck = 0;
 	a->apply.work.data = j;
@@ -1070,7 +1106,7 @@ join_options(Printredir__JobOption *const *v, size_t n)
 }
 
 static void
-take_set(struct agent *a, const Printredir__PrinterSet *set)
+take_set(struct agent *a, const Printredir__PrinterSet *set, struct blobs *blobs)
 {
 	struct want *v;
 	size_t n = set->n_printers, k = 0;
@@ -1084,6 +1120,8 @@ take_set(struct agent *a, const Printredir__PrinterSet *set)
 		    (unsigned long long)set->generation);
 		a->applied.report_pending = 1;
 		flush_report(a);
+		store_blobs(a, blobs);
+		blobs_unref(blobs);
 		return;
 	}
 	v = calloc(n + 1, sizeof(*v));
@@ -1093,6 +1131,7 @@ take_set(struct agent *a, const Printredir__PrinterSet *set)
 		free(v);
 		free(invalid);
 		free(joined);
+		blobs_unref(blobs);
 		return;
 	}
 	for (size_t i = 0; i < set->n_printers; i++) {
@@ -1144,6 +1183,8 @@ take_set(struct agent *a, const Printredir__PrinterSet *set)
 	free(v);
 	free(invalid);
 	a->wish.gen = set->generation;
+	blobs_unref(a->wish.blobs);
+	a->wish.blobs = blobs;
 	log_info("generation %llu from the broker: %zu printers",
 	    (unsigned long long)set->generation, n);
 	save(a);
@@ -1151,22 +1192,17 @@ take_set(struct agent *a, const Printredir__PrinterSet *set)
 }
 
 /*
- * A validated PrinterSet from the broker: the drivers its printers use are
- * stored, and it becomes the wish, applied.  The drivers are committed last:
- * the pass reads them staged meanwhile (verified by their SHA-256 as it
- * always is), instead of waiting for the disk.  A crash before the commit
- * leaves a saved wish without some of its drivers: the next connection's
- * inventory lacks them, and the broker sends them again.
+ * A validated PrinterSet from the broker: it becomes the wish, applied.  The
+ * drivers its printers use are stored by the pass as it needs them, and the
+ * rest after it (store_blobs): cupsd takes the first queue while the others'
+ * drivers are still being unpacked.
  */
 static void
 on_printer_set(void *data, const Printredir__PrinterSet *set)
 {
 	struct agent *a = data;
-	struct store s;
 
-	stage_drivers(a, set, &s);
-	take_set(a, set);
-	commit_drivers(&s);
+	take_set(a, set, blobs_of_set(a, set));
 }
 
 static const struct link_ops link_ops = {
@@ -1380,6 +1416,10 @@ agent_free(struct agent *a)
 		.restart = &a->restart,
 	};
 
+	/* Not stored: the next connection's inventory lacks them, and the
+	 * broker sends them again. */
+	blobs_unref(a->wish.blobs);
+	a->wish.blobs = NULL;
 	if (a->started) {
 		a->link_status.up = 0;
 		save(a);

@@ -110,11 +110,33 @@ struct result {
 					 * again (install_ctx.recheck) */
 };
 
+/*
+ * The drivers of a printer set as the broker sent them, kept until they are
+ * stored: the install pass stores each when it first needs it
+ * (driver_stage), so that cupsd takes the first queues while the rest are
+ * still unpacked, and what is left is stored after the pass.  Shared by the
+ * wish and the passes that use it; only the loop thread counts references.
+ */
+struct driver_blob {
+	uint8_t sha[HASH_LEN];
+	uint64_t size;			/* unpacked */
+	int zlib;			/* zlib-compressed, else as it is */
+	uint8_t *data;
+	size_t len;
+};
+
+struct blobs {
+	unsigned refs;
+	size_t n;
+	struct driver_blob v[];
+};
+
 /* The broker's latest wish, persisted so that a restart can finish it. */
 struct wish {
 	uint64_t gen;
 	struct want *want;
 	size_t n;
+	struct blobs *blobs;		/* its drivers not stored yet; not persisted */
 };
 
 /*
@@ -469,6 +491,15 @@ int status_main(int argc, char **argv);
 struct install_ctx {
 	const struct agent_conf *conf;
 	const char *drivers_dir;	/* state_dir/drivers: SHA256HEX.ppd files */
+	const struct blobs *blobs;	/* drivers to store as they are needed */
+	/*
+	 * Stores driver sha of blobs, staged (statefile_stage: the pass's end
+	 * commits it), unpacked, held to max_ppd and verified against its
+	 * SHA-256: 0 with its bytes in *out (free them); -ENOENT when blobs has
+	 * no such driver; else the reason in err, and nothing is stored.
+	 */
+	int (*stage_driver)(const struct install_ctx *ctx, const uint8_t sha[HASH_LEN],
+	    char **out, size_t *len, char *err, size_t errlen);
 	int recheck;			/* the policy changed: check installed drivers again */
 };
 

@@ -902,9 +902,22 @@ guest_driver(const struct install_ctx *ctx, const uint8_t sha[HASH_LEN],
 		snprintf(err, errlen, "%s", known);
 		return -EPERM;
 	}
-	/* While the hub commits a new set's drivers, they may still be staged
-	 * (agent.c, on_printer_set): verified below, they may be used. */
+	/* A driver of the set not stored yet is stored now, verified (and any
+	 * leftover of a crash under its temporary name overwritten).  Else it
+	 * is read, staged by an earlier pass whose end has not committed it
+	 * yet or under its name, and verified below. */
 	snprintf(path, sizeof(path), "%s/%s.ppd", ctx->drivers_dir, hex);
+	rc = -ENOENT;
+	if (access(path, F_OK) != 0)
+		rc = ctx->stage_driver(ctx, sha, &ppd, &len, err, errlen);
+	if (rc == 0)
+		goto verified;
+	if (rc != -ENOENT) {
+		log_warnx("%s", err);
+		snprintf(err, errlen, "driver %.12s... was not received from the broker "
+		    "intact; it is sent again when the agent next connects", hex);
+		return -ENOENT;
+	}
 	rc = statefile_read_staged(path, (size_t)conf->max_ppd + 1, &ppd, &len);
 	if (rc == -EFBIG) {
 		snprintf(err, errlen, "driver is over the size cap of %lld bytes",
@@ -926,6 +939,7 @@ guest_driver(const struct install_ctx *ctx, const uint8_t sha[HASH_LEN],
 		    "next connects", hex);
 		return -ENOENT;
 	}
+verified:
 	/* Only the options of the print server's driver reach the guest: the
 	 * rewritten PPD hands every job over as PDF, and is what is checked. */
 	rc = ppd_rewrite_pdf(ppd, len, (size_t)conf->max_ppd + GUEST_PPD_GROWTH,
@@ -943,7 +957,7 @@ guest_driver(const struct install_ctx *ctx, const uint8_t sha[HASH_LEN],
 	 * Not synced: cupsd is sent it at once (from the page cache) and keeps
 	 * a copy of its own.  Should a crash of the guest cut it short,
 	 * agent_driver_model() makes it again from the driver, which is synced
-	 * (agent.c, store_drivers).
+	 * once the pass is over (agent.c, store_blobs).
 	 */
 	snprintf(path, sizeof(path), "%s/%s.guest.ppd", ctx->drivers_dir, hex);
 	if (copy && (rc = statefile_write_nosync(path, guest, glen, 0644)) != 0) {

@@ -64,4 +64,28 @@ check "status --json is valid JSON with the documented fields" jq -e '
 "$BUILD/host-broker" status -c "$W/broker.conf" >"$W/status.txt"
 check "status prints a table" grep -q "^net_generic_pdf  *yes  *yes  *available" "$W/status.txt"
 
+# The pass stored each driver as it first needed it, and made them durable
+# once it was over: each under its SHA-256, none left staged.  A restarted
+# agent announces them, so the broker sends no driver byte again.
+held() {
+	local sha ok=0
+	for sha in $(jq -r '.printers[] | select(.redirected and .driver == "available") |
+		.driver_sha256' "$W/status.json"); do
+		[ -f "$W/agent-g1/drivers/$sha.ppd" ] || { echo "  driver $sha is not stored"; ok=1; }
+	done
+	if compgen -G "$W/agent-g1/drivers/*.tmp" >/dev/null; then
+		echo "  staged files are left"; ok=1
+	fi
+	return $ok
+}
+check "the agent holds every driver under its name, none left staged" held
+sent() { status_json | jq '.guests[] | select(.id == "g1") | .driver_bytes_sent'; }
+gone() { status_json | jq -e '.guests[] | select(.id == "g1") | .connected | not' >/dev/null; }
+before=$(sent)
+agent_stop g1
+wait_for 10 gone
+agent_start g1
+check "the restarted agent is in sync again" wait_for 10 guest_synced g1
+check "and was sent no driver byte ($before, then $(sent))" test "$(sent)" = "$before"
+
 finish
