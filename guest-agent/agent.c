@@ -185,10 +185,10 @@ set_uses(const Printredir__PrinterSet *set, const uint8_t *sha)
 /* install_ctx.stage_driver, and store_blobs() with out NULL. */
 static int
 driver_stage(const struct agent_conf *conf, const char *drivers_dir,
-    const struct blobs *blobs, const uint8_t sha[HASH_LEN], char **out,
+    struct blobs *blobs, const uint8_t sha[HASH_LEN], char **out,
     size_t *len, char *err, size_t errlen)
 {
-	const struct driver_blob *b = NULL;
+	struct driver_blob *b = NULL;
 	char hex[HASH_HEX_LEN], path[4200];
 	uint8_t *ppd = NULL, got[HASH_LEN];
 	size_t n = 0;
@@ -231,6 +231,7 @@ driver_stage(const struct agent_conf *conf, const char *drivers_dir,
 		free(ppd);
 		return rc;
 	}
+	b->staged = 1;
 	if (out != NULL) {
 		*out = (char *)ppd;
 		*len = n;
@@ -241,9 +242,8 @@ driver_stage(const struct agent_conf *conf, const char *drivers_dir,
 
 /*
  * The drivers of set that its printers use and that the agent does not
- * hold, copied for the passes; NULL when there are none (or no memory:
- * the next connection's inventory lacks them, and the broker sends them
- * again).
+ * hold, copied for the passes; NULL when out of memory (the next
+ * connection's inventory lacks them, and the broker sends them again).
  */
 static struct blobs *
 blobs_of_set(struct agent *a, const Printredir__PrinterSet *set)
@@ -293,15 +293,14 @@ blobs_unref(struct blobs *b)
 }
 
 /*
- * After a pass: stores what it left of b (a driver it did not need, or a
- * pass that did not get so far), and makes every driver of b durable under
- * its name, for one wait on the disk rather than two for each driver
- * (statefile_commit).  After the pass, not beside it: the guest's cupsd
- * syncs each queue it adds, and is not to share the disk with megabytes of
- * drivers meanwhile.  A crash before leaves no driver
- * under its name, only temporary files that collect_drivers() removes: none
- * is announced to the broker damaged, and it sends them again.  When the
- * wish's drivers are all stored, it lets go of them.
+ * After a pass: stores what it did not (a driver no printer of it needed,
+ * or a pass that did not get so far; not what a crash left under a
+ * temporary name), and makes every driver of b durable under its name, for
+ * one wait on the disk rather than two for each driver (statefile_commit).
+ * A crash before leaves no driver under its name, only temporary files that
+ * collect_drivers() removes: none is announced to the broker damaged, and
+ * it sends them again.  When the wish's drivers are all stored, it lets go
+ * of them.
  */
 static void
 store_blobs(struct agent *a, struct blobs *b)
@@ -317,15 +316,12 @@ store_blobs(struct agent *a, struct blobs *b)
 	paths = calloc(b->n, sizeof(*paths));
 	path = calloc(b->n, sizeof(*path));
 	for (size_t i = 0; paths != NULL && path != NULL && i < b->n; i++) {
-		char tmp[4210];
-
 		hash_hex(b->v[i].sha, hex);
 		snprintf(path[n], sizeof(path[n]), "%s/%s.ppd", a->drivers_dir, hex);
-		snprintf(tmp, sizeof(tmp), "%s.tmp", path[n]);
 		if (access(path[n], F_OK) == 0)
 			continue;	/* a pass before stored it */
-		if (access(tmp, F_OK) != 0 && (rc = driver_stage(&a->conf,
-		    a->drivers_dir, b, b->v[i].sha, NULL, NULL, err, sizeof(err))) != 0) {
+		if (!b->v[i].staged && driver_stage(&a->conf, a->drivers_dir, b,
+		    b->v[i].sha, NULL, NULL, err, sizeof(err)) != 0) {
 			log_warnx("%s", err);
 			continue;
 		}
@@ -334,6 +330,8 @@ store_blobs(struct agent *a, struct blobs *b)
 	}
 	if (paths != NULL && path != NULL)
 		rc = statefile_commit(paths, n);
+	for (size_t i = 0; i < b->n; i++)
+		b->v[i].staged = 0;	/* committed, or gone with the failure */
 	if (rc != 0)
 		log_warnx("cannot store the drivers of the last printer set: %s",
 		    strerror(-rc));

@@ -123,6 +123,7 @@ struct driver_blob {
 	int zlib;			/* zlib-compressed, else as it is */
 	uint8_t *data;
 	size_t len;
+	int staged;			/* by a pass: committed at its end */
 };
 
 struct blobs {
@@ -491,7 +492,7 @@ int status_main(int argc, char **argv);
 struct install_ctx {
 	const struct agent_conf *conf;
 	const char *drivers_dir;	/* state_dir/drivers: SHA256HEX.ppd files */
-	const struct blobs *blobs;	/* drivers to store as they are needed */
+	struct blobs *blobs;		/* drivers to store as they are needed */
 	/*
 	 * Stores driver sha of blobs, staged (statefile_stage: the pass's end
 	 * commits it), unpacked, held to max_ppd and verified against its

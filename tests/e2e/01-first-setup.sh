@@ -88,4 +88,20 @@ agent_start g1
 check "the restarted agent is in sync again" wait_for 10 guest_synced g1
 check "and was sent no driver byte ($before, then $(sent))" test "$(sent)" = "$before"
 
+# A pass that cannot reach its guest's cupsd stores the set's drivers all
+# the same, from the broker's bytes: not what a crash left under a
+# temporary name.
+sha=$(jq -r '[.printers[] | select(.driver == "available") | .driver_sha256][0]' "$W/status.json")
+mkdir -p -m 0700 "$W/agent-nocups/drivers"
+echo "half a driver, left by a crash" >"$W/agent-nocups/drivers/$sha.ppd.tmp"
+AGENT_CUPS=127.0.0.1:1 AGENT_JOBS=$W/jobs-nocups.sock agent_conf nocups
+agent_start nocups
+stored_nocups() { [ -f "$W/agent-nocups/drivers/$sha.ppd" ]; }
+check "an agent whose cupsd does not answer stores the drivers all the same" \
+	wait_for 20 stored_nocups
+check "(its pass did fail)" grep -q 'guest print service unavailable' "$W/agent-nocups.log"
+check "each one whole, not a crash's leftover" bash -c "
+	[ \"\$(sha256sum <'$W/agent-nocups/drivers/$sha.ppd' | cut -c1-64)\" = '$sha' ] &&
+	! compgen -G '$W/agent-nocups/drivers/*.tmp' >/dev/null"
+
 finish
