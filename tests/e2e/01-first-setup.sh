@@ -92,7 +92,7 @@ check "and was sent no driver byte ($before, then $(sent))" test "$(sent)" = "$b
 # the same, from the broker's bytes: not what a crash left under a
 # temporary name.
 sha=$(jq -r '[.printers[] | select(.driver == "available") | .driver_sha256][0]' "$W/status.json")
-mkdir -p -m 0700 "$W/agent-nocups/drivers"
+mkdir -m 0700 "$W/agent-nocups" "$W/agent-nocups/drivers"
 echo "half a driver, left by a crash" >"$W/agent-nocups/drivers/$sha.ppd.tmp"
 AGENT_CUPS=127.0.0.1:1 AGENT_JOBS=$W/jobs-nocups.sock agent_conf nocups
 agent_start nocups
