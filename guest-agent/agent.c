@@ -197,8 +197,8 @@ driver_stage(const struct agent_conf *conf, const char *drivers_dir,
 	for (size_t i = 0; blobs != NULL && i < blobs->n && b == NULL; i++)
 		if (memcmp(blobs->v[i].sha, sha, HASH_LEN) == 0)
 			b = &blobs->v[i];
-	if (b == NULL)
-		return -ENOENT;
+	if (b == NULL || b->staged)
+		return -ENOENT;		/* none; or staged, to be read there */
 	hash_hex(sha, hex);
 	if (b->size > (uint64_t)conf->max_ppd) {
 		snprintf(err, errlen, "driver %s is %llu bytes, over max_ppd; not stored",

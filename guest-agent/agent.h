@@ -497,7 +497,9 @@ struct install_ctx {
 	 * Stores driver sha of blobs, staged (statefile_stage: the pass's end
 	 * commits it), unpacked, held to max_ppd and verified against its
 	 * SHA-256: 0 with its bytes in *out (free them); -ENOENT when blobs has
-	 * no such driver; else the reason in err, and nothing is stored.
+	 * no such driver, or this pass staged it already (for its second
+	 * printer: read and verify the staged file); else the reason in err,
+	 * and nothing is stored.
 	 */
 	int (*stage_driver)(const struct install_ctx *ctx, const uint8_t sha[HASH_LEN],
 	    char **out, size_t *len, char *err, size_t errlen);
