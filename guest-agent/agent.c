@@ -484,6 +484,8 @@ flush_report(struct agent *a)
 	r.printers = pv;
 	r.default_printer = ap->dflt.now[0] ? (char *)ap->dflt.now : NULL;
 	r.default_detail = ap->dflt.detail[0] ? (char *)ap->dflt.detail : NULL;
+	r.has_dry_run = a->dry_run;
+	r.dry_run = a->dry_run;
 	if (link_send(a->link, &env) == 0) {
 		a->applied.report_pending = 0;
 		save(a);
@@ -745,7 +747,9 @@ dry_apply(const struct want *want, size_t n, struct result **out, size_t *nout)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct want *w = &want[i];
-		const char *detail = "dry run (--dry-run): not installed";
+		/* The report says once that the agent runs dry (dry_run),
+		 * not once a printer. */
+		const char *detail = "";
 
 		r[i].state = PRINTREDIR__PRINTER_STATE__PRINTER_PENDING;
 		if (w->invalid) {

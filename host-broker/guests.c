@@ -61,6 +61,7 @@ struct guest {
 	char *restart_detail;
 	char *default_printer;		/* the guest's default queue, as reported */
 	char *default_detail;		/* whose choice it is */
+	int dry_run;			/* its agent runs --dry-run */
 	struct guest_printer *printers;
 	size_t nprinters;
 	uint8_t (*hashes)[HASH_LEN];	/* drivers it holds, as far as we know */
@@ -217,6 +218,8 @@ save(struct broker *b)
 		if (g->restart_detail)
 			json_object_object_add(o, "restart_detail",
 			    json_object_new_string(g->restart_detail));
+		if (g->dry_run)
+			json_object_object_add(o, "dry_run", json_object_new_boolean(1));
 		for (size_t i = 0; i < g->nprinters; i++) {
 			json_object *p = json_object_new_object();
 
@@ -346,6 +349,7 @@ guest_parse(struct broker *b, json_object *o, size_t i, const char **why,
 	g->restart = tmp.restart;
 	g->deferrals = tmp.deferrals;
 	g->restart_until = tmp.restart_until;
+	g->dry_run = jget_bool(o, "dry_run", 0);
 	if (jget_str(o, "restart_detail") != NULL &&
 	    (g->restart_detail = strdup(jget_str(o, "restart_detail"))) == NULL)
 		return -ENOMEM;
@@ -839,6 +843,7 @@ on_report(struct broker *b, struct guest *g, const Printredir__InstallReport *r)
 	    strdup(r->default_printer) : NULL;
 	g->default_detail = r->default_detail && *r->default_detail ?
 	    dup_cut(r->default_detail, REPORT_DETAIL_MAX) : NULL;
+	g->dry_run = r->dry_run;
 	if (g->sent_at != 0 && r->generation == g->sent) {
 		g->change_latency = (double)(uv_hrtime() - g->sent_at) / 1e9;
 		g->sent_at = 0;
@@ -1203,6 +1208,7 @@ guest_status(const struct guest *g, int summary)
 	if (g->default_detail)
 		json_object_object_add(o, "default_detail",
 		    json_object_new_string(g->default_detail));
+	json_object_object_add(o, "dry_run", json_object_new_boolean(g->dry_run));
 	for (size_t i = 0; i < g->nprinters && summary; i++) {
 		const char *state = codec_printer_state_name(g->printers[i].state);
 		json_object *n = NULL;
@@ -1223,9 +1229,12 @@ guest_status(const struct guest *g, int summary)
 		 * again ("installed, prints to the host queue NAME"): without
 		 * it the document of 100 guests of 200 printers is half as
 		 * long.  The others' say why, and so does one that says more
-		 * ("installed (generic driver)", "; keeps the guest's own"). */
-		if (gp->state != PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED ||
-		    !plain_installed(gp))
+		 * ("installed (generic driver)", "; keeps the guest's own").
+		 * A dry-run agent's pending printers have none: "dry_run" says
+		 * why, once. */
+		if (gp->detail != NULL && *gp->detail != '\0' &&
+		    (gp->state != PRINTREDIR__PRINTER_STATE__PRINTER_INSTALLED ||
+		    !plain_installed(gp)))
 			json_object_object_add(p, "detail",
 			    json_object_new_string(gp->detail));
 		/* Likewise its condition, but when it cannot print. */

@@ -232,6 +232,9 @@ render_guests(json_object *doc, FILE *out)
 		table_cell(g, &restart_detail_col, detail);
 		if (detail[0] != '\0')
 			fprintf(out, "  restart: %s\n", detail);
+		if (jget_bool(g, "dry_run", 0))
+			fputs("  dry run: the agent installs nothing "
+			    "(guest-agent --dry-run)\n", out);
 		render_jobs(g, out);
 		if (jget_str(g, "default_printer") && *jget_str(g, "default_printer")) {
 			char why[TABLE_CELL_BYTES];

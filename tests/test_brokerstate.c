@@ -264,7 +264,7 @@ guest_in(json_object *doc, const char *id)
 START_TEST(guests_state_good_round_trip)
 {
 	static const char text[] = "[" GUEST("\"g1\"", ", \"restart_detail\": \"later\","
-	    " \"printers\": [{\"name\": \"A\", \"state\": 2, \"detail\": \"\"},"
+	    " \"dry_run\": true, \"printers\": [{\"name\": \"A\", \"state\": 2, \"detail\": \"\"},"
 	    " {\"name\": \"B\", \"state\": 4, \"detail\": \"no driver\"}]") ","
 	    GUEST("\"g2\"", ", \"printers\": []") "]";
 	struct broker *b = new_broker();
@@ -278,6 +278,8 @@ START_TEST(guests_state_good_round_trip)
 	ck_assert_int_eq(jget_int(g1, "generation", 0), 3);
 	ck_assert_int_eq(jget_int(g1, "deferrals", 0), 2);
 	ck_assert_str_eq(jget_str(g1, "restart_detail"), "later");
+	ck_assert(jget_bool(g1, "dry_run", 0));
+	ck_assert(!jget_bool(guest_in(doc, "g2"), "dry_run", 1));
 	/* Bytes count since the broker started: none yet. */
 	ck_assert_int_eq(jget_int(g1, "bytes_sent", -1), 0);
 	ck_assert_int_eq(jget_int(g1, "driver_bytes_sent", -1), 0);
@@ -297,6 +299,8 @@ START_TEST(guests_state_good_round_trip)
 	doc = status_of(b);
 	ck_assert_ptr_nonnull(g1 = guest_in(doc, "g1"));
 	ck_assert_uint_eq(json_object_array_length(jget_arr(g1, "printers")), 2);
+	ck_assert(jget_bool(g1, "dry_run", 0));
+	ck_assert(!jget_bool(guest_in(doc, "g2"), "dry_run", 1));
 	json_object_put(doc);
 	guests_free(b);
 	free(saved);

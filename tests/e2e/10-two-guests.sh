@@ -2,6 +2,7 @@
 # Scenario 10, two guests on one broker at the same time, each with its own
 # guest CUPS, agent, state and status: what differs between them stays
 # apart, a host change reaches both, and one going away leaves the other be.
+# A third agent running --dry-run shows as such in the status.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -56,5 +57,29 @@ check "B's guest is left as it was while its agent is away" \
 agent_start gb
 left_b() { ! lpstat -h "$GUEST_B" -p shared_new >/dev/null 2>&1; }
 check "B catches up when its agent is back" wait_for 20 left_b
+
+# A third agent runs --dry-run: the status says so once, on its guest, and
+# its printers with a driver are pending without a detail each.
+start_dry_agents 1
+dry_synced() { guest_synced a001; }
+check "a --dry-run agent reports to the broker too" wait_for 30 dry_synced
+status_json >"$W/dry.json"
+check "its guest is marked dry_run, every printer with a driver pending without a detail" jq -e '
+	.broker.generation as $b | .guests[] | select(.id == "a001") |
+	.dry_run == true and .generation == $b and
+	([.printers[] | select(.state != "driver-missing")] | length) > 0 and
+	all(.printers[] | select(.state != "driver-missing"); .state == "pending" and has("detail") == false)' "$W/dry.json"
+check "the real agents' guests are not dry_run" jq -e \
+	'[.guests[] | select(.id != "a001") | .dry_run] == [false, false]' "$W/dry.json"
+"$BUILD/host-broker" status -c "$W/broker.conf" >"$W/status.txt"
+check "the table says it under that guest, and only there" bash -c "
+	[ \"\$(grep -c '^  dry run: ' '$W/status.txt')\" = 1 ] &&
+	grep -A1 '^a001 ' '$W/status.txt' | grep -q '^  dry run: the agent installs nothing'"
+kill "$(cat "$W/agent-a001.pid")"
+broker_stop
+broker_start || exit 1
+check "the broker remembers it across its restart, the agent gone" bash -c "
+	'$BUILD/host-broker' status -c '$W/broker.conf' --json |
+	jq -e '.guests[] | select(.id == \"a001\") | .connected == false and .dry_run' >/dev/null"
 
 finish
