@@ -39,6 +39,97 @@ cupsconn_open(const char *spec, int timeout_ms, char *err, size_t errlen)
 	return http;
 }
 
+/* ippReadIO's source: the body of http's answer, a buffer at a time. */
+struct body {
+	http_t *http;
+	size_t off, len;
+	ipp_uchar_t buf[32768];
+};
+
+/* As ippReadIO wants it: every byte asked for, or fewer only at the end. */
+static ssize_t
+body_read(void *ctx, ipp_uchar_t *out, size_t want)
+{
+	struct body *b = ctx;
+	size_t got = 0, n;
+	ssize_t r;
+
+	while (got < want) {
+		if (b->off == b->len) {
+			r = httpRead2(b->http, (char *)b->buf, sizeof(b->buf));
+			if (r <= 0)
+				return got > 0 ? (ssize_t)got : r;
+			b->off = 0;
+			b->len = (size_t)r;
+		}
+		n = b->len - b->off < want - got ? b->len - b->off : want - got;
+		memcpy(out + got, b->buf + b->off, n);
+		b->off += n;
+		got += n;
+	}
+	return (ssize_t)got;
+}
+
+/* Why resp, cupsDoRequest's answer, is what it is. */
+static ipp_t *
+answer(ipp_t *resp, ipp_status_t *status, char *err, size_t errlen)
+{
+	ipp_attribute_t *a;
+
+	*status = resp != NULL ? ippGetStatusCode(resp) : cupsLastError();
+	if (resp == NULL)
+		snprintf(err, errlen, "%s", cupsLastErrorString());
+	else if ((a = ippFindAttribute(resp, "status-message", IPP_TAG_TEXT)) != NULL)
+		snprintf(err, errlen, "%s", ippGetString(a, 0, NULL));
+	else
+		snprintf(err, errlen, "%s", ippErrorString(*status));
+	return resp;
+}
+
+ipp_t *
+cupsconn_query(http_t *http, ipp_t *req, const char *resource,
+    ipp_status_t *status, char *err, size_t errlen)
+{
+	http_status_t hs;
+	struct body *b = NULL;
+	ipp_t *resp = NULL;
+
+	if (cupsSendRequest(http, req, resource, ippLength(req)) != HTTP_STATUS_CONTINUE)
+		return answer(cupsDoRequest(http, req, resource), status, err, errlen);
+	while ((hs = httpUpdate(http)) == HTTP_STATUS_CONTINUE)
+		;
+	if (hs != HTTP_STATUS_OK && hs != HTTP_STATUS_ERROR) {
+		httpFlush(http);
+		return answer(cupsDoRequest(http, req, resource), status, err, errlen);
+	}
+	ippDelete(req);
+	if (hs == HTTP_STATUS_OK && (b = calloc(1, sizeof(*b))) != NULL &&
+	    (resp = ippNew()) != NULL) {
+		b->http = http;
+		if (ippReadIO(b, body_read, 1, NULL, resp) != IPP_STATE_DATA) {
+			ippDelete(resp);
+			resp = NULL;
+		}
+	}
+	free(b);
+	if (resp == NULL) {
+		*status = IPP_STATUS_ERROR_SERVICE_UNAVAILABLE;
+		if (httpError(http) != 0)
+			snprintf(err, errlen, "no answer from CUPS: %s",
+			    strerror(httpError(http)));
+		else
+			snprintf(err, errlen, hs == HTTP_STATUS_OK ? "CUPS's answer is "
+			    "cut short or not IPP (or out of memory)" :
+			    "no answer from CUPS");
+		httpFlush(http);
+		return NULL;
+	}
+	/* What is left of the body, so that the connection serves again. */
+	if (httpGetState(http) != HTTP_STATE_WAITING)
+		httpFlush(http);
+	return answer(resp, status, err, errlen);
+}
+
 int
 cupsconn_valid_name(const char *name)
 {

@@ -17,6 +17,19 @@
 http_t *cupsconn_open(const char *spec, int timeout_ms, char *err, size_t errlen);
 
 /*
+ * cupsDoRequest for a request that may be sent twice (one that reads, not
+ * one that changes anything): takes req and returns the answer, whatever
+ * its status, or NULL.  *status is the answer's status, or why there is
+ * none; err (errlen bytes) says it in words.  The answer is read through a
+ * buffer of 32 kB: libcups 2.4 reads one a few bytes per recv(), each
+ * after a poll(), some 7,000 of each for a listing of 100 queues.  An
+ * answer that is not HTTP 200 (authentication, an upgrade) or a request
+ * that could not be sent is left to cupsDoRequest, which sends req again.
+ */
+ipp_t *cupsconn_query(http_t *http, ipp_t *req, const char *resource,
+    ipp_status_t *status, char *err, size_t errlen);
+
+/*
  * 1 when name may be a queue name: what cupsd's validate_name() accepts
  * (1-127 bytes, printable, none of space / \ ? ' " #), valid UTF-8 without
  * a C1 control, and not ".", ".." or a leading "-" (a path of its own, or an

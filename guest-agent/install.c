@@ -146,15 +146,16 @@ list_queues(http_t *http, struct list *l, char *err, size_t errlen)
 	};
 	ipp_t *req, *resp;
 	ipp_attribute_t *a;
+	ipp_status_t st;
+	char why[256];
 
 	req = ippNewRequest(IPP_OP_CUPS_GET_PRINTERS);
 	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
 	    sizeof(attrs) / sizeof(attrs[0]), NULL, attrs);
-	resp = cupsDoRequest(http, req, "/");
-	if (resp == NULL || (ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING &&
-	    ippGetStatusCode(resp) != IPP_STATUS_ERROR_NOT_FOUND)) {
-		snprintf(err, errlen, "listing guest queues failed: %s",
-		    cupsLastErrorString());
+	resp = cupsconn_query(http, req, "/", &st, why, sizeof(why));
+	if (resp == NULL || (st > IPP_STATUS_OK_CONFLICTING &&
+	    st != IPP_STATUS_ERROR_NOT_FOUND)) {
+		snprintf(err, errlen, "listing guest queues failed: %s", why);
 		ippDelete(resp);
 		return -EHOSTDOWN;
 	}

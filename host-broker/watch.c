@@ -486,13 +486,15 @@ memo_defaults(http_t *http, const char *queue)
 	};
 	ipp_t *req, *resp;
 	ipp_attribute_t *a;
+	ipp_status_t st;
+	char failed[256];
 	time_t now = time(NULL);
 
 	req = queue ? cupsconn_request(IPP_OP_GET_PRINTER_ATTRIBUTES, queue) :
 	    ippNewRequest(IPP_OP_CUPS_GET_PRINTERS);
 	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
 	    sizeof(attrs) / sizeof(attrs[0]), NULL, attrs);
-	if ((resp = cupsDoRequest(http, req, "/")) == NULL)
+	if ((resp = cupsconn_query(http, req, "/", &st, failed, sizeof(failed))) == NULL)
 		return;
 	for (a = ippFirstAttribute(resp); a; ) {
 		struct printer p;
@@ -662,6 +664,8 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 	struct snapshot *s = calloc(1, sizeof(*s));
 	ipp_t *req, *resp;
 	ipp_attribute_t *a;
+	ipp_status_t st;
+	char failed[256];
 	size_t unknown = 0;
 
 	*conn_lost = 0;
@@ -671,12 +675,12 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 	req = ippNewRequest(IPP_OP_CUPS_GET_PRINTERS);
 	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
 	    sizeof(attrs) / sizeof(attrs[0]), NULL, attrs);
-	resp = cupsDoRequest(http, req, "/");
-	if (resp == NULL || ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING) {
+	resp = cupsconn_query(http, req, "/", &st, failed, sizeof(failed));
+	if (resp == NULL || st > IPP_STATUS_OK_CONFLICTING) {
 		/* No printers at all is "not found": an empty host, not an error. */
-		if (cupsLastError() != IPP_STATUS_ERROR_NOT_FOUND) {
+		if (st != IPP_STATUS_ERROR_NOT_FOUND) {
 			if (asprintf(&s->error, "listing host printers failed: %s",
-			    cupsLastErrorString()) < 0)
+			    failed) < 0)
 				s->error = NULL;
 			*conn_lost = resp == NULL;
 		}

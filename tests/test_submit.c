@@ -4,7 +4,8 @@
  * attributes, printing once per UUID (also across a crash between
  * Create-Job and the document), stopped and missing queues, credit, a
  * withdrawal in the middle of a document, and a 20 MB document streamed
- * within the window, compared byte for byte at the print server's device.
+ * within the window, compared byte for byte at the print server's device;
+ * and cupsconn_query, the buffered reading of an answer, against libcups's.
  *
  * The world is started once in the runner process (an unchecked fixture)
  * and inherited by the forked tests; each test uses a journal of its own.
@@ -412,6 +413,70 @@ printer_request(ipp_op_t op, const char *queue, const char *user)
 	    NULL, user);
 	return req;
 }
+
+/* The printers of a CUPS-Get-Printers answer and their attributes. */
+static void
+count_printers(ipp_t *resp, int *printers, int *attrs)
+{
+	*printers = *attrs = 0;
+	for (ipp_attribute_t *a = ippFirstAttribute(resp); a; a = ippNextAttribute(resp)) {
+		if (ippGetGroupTag(a) != IPP_TAG_PRINTER)
+			continue;
+		*attrs += 1;
+		if (ippGetName(a) != NULL && strcmp(ippGetName(a), "printer-name") == 0)
+			*printers += 1;
+	}
+}
+
+/* cupsconn_query reads the answer cupsDoRequest reads, every printer and
+ * attribute of a full listing, and leaves the connection for the next. */
+START_TEST(query_reads_what_cups_reads)
+{
+	http_t *http = host_http();
+	ipp_status_t st = IPP_STATUS_OK;
+	int np, na, qp, qa;
+	char err[256];
+	ipp_t *resp;
+
+	resp = cupsDoRequest(http, ippNewRequest(IPP_OP_CUPS_GET_PRINTERS), "/");
+	ck_assert_ptr_nonnull(resp);
+	count_printers(resp, &np, &na);
+	ippDelete(resp);
+	ck_assert_int_ge(np, 5);
+	for (int i = 0; i < 3; i++) {
+		resp = cupsconn_query(http, ippNewRequest(IPP_OP_CUPS_GET_PRINTERS), "/",
+		    &st, err, sizeof(err));
+		ck_assert_msg(resp != NULL, "query %d: %s", i, err);
+		ck_assert_int_eq(st, IPP_STATUS_OK);
+		count_printers(resp, &qp, &qa);
+		ippDelete(resp);
+		ck_assert_int_eq(qp, np);
+		ck_assert_int_eq(qa, na);
+	}
+	httpClose(http);
+}
+END_TEST
+
+/* An answer's own status, not an earlier request's: a missing queue is
+ * "not found" after a good answer, in cupsd's words. */
+START_TEST(query_says_the_answers_status)
+{
+	http_t *http = host_http();
+	ipp_status_t st = IPP_STATUS_OK;
+	char err[256];
+	ipp_t *resp;
+
+	ippDelete(cupsDoRequest(http, ippNewRequest(IPP_OP_CUPS_GET_PRINTERS), "/"));
+	ck_assert_int_eq(cupsLastError(), IPP_STATUS_OK);
+	resp = cupsconn_query(http, printer_request(IPP_OP_GET_PRINTER_ATTRIBUTES,
+	    "no_such_queue", "root"), "/", &st, err, sizeof(err));
+	ck_assert_ptr_nonnull(resp);
+	ck_assert_int_eq(st, IPP_STATUS_ERROR_NOT_FOUND);
+	ck_assert_msg(strstr(err, "does not exist") != NULL, "%s", err);
+	ippDelete(resp);
+	httpClose(http);
+}
+END_TEST
 
 /* Every job the queue ever had (completed ones included). */
 static int
@@ -1434,6 +1499,8 @@ test_suite(void)
 	signal(SIGPIPE, SIG_IGN);
 	tcase_add_unchecked_fixture(tc, setup, world_stop);
 	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, query_reads_what_cups_reads);
+	tcase_add_test(tc, query_says_the_answers_status);
 	tcase_add_test(tc, pdf_printed_once_with_its_attributes);
 	tcase_add_test(tc, spaces_never_reach_the_host_scheduler);
 	tcase_add_test(tc, created_without_document_is_cancelled_and_printed_anew);
