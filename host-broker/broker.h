@@ -269,10 +269,10 @@ int fetch_start(const struct broker_conf *conf, void (*on_change)(void));
 void fetch_conf(const struct broker_conf *conf);
 /*
  * Sets p's driver fields (p->detail replaced) from its last result and
- * adds its driver to s: 1.  Without a result: 0, p untouched.  Queues p to
- * be fetched when it has no result, a result for another device URI or
- * make and model (first, as for none), or when queue is set
- * (revalidation).
+ * adds its driver to s: 1, or 2 when that result is for p's old device URI
+ * or make and model.  Without a result: 0, p untouched.  Queues p to be
+ * fetched when it has no result, a result for another device URI or make
+ * and model (first, as for none), or when queue is set (revalidation).
  */
 int fetch_lookup(struct printer *p, struct snapshot *s, int queue);
 /* Waits until the queue is empty and no fetch runs, or the fetcher stops. */

@@ -325,7 +325,7 @@ fetch_lookup(struct printer *p, struct snapshot *s, int queue)
 	if (queue || !found || stale)
 		enqueue(p, !found || stale);
 	uv_mutex_unlock(&f.lock);
-	return found;
+	return found + stale;
 }
 
 void

@@ -648,7 +648,8 @@ memo_keep(const struct snapshot *s)
 /*
  * Lists the host's queues.  revalidate queues every redirected printer's
  * driver to be fetched again; wait waits for the drivers never fetched
- * (else their printers are held back until they are: *held says how many).
+ * (else their printers are held back until they are).  *held counts those
+ * and the printers offered with the driver of their old device or model.
  */
 static struct snapshot *
 list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
@@ -745,8 +746,18 @@ list_printers(http_t *http, const struct broker_conf *conf, int *conn_lost,
 			p->detail = why;
 		} else {
 			host_ppd_defaults(http, conf, p, revalidate);
-			if (!fetch_lookup(p, s, revalidate))
+			switch (fetch_lookup(p, s, revalidate)) {
+			case 0:
 				unknown++;
+				break;
+			case 2:
+				/* Its device or model changed: offered with the
+				 * driver of the old while the new is fetched, but
+				 * held as a new printer is, so that one
+				 * generation has both. */
+				(*held)++;
+				break;
+			}
 		}
 	}
 	if (unknown > 0 && wait)

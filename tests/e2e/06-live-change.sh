@@ -2,7 +2,8 @@
 # Scenario 6, live changes on the host: a queue added, modified (pointed at
 # another print-server queue, so a new driver) and deleted; the guest
 # follows each within 1 s, timed from the host's change to the guest's
-# CUPS showing it.  A burst of changes makes one generation, not one each.
+# CUPS showing it.  A modified queue makes one generation, its new driver
+# in it.  A burst of changes makes one generation, not one each.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -18,8 +19,14 @@ check "an added host queue is in the guest within 1 s ($ms ms)" within_1s "$ms"
 check "with its driver" has_driver generic_pdf
 
 modify() { lpadmin -h "$HOST" -p live_new -v "ipp://$PS/printers/hp_cm3530_pdf"; }
+wait_for 10 guest_synced g1
+gen0=$(status_json | jq .broker.generation)
 ms=$(follow_ms modify has_driver hp_cm3530_pdf)
 check "a modified host queue has its new driver in the guest within 1 s ($ms ms)" within_1s "$ms"
+wait_for 10 guest_synced g1
+gen1=$(status_json | jq .broker.generation)
+check "in one generation, not a first one with the old device's driver ($gen0 -> $gen1)" \
+	test $((gen1 - gen0)) -eq 1
 check "and prints to the same host queue" bash -c "
 	lpstat -h '$GUEST' -v live_new | grep -q ': printredir:live_new\$'"
 
