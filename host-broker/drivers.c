@@ -592,7 +592,8 @@ fetch_db(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 	http_t *http = NULL;
 	ipp_t *req, *resp = NULL;
 	ipp_attribute_t *a;
-	char *data = NULL;
+	ipp_status_t st;
+	char *data = NULL, failed[256];
 	size_t len = 0;
 	long long deadline = now_ms() + conf->fetch_timeout * 1000;
 	int port = 631, rc = -1, late;
@@ -628,19 +629,19 @@ fetch_db(const struct broker_conf *conf, struct printer *p, struct snapshot *s,
 	    NULL, p->make_model);
 	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
 	    2, NULL, attrs);
-	NET(resp = cupsDoRequest(http, req, "/"));
+	NET(resp = cupsconn_query(http, req, "/", &st, failed, sizeof(failed)));
 	src->checked = time(NULL);
 	/* cupsd answers a search that matches nothing with not-found: the
 	 * same answer as an empty list, not a failure. */
-	if (resp != NULL && ippGetStatusCode(resp) == IPP_STATUS_ERROR_NOT_FOUND) {
+	if (resp != NULL && st == IPP_STATUS_ERROR_NOT_FOUND) {
 		snprintf(err, errlen, "no driver for \"%s\" in the driver database of %s",
 		    p->make_model, conf->print_server);
 		rc = 0;
 		goto out;
 	}
-	if (resp == NULL || ippGetStatusCode(resp) > IPP_STATUS_OK_CONFLICTING) {
+	if (resp == NULL || st > IPP_STATUS_OK_CONFLICTING) {
 		snprintf(err, errlen, "driver database of %s: %s", conf->print_server,
-		    cupsLastErrorString());
+		    failed);
 		goto out;
 	}
 	/* The database ranks by similarity: only the exact model will do.
