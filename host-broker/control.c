@@ -33,6 +33,8 @@
 #define CONTROL_BACKLOG 16
 /* How much of a bad request is quoted back and logged. */
 #define CONTROL_SAMPLE 64
+#define ANSWER_SNDBUF_MIN (208 * 1024)	/* Linux's usual default already holds it */
+#define ANSWER_SNDBUF_MAX (4 << 20)
 
 /* An answer's text and newline, shared by the clients it is written to. */
 struct answer {
@@ -176,6 +178,13 @@ client_send(struct client *c, struct answer *a)
 
 	a->refs++;
 	c->out = a;
+	/* Room for the whole answer (as far as net.core.wmem_max allows): one
+	 * write, not a write per socket buffer and a wait between. */
+	if (a->len > ANSWER_SNDBUF_MIN) {
+		int size = a->len < ANSWER_SNDBUF_MAX ? (int)a->len : ANSWER_SNDBUF_MAX;
+
+		(void)uv_send_buffer_size((uv_handle_t *)c->pipe, &size);
+	}
 	buf = uv_buf_init(a->text, (unsigned int)a->len);
 	c->wreq.data = c;
 	/* The same time again to read the answer: a client that does not
