@@ -33,8 +33,11 @@
 #define CONTROL_BACKLOG 16
 /* How much of a bad request is quoted back and logged. */
 #define CONTROL_SAMPLE 64
-#define ANSWER_SNDBUF_MIN (208 * 1024)	/* Linux's usual default already holds it */
-#define ANSWER_SNDBUF_MAX (4 << 20)
+/* A larger answer asks for a socket buffer that holds it, up to the
+ * maximum (Linux doubles it): a client that does not read its answer
+ * keeps that much of the kernel's memory once the broker has let go. */
+#define ANSWER_SNDBUF_MIN (208 * 1024)	/* Linux's usual default */
+#define ANSWER_SNDBUF_MAX (1 << 20)
 
 /* An answer's text and newline, shared by the clients it is written to. */
 struct answer {
@@ -179,7 +182,8 @@ client_send(struct client *c, struct answer *a)
 	a->refs++;
 	c->out = a;
 	/* Room for the whole answer (as far as net.core.wmem_max allows): one
-	 * write, not a write per socket buffer and a wait between. */
+	 * write, not a write per socket buffer and a wait between.  A larger
+	 * answer still goes a buffer at a time, under the timeout. */
 	if (a->len > ANSWER_SNDBUF_MIN) {
 		int size = a->len < ANSWER_SNDBUF_MAX ? (int)a->len : ANSWER_SNDBUF_MAX;
 
